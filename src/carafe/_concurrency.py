@@ -1,0 +1,65 @@
+"""Running sync code from the event loop: one bounded thread pool, context variables kept."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_THREADS = 40
+_executor: ThreadPoolExecutor | None = None
+_size = DEFAULT_THREADS
+
+
+def set_thread_pool_size(size: int) -> None:
+    """Bound the pool that sync handlers and dependencies run in (default 40)."""
+    global _executor, _size
+    if size < 1:
+        raise ValueError("the thread pool needs at least one thread")
+    if size != _size and _executor is not None:
+        _executor.shutdown(wait=False)
+        _executor = None
+    _size = size
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=_size, thread_name_prefix="carafe")
+    return _executor
+
+
+async def run_sync(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Call ``fn`` in the thread pool, with the caller's context variables."""
+    context = contextvars.copy_context()
+    call = functools.partial(context.run, fn, *args, **kwargs) if kwargs else None
+    loop = asyncio.get_running_loop()
+    if call is not None:
+        return await loop.run_in_executor(_pool(), call)
+    return await loop.run_in_executor(_pool(), context.run, fn, *args)
+
+
+_DONE = object()
+
+
+def _next(iterator: Iterator[T]) -> Any:
+    return next(iterator, _DONE)
+
+
+async def iterate_in_threadpool(iterator: Iterator[T]) -> AsyncIterator[T]:
+    """Advance a blocking iterator in the thread pool, one item at a time."""
+    try:
+        while True:
+            item = await run_sync(_next, iterator)
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            await run_sync(close)

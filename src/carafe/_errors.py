@@ -1,0 +1,98 @@
+"""Turning exceptions into responses: registered handlers first, then problem+json.
+
+An ``HTTPError`` becomes its problem document. Anything else is logged with its
+traceback and answered with a bare 500; the traceback reaches the client only when the
+app runs with ``debug=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from carafe._concurrency import run_sync
+from carafe._plan import call_kind
+from carafe.exceptions import ClientDisconnect, HTTPError
+from carafe.requests import Request
+from carafe.responses import ProblemResponse, Response
+
+if TYPE_CHECKING:
+    from carafe.types import Send
+
+__all__ = ["ErrorHandlers", "logger"]
+
+logger = logging.getLogger("carafe")
+
+ExceptionHandler = Callable[[Request, Any], Response | Awaitable[Response]]
+RAISE_KEY = "carafe.raise_server_exceptions"
+
+
+class ErrorHandlers:
+    """The app's ``@exception_handler`` table, keyed by exception class or status code."""
+
+    def __init__(self, debug: bool = False) -> None:
+        self.debug = debug
+        self.by_class: dict[type[BaseException], ExceptionHandler] = {}
+        self.by_status: dict[int, ExceptionHandler] = {}
+
+    def add(self, key: type[BaseException] | int, handler: ExceptionHandler) -> None:
+        if isinstance(key, int):
+            self.by_status[key] = handler
+        else:
+            self.by_class[key] = handler
+
+    def _find(self, exc: BaseException) -> ExceptionHandler | None:
+        if isinstance(exc, HTTPError) and exc.status_code in self.by_status:
+            return self.by_status[exc.status_code]
+        for cls in type(exc).__mro__:
+            handler = self.by_class.get(cls)
+            if handler is not None:
+                return handler
+        return None
+
+    async def response_for(self, exc: BaseException, request: Request) -> Response | None:
+        """The response for ``exc``, or None when the client is gone."""
+        if isinstance(exc, ClientDisconnect):
+            return None
+        handler = self._find(exc)
+        if handler is not None:
+            try:
+                if call_kind(handler) == "async":
+                    return await handler(request, exc)  # type: ignore[no-any-return,misc]
+                return await run_sync(handler, request, exc)  # type: ignore[arg-type]
+            except Exception as handler_error:
+                exc = handler_error
+                if isinstance(exc, HTTPError):
+                    return ProblemResponse.from_error(exc)
+        elif isinstance(exc, HTTPError):
+            return ProblemResponse.from_error(exc)
+        return self.server_error(exc, request)
+
+    def server_error(self, exc: BaseException, request: Request) -> Response:
+        logger.error(
+            "Unhandled error in %s %s", request.method, request.path, exc_info=exc
+        )
+        if request.scope.get(RAISE_KEY):
+            raise exc
+        if self.debug:
+            from carafe import debug
+
+            return debug.error_response(exc, request)
+        return ProblemResponse(
+            {
+                "type": "about:blank",
+                "title": "Internal Server Error",
+                "status": 500,
+                "detail": "The server failed to answer this request.",
+            },
+            status_code=500,
+        )
+
+    async def send(self, exc: BaseException, request: Request, send: Send) -> None:
+        response = await self.response_for(exc, request)
+        if response is not None:
+            await response(request.scope, request.receive, send)
+
+

@@ -1,0 +1,460 @@
+"""Signature -> endpoint plan, once at startup. Sans I/O: nothing here sends or receives.
+
+A handler and the dependencies it reaches become a flat tuple of ``Call``s in the order
+they must run (dependencies first, the handler last). Each ``Call`` carries extractor
+closures, one per parameter, each already holding its converter. Per request,
+``Plan.resolve`` runs every extractor (collecting *all* validation errors), then calls
+the dependencies in order: no ``inspect``, no type hints, no graph walk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import typing
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, get_args, get_origin
+
+import msgspec
+
+from carafe import codecs
+from carafe._concurrency import run_sync
+from carafe.di import Dependency
+from carafe.exceptions import (
+    ConfigurationError,
+    ErrorDetail,
+    HTTPError,
+    RequestValidationError,
+)
+from carafe.params import REQUIRED, Body, Header, Param
+from carafe.requests import Request
+
+__all__ = ["Call", "ParamInfo", "Plan", "build_plan", "register_injectable"]
+
+Extractor = Callable[[Request], Any]
+AsyncExtractor = Callable[[Request], Awaitable[Any]]
+BodyBuilder = Callable[[list["ParamInfo"]], AsyncExtractor]
+
+# Types filled from the request itself, by annotation: Request, and whatever other
+# modules register (the session, background tasks, a websocket...).
+_injectables: dict[type, Callable[[Request], Any]] = {Request: lambda request: request}
+# How each non-JSON body kind is read; carafe.forms registers "form" and "file".
+_body_builders: dict[str, BodyBuilder] = {}
+
+
+def register_injectable(tp: type, factory: Callable[[Request], Any]) -> None:
+    """Fill parameters annotated ``tp`` (or a subclass) with ``factory(request)``."""
+    _injectables[tp] = factory
+
+
+def register_body_builder(source: str, builder: BodyBuilder) -> None:
+    """Read parameters whose marker's ``source`` is ``source`` from the body with ``builder``."""
+    _body_builders[source] = builder
+
+
+@dataclasses.dataclass(slots=True)
+class ParamInfo:
+    """One request-derived parameter, as the plan (and the OpenAPI builder) sees it."""
+
+    name: str
+    key: str
+    source: str
+    annotation: Any
+    default: Any
+    marker: Param | None
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    @property
+    def loc(self) -> tuple[str | int, ...]:
+        return (self.source, self.key)
+
+
+@dataclasses.dataclass(slots=True)
+class Call:
+    """One function to call per request, with how to fill each of its parameters."""
+
+    fn: Callable[..., Any]
+    kind: str  # "async" | "sync" | "asyncgen" | "gen"
+    sync_params: tuple[tuple[str, Extractor], ...]
+    async_params: tuple[tuple[str, AsyncExtractor], ...]
+    dep_params: tuple[tuple[str, int], ...]
+    params: tuple[ParamInfo, ...]
+
+
+class Plan:
+    """What to extract and call, in order, for one endpoint."""
+
+    __slots__ = ("calls", "has_generators", "params", "resolve", "takes_input")
+
+    def __init__(self, calls: tuple[Call, ...]) -> None:
+        self.calls = calls
+        self.params = tuple(p for call in calls for p in call.params)
+        self.has_generators = any(c.kind in ("asyncgen", "gen") for c in calls)
+        handler = calls[-1]
+        self.takes_input = bool(
+            len(calls) > 1 or handler.sync_params or handler.async_params or handler.dep_params
+        )
+        self.resolve: Callable[[Request, contextlib.AsyncExitStack | None], Awaitable[dict[str, Any]]]
+        # PERF: a handler without dependencies skips the call list entirely
+        # (bench/inprocess.py, GET /items/42?q=x).
+        self.resolve = self._resolve_graph if len(calls) > 1 else self._resolve_handler
+
+    async def _resolve_handler(
+        self, request: Request, stack: contextlib.AsyncExitStack | None
+    ) -> dict[str, Any]:
+        kwargs, errors = await _extract(self.calls[0], request, None)
+        if errors:
+            raise RequestValidationError(errors)
+        return kwargs
+
+    async def _resolve_graph(
+        self, request: Request, stack: contextlib.AsyncExitStack | None
+    ) -> dict[str, Any]:
+        calls = self.calls
+        errors: list[ErrorDetail] | None = None
+        prepared: list[dict[str, Any]] = []
+        for call in calls:
+            kwargs, errors = await _extract(call, request, errors)
+            prepared.append(kwargs)
+        if errors:
+            raise RequestValidationError(errors)
+        values: list[Any] = [None] * len(calls)
+        last = len(calls) - 1
+        for index, call in enumerate(calls):
+            kwargs = prepared[index]
+            for name, source in call.dep_params:
+                kwargs[name] = values[source]
+            if index == last:
+                return kwargs
+            values[index] = await _invoke(call, kwargs, stack)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _extract(
+    call: Call, request: Request, errors: list[ErrorDetail] | None
+) -> tuple[dict[str, Any], list[ErrorDetail] | None]:
+    kwargs: dict[str, Any] = {}
+    for name, extract in call.sync_params:
+        try:
+            kwargs[name] = extract(request)
+        except RequestValidationError as exc:
+            errors = (errors or []) + exc.errors
+    for name, extract_async in call.async_params:
+        try:
+            value = await extract_async(request)
+        except RequestValidationError as exc:
+            errors = (errors or []) + exc.errors
+            continue
+        if name:
+            kwargs[name] = value
+        else:  # several parameters read from one body
+            kwargs.update(value)
+    return kwargs, errors
+
+
+async def _invoke(call: Call, kwargs: dict[str, Any], stack: contextlib.AsyncExitStack | None) -> Any:
+    kind = call.kind
+    if kind == "async":
+        return await call.fn(**kwargs)
+    if kind == "sync":
+        return await run_sync(call.fn, **kwargs)
+    assert stack is not None
+    if kind == "asyncgen":
+        manager = contextlib.asynccontextmanager(call.fn)(**kwargs)
+        return await stack.enter_async_context(manager)
+    sync_manager = contextlib.contextmanager(call.fn)(**kwargs)
+    value = await run_sync(sync_manager.__enter__)
+
+    async def leave(*exc_info: Any) -> bool:
+        return bool(await run_sync(sync_manager.__exit__, *exc_info))
+
+    stack.push_async_exit(leave)
+    return value
+
+
+# --- Building -------------------------------------------------------------------------
+
+
+def call_kind(fn: Callable[..., Any]) -> str:
+    """How ``fn`` must be called: ``async``, ``sync``, ``asyncgen`` or ``gen``."""
+    target = fn
+    if not inspect.isfunction(fn) and not inspect.ismethod(fn) and not isinstance(fn, type):
+        target = getattr(fn, "__call__", fn)  # noqa: B004  (a callable instance)
+    if inspect.isasyncgenfunction(target):
+        return "asyncgen"
+    if inspect.isgeneratorfunction(target):
+        return "gen"
+    if inspect.iscoroutinefunction(target):
+        return "async"
+    return "sync"
+
+
+def _signature(fn: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, Any]]:
+    try:
+        signature = inspect.signature(fn)
+        target = fn.__init__ if isinstance(fn, type) else fn  # type: ignore[misc]
+        if not inspect.isfunction(target) and not inspect.ismethod(target):
+            target = getattr(target, "__call__", target)  # noqa: B004
+        hints = typing.get_type_hints(target, include_extras=True)
+    except (NameError, TypeError, ValueError) as exc:
+        raise ConfigurationError(f"Cannot read the signature of {_name(fn)}: {exc}") from exc
+    return signature, hints
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+def _split_annotated(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
+    if get_origin(annotation) is typing.Annotated:
+        base, *extras = get_args(annotation)
+        return base, tuple(extras)
+    return annotation, ()
+
+
+def _with_constraints(tp: Any, marker: Param | None) -> Any:
+    if marker is None or not marker.constraints:
+        return tp
+    return typing.Annotated[tp, msgspec.Meta(**marker.constraints)]  # type: ignore[arg-type]
+
+
+class _Builder:
+    """Walks a handler's dependency graph once, depth first, into an ordered call list."""
+
+    def __init__(self, path_params: tuple[str, ...], overrides: Mapping[Any, Any]) -> None:
+        self.path_params = path_params
+        self.overrides = overrides
+        self.calls: list[Call] = []
+        self.index: dict[Any, int] = {}
+        self.visiting: list[Any] = []
+        self.used_path: set[str] = set()
+
+    def add(self, fn: Callable[..., Any], *, cache_key: Any, handler: bool = False) -> int:
+        fn = self.overrides.get(fn, fn)
+        if cache_key is not None and cache_key in self.index:
+            return self.index[cache_key]
+        if fn in self.visiting:
+            cycle = " -> ".join(_name(f) for f in [*self.visiting, fn])
+            raise ConfigurationError(f"Dependency cycle: {cycle}")
+        self.visiting.append(fn)
+        kind = call_kind(fn)
+        if handler and kind in ("asyncgen", "gen"):
+            raise ConfigurationError(
+                f"Handler {_name(fn)} is a generator; return a StreamingResponse instead"
+            )
+        call = self._analyse(fn, kind)
+        self.visiting.pop()
+        self.calls.append(call)
+        position = len(self.calls) - 1
+        if cache_key is not None:
+            self.index[cache_key] = position
+        return position
+
+    def _analyse(self, fn: Callable[..., Any], kind: str) -> Call:
+        signature, hints = _signature(fn)
+        sync_params: list[tuple[str, Extractor]] = []
+        deps: list[tuple[str, int]] = []
+        infos: list[ParamInfo] = []
+        body_infos: dict[str, list[ParamInfo]] = {}
+        for name, parameter in signature.parameters.items():
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                continue
+            base, extras = _split_annotated(hints.get(name, Any))
+            dependency = next((e for e in extras if isinstance(e, Dependency)), None)
+            if isinstance(parameter.default, Dependency):
+                dependency = parameter.default
+            if dependency is not None:
+                target = dependency.dependency or base
+                key = target if dependency.use_cache else object()
+                deps.append((name, self.add(target, cache_key=key)))
+                continue
+            injector = _injector_for(base)
+            if injector is not None:
+                sync_params.append((name, injector))
+                continue
+            info = self._param_info(fn, name, parameter, base, extras)
+            if info.source in ("path", "query", "header", "cookie"):
+                infos.append(info)
+                sync_params.append((name, _simple_extractor(info)))
+            else:
+                body_infos.setdefault(info.source, []).append(info)
+        async_params = [self._body_extractor(source, group) for source, group in body_infos.items()]
+        for group in body_infos.values():
+            infos.extend(group)
+        return Call(fn, kind, tuple(sync_params), tuple(async_params), tuple(deps), tuple(infos))
+
+    def _param_info(
+        self,
+        fn: Callable[..., Any],
+        name: str,
+        parameter: inspect.Parameter,
+        base: Any,
+        extras: tuple[Any, ...],
+    ) -> ParamInfo:
+        marker = next((e for e in extras if isinstance(e, Param)), None)
+        default = parameter.default
+        if isinstance(default, Param):
+            marker, default = default, default.default
+        elif marker is not None and marker.default is not REQUIRED:
+            default = marker.default
+        if default is inspect.Parameter.empty:
+            default = REQUIRED
+        if marker is not None:
+            source = marker.source
+        elif name in self.path_params:
+            source = "path"
+        elif codecs.is_model(base):
+            source = "body"
+        else:
+            source = "query"
+        key = marker.alias if marker is not None and marker.alias else name
+        if isinstance(marker, Header):
+            if marker.convert_underscores and not marker.alias:
+                key = key.replace("_", "-")
+            key = key.lower()
+        if source == "path":
+            if key not in self.path_params:
+                raise ConfigurationError(
+                    f"{_name(fn)}: parameter {name!r} is marked Path() but the route path "
+                    f"has no {{{key}}}"
+                )
+            self.used_path.add(key)
+        return ParamInfo(name, key, source, _with_constraints(base, marker), default, marker)
+
+    def _body_extractor(self, source: str, group: list[ParamInfo]) -> tuple[str, AsyncExtractor]:
+        if source == "body":
+            return _json_body_extractor(group)
+        builder = _body_builders.get(source)
+        if builder is None:
+            raise ConfigurationError(
+                f"Parameters from {source!r} need an optional part of Carafe that is not "
+                f"installed; try: pip install 'carafe[forms]'"
+            )
+        return "", builder(group)
+
+
+def _injector_for(tp: Any) -> Extractor | None:
+    if not isinstance(tp, type):
+        return None
+    for registered, factory in _injectables.items():
+        if issubclass(tp, registered):
+            return factory
+    return None
+
+
+def _simple_extractor(info: ParamInfo) -> Extractor:
+    """An extractor for a path, query, header or cookie parameter."""
+    inner, _ = codecs.unwrap_optional(info.annotation)
+    many = codecs.is_sequence(inner)
+    convert = codecs.param_converter(inner, info.loc)
+    key, default, required, loc = info.key, info.default, info.required, info.loc
+
+    def missing() -> Any:
+        if required:
+            raise RequestValidationError([codecs.missing_detail(loc)])
+        return default
+
+    if info.source == "path":
+        return lambda request: convert(request.path_params[key])
+    if info.source == "query":
+
+        def from_query(request: Request) -> Any:
+            values = request.query_params._data.get(key)
+            if values is None:
+                return missing()
+            return convert(values if many else values[0])
+
+        return from_query
+    if info.source == "header":
+
+        def from_header(request: Request) -> Any:
+            if many:
+                values = request.headers.getlist(key)
+                return convert(values) if values else missing()
+            value = request.headers.get(key)
+            return missing() if value is None else convert(value)
+
+        return from_header
+
+    def from_cookie(request: Request) -> Any:
+        value = request.cookies.get(key)
+        return missing() if value is None else convert(value)
+
+    return from_cookie
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """``application/json`` or any ``application/*+json``, parameters ignored."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _json_body_extractor(group: list[ParamInfo]) -> tuple[str, AsyncExtractor]:
+    embed = len(group) > 1 or any(isinstance(p.marker, Body) and p.marker.embed for p in group)
+    if embed:
+        fields = [
+            (p.key, p.annotation) if p.required else (p.key, p.annotation, p.default)
+            for p in group
+        ]
+        tp: Any = msgspec.defstruct("Body", fields, kw_only=True)
+        names = [(p.name, p.key) for p in group]
+        required = any(p.required for p in group)
+        default: Any = REQUIRED if required else tp()
+    else:
+        tp = group[0].annotation
+        default = group[0].default
+        required = group[0].required
+    decode = codecs.body_decoder(tp, ("body",))
+
+    async def extract(request: Request) -> Any:
+        content_type = request.headers.get("content-type")
+        if content_type is not None and not is_json_media_type(content_type):
+            raise HTTPError(415, f"The body must be JSON (application/json), not {content_type}.")
+        body = await request.body()
+        if not body:
+            if required:
+                raise RequestValidationError(
+                    [{"loc": ["body"], "msg": "A JSON body is required", "type": "missing"}]
+                )
+            value = default
+        elif content_type is None:
+            raise HTTPError(415, "The body must be JSON: send Content-Type: application/json.")
+        else:
+            value = decode(body)
+        if embed:
+            return {name: getattr(value, key) for name, key in names}
+        return value
+
+    return ("" if embed else group[0].name), extract
+
+
+def build_plan(
+    handler: Callable[..., Any],
+    path_params: tuple[str, ...],
+    dependencies: tuple[Dependency, ...] = (),
+    overrides: Mapping[Any, Any] | None = None,
+) -> Plan:
+    """Analyse ``handler`` and the dependencies it reaches into a ``Plan``.
+
+    ``dependencies`` (from the app, routers and route) run before the handler; their
+    values are not passed to it. Raises ``ConfigurationError`` for a path parameter
+    the handler does not take, a dependency cycle or an unreadable signature.
+    """
+    builder = _Builder(path_params, overrides or {})
+    for dependency in dependencies:
+        target = dependency.dependency
+        if target is None:
+            raise ConfigurationError("Route-level Depends() needs a callable")
+        builder.add(target, cache_key=target if dependency.use_cache else object())
+    builder.add(handler, cache_key=None, handler=True)
+    unused = [name for name in path_params if name not in builder.used_path]
+    if unused:
+        raise ConfigurationError(
+            f"{_name(handler)}: the route path has {{{unused[0]}}} but no parameter "
+            f"(of the handler or its dependencies) is named {unused[0]!r}"
+        )
+    return Plan(tuple(builder.calls))

@@ -1,0 +1,426 @@
+"""``Carafe``: the application. Configuration, lifespan, the route table and the ASGI entry.
+
+Everything is decided at startup (the first lifespan message, or the first request if
+the server runs no lifespan): routers are flattened, each handler becomes a plan and an
+endpoint, middleware is chained. Per request, ``__call__`` is a dict probe (or a short
+trie walk) and one call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
+
+from carafe._concurrency import run_sync, set_thread_pool_size
+from carafe._endpoint import Endpoint, Hooks, build_endpoint, head_endpoint
+from carafe._errors import ErrorHandlers, ExceptionHandler, logger
+from carafe._plan import Plan, build_plan, call_kind
+from carafe.datastructures import State
+from carafe.di import Dependency
+from carafe.exceptions import ConfigurationError, HTTPError, URLBuildError
+from carafe.lifespan import LifespanDriver
+from carafe.limits import DEFAULT_LIMITS, Limits
+from carafe.requests import Request
+from carafe.responses import RedirectResponse, Response
+from carafe.routing.paths import PathTemplate
+from carafe.routing.router import Mount, Route, Router
+from carafe.routing.trie import MethodTable, RouteTable
+from carafe.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["Carafe", "CompiledRoute"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+Lifespan = Callable[["Carafe"], AbstractAsyncContextManager[Mapping[str, Any] | None]]
+
+
+@dataclasses.dataclass(slots=True)
+class CompiledRoute:
+    """A route as the app serves it: the flattened route, its template and plan."""
+
+    route: Route
+    template: PathTemplate
+    plan: Plan
+
+
+class _Overrides(dict[Any, Any]):
+    """``app.dependency_overrides``: changing it makes the app rebuild its plans."""
+
+    def __init__(self, app: Carafe) -> None:
+        super().__init__()
+        self._app = app
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._app._changed()
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(key)
+        self._app._changed()
+
+    def clear(self) -> None:
+        super().clear()
+        self._app._changed()
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        value = super().pop(key, *default)
+        self._app._changed()
+        return value
+
+
+class Carafe(Router):
+    """The application: a router that is also an ASGI app.
+
+    Args:
+        title: The API's name in the OpenAPI document.
+        version: The API's version in the OpenAPI document.
+        description: The API's description in the OpenAPI document.
+        debug: Show tracebacks to clients on loopback; never in production.
+        secret_key: Signs session cookies and CSRF tokens; a list rotates keys
+            (the first signs, all verify).
+        lifespan: An async context manager factory ``lifespan(app)`` run around the
+            app's life; a mapping it yields becomes ``request.state``.
+        limits: Bounds on request bodies for every route (see ``Limits``).
+        dependencies: ``Depends(...)`` run before every handler.
+        thread_pool_size: Threads for sync handlers and dependencies (default 40).
+
+    ::
+
+        app = Carafe(title="Shop")
+
+        @app.get("/")
+        def index() -> dict:
+            return {"hello": "world"}
+    """
+
+    def __init__(
+        self,
+        *,
+        title: str = "Carafe",
+        version: str = "0.1.0",
+        description: str | None = None,
+        debug: bool = False,
+        secret_key: str | Sequence[str] | None = None,
+        lifespan: Lifespan | None = None,
+        limits: Limits | None = None,
+        dependencies: Sequence[Dependency] = (),
+        thread_pool_size: int | None = None,
+    ) -> None:
+        self._compiled: list[CompiledRoute] | None = None
+        super().__init__(dependencies=dependencies)
+        self.title = title
+        self.version = version
+        self.description = description
+        self.secret_key = secret_key
+        self.limits = DEFAULT_LIMITS if limits is None else limits.over(DEFAULT_LIMITS)
+        self.state = State()
+        self.dependency_overrides: dict[Any, Any] = _Overrides(self)
+        self.extensions: dict[str, Any] = {}
+        self._errors = ErrorHandlers(debug)
+        self._lifespan = lifespan
+        self._startup: list[Callable[[], Any]] = []
+        self._shutdown: list[Callable[[], Any]] = []
+        self._before: list[Callable[..., Any]] = []
+        self._after: list[Callable[..., Any]] = []
+        self._middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
+        self._table: RouteTable[Endpoint] = RouteTable()
+        self._mounts: list[Mount] = []
+        self._names: dict[str, PathTemplate] = {}
+        self._mount_names: dict[str, str] = {}
+        self._entry: ASGIApp = self._first_call
+        self._running: contextlib.AsyncExitStack | None = None
+        if thread_pool_size is not None:
+            set_thread_pool_size(thread_pool_size)
+
+    @property
+    def debug(self) -> bool:
+        return self._errors.debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self._errors.debug = value
+
+    def _changed(self) -> None:
+        self._compiled = None
+        self._entry = self._first_call
+
+    # --- Registration beyond routes ------------------------------------------------
+
+    def on_startup(self, fn: F) -> F:
+        """Run ``fn`` (sync or async) when the app starts, in registration order."""
+        self._startup.append(fn)
+        return fn
+
+    def on_shutdown(self, fn: F) -> F:
+        """Run ``fn`` (sync or async) when the app stops, in registration order."""
+        self._shutdown.append(fn)
+        return fn
+
+    def before_request(self, fn: F) -> F:
+        """Run ``fn(request)`` before every handler; a ``Response`` it returns is sent instead."""
+        self._before.append(fn)
+        self._changed()
+        return fn
+
+    def after_request(self, fn: F) -> F:
+        """Run ``fn(request, response)`` after every handler; it may return a new response."""
+        self._after.append(fn)
+        self._changed()
+        return fn
+
+    def exception_handler(
+        self, key: type[BaseException] | int
+    ) -> Callable[[ExceptionHandler], ExceptionHandler]:
+        """Answer an exception class (or an ``HTTPError`` status) with ``fn(request, exc)``."""
+
+        def decorate(fn: ExceptionHandler) -> ExceptionHandler:
+            self._errors.add(key, fn)
+            return fn
+
+        return decorate
+
+    def add_middleware(self, middleware: Callable[..., ASGIApp], **options: Any) -> None:
+        """Wrap the app in ``middleware(app, **options)``; the last added runs first."""
+        self._middleware.append((middleware, options))
+        self._changed()
+
+    # --- Startup: compile ----------------------------------------------------------
+
+    def compile(self) -> list[CompiledRoute]:
+        """Build the route table now; raises ``ConfigurationError`` for a broken setup."""
+        if self._compiled is not None:
+            return self._compiled
+        compiled: list[CompiledRoute] = []
+        table: RouteTable[Endpoint] = RouteTable()
+        names: dict[str, PathTemplate] = {}
+        mounts: list[Mount] = []
+        hooks = Hooks(self._before, self._after)
+        gets: list[tuple[PathTemplate, Endpoint]] = []
+        for item in self.walk():
+            if isinstance(item, Mount):
+                mounts.append(item)
+                continue
+            template = PathTemplate(item.path)
+            known = names.get(item.name)
+            if known is not None and known.path != template.path:
+                raise ConfigurationError(
+                    f"Two routes are named {item.name!r} ({known.path} and {template.path}); "
+                    "give one a name= or put them in named routers"
+                )
+            names[item.name] = template
+            plan = build_plan(
+                item.handler, template.param_names, item.dependencies, self.dependency_overrides
+            )
+            limits = item.limits.over(self.limits) if item.limits else self.limits
+            endpoint = build_endpoint(
+                item, plan, template.param_names, limits.max_body_size or 0, hooks, self._errors.send
+            )
+            for method in item.methods:
+                table.add(template, method, endpoint)
+                if method == "GET":
+                    gets.append((template, endpoint))
+            compiled.append(CompiledRoute(item, template, plan))
+        for template, endpoint in gets:
+            with contextlib.suppress(ConfigurationError):  # an explicit HEAD route wins
+                table.add(template, "HEAD", head_endpoint(endpoint))
+        mounts.sort(key=lambda mount: len(mount.prefix), reverse=True)
+        self._table, self._names, self._mounts = table, names, mounts
+        self._mount_names = {m.name: m.prefix for m in mounts if m.name}
+        self._compiled = compiled
+        return compiled
+
+    def _build_stack(self) -> ASGIApp:
+        app: ASGIApp = self._dispatch
+        if not self._middleware:
+            return app
+        for middleware, options in reversed(self._middleware):
+            app = middleware(app, **options)
+        return _ServerErrorGuard(app, self._errors)
+
+    async def _first_call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.compile()
+        self._entry = self._build_stack()
+        await self._entry(scope, receive, send)
+
+    # --- Per request ---------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        await self._entry(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan_protocol(receive, send, scope.get("state"))
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        root = scope.get("root_path")
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        found = self._table.match(path)
+        if found is not None:
+            table, values = found
+            endpoint = table.get(scope["method"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send, values)
+                return
+            await self._no_method(table, scope, receive, send)
+            return
+        for mount in self._mounts:
+            prefix = mount.prefix
+            if path == prefix or path.startswith(prefix + "/") or not prefix:
+                child = dict(scope)
+                child["root_path"] = scope.get("root_path", "") + prefix
+                await mount.app(child, receive, send)
+                return
+        await self._not_found(path, scope, receive, send)
+
+    async def _no_method(
+        self, table: MethodTable[Endpoint], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if scope["method"] == "OPTIONS":
+            allow = table.allow + ", OPTIONS"
+            await Response(b"", 204, {"allow": allow})(scope, receive, send)
+            return
+        error = HTTPError(
+            405, f"{scope['method']} is not allowed here; use {table.allow}.", {"allow": table.allow}
+        )
+        await self._errors.send(error, Request(scope, receive), send)
+
+    async def _not_found(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        # A route that differs only by a trailing slash gets a redirect, as in Flask.
+        other = path[:-1] if path.endswith("/") and len(path) > 1 else path + "/"
+        if self._table.match(other) is not None:
+            target = scope.get("root_path", "") + other
+            query = scope.get("query_string", b"")
+            if query:
+                target += "?" + query.decode("latin-1")
+            await RedirectResponse(target, 307)(scope, receive, send)
+            return
+        error = HTTPError(404, f"Nothing is at {path}.")
+        await self._errors.send(error, Request(scope, receive), send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "websocket.close", "code": 1000})
+
+    # --- Lifespan ------------------------------------------------------------------
+
+    async def _lifespan_protocol(
+        self, receive: Receive, send: Send, state: dict[str, Any] | None
+    ) -> None:
+        await receive()
+        try:
+            await self.startup(state)
+        except BaseException as exc:
+            logger.error("Startup failed", exc_info=exc)
+            await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        try:
+            await self.shutdown()
+        except BaseException as exc:
+            logger.error("Shutdown failed", exc_info=exc)
+            await send({"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"})
+            return
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def startup(self, state: dict[str, Any] | None = None) -> None:
+        """Compile, start mounted apps' lifespans, run startup hooks, enter ``lifespan``."""
+        self.compile()
+        self._entry = self._build_stack()
+        stack = contextlib.AsyncExitStack()
+        self._running = stack
+        for mount in self._mounts:
+            if not mount.wsgi:
+                driver = LifespanDriver(mount.app)
+                await driver.startup()
+                stack.push_async_callback(driver.shutdown)
+        for hook in self._startup:
+            await _call(hook)
+        if self._lifespan is not None:
+            produced = await stack.enter_async_context(self._lifespan(self))
+            if produced is not None and state is not None:
+                state.update(produced)
+            if produced is not None:
+                for key, value in produced.items():
+                    setattr(self.state, key, value)
+
+    async def shutdown(self) -> None:
+        """Leave ``lifespan``, run shutdown hooks, stop mounted apps (reverse order)."""
+        stack, self._running = self._running, None
+        try:
+            if stack is not None:
+                await stack.aclose()
+        finally:
+            for hook in self._shutdown:
+                await _call(hook)
+
+    # --- URLs and running ----------------------------------------------------------
+
+    def url_path_for(self, name: str, /, **params: Any) -> str:
+        """The path of the route named ``name`` with ``params`` filled in.
+
+        ``app.url_path_for("read_item", item_id=3)`` -> ``"/items/3"``; for a mount
+        (such as ``static``), pass ``path=``: ``url_path_for("static", path="app.css")``.
+        """
+        self.compile()
+        template = self._names.get(name)
+        if template is not None:
+            return template.build(params)
+        prefix = self._mount_names.get(name)
+        if prefix is not None and set(params) <= {"path"}:
+            return PathTemplate(prefix + "/{path:path}").build({"path": params.get("path", "")})
+        raise URLBuildError(f"No route is named {name!r}")
+
+    def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+        """Serve the app with the embedded server (uvicorn). For reload and workers, use
+        ``carafe run module:app --reload`` or ``--workers N``."""
+        import uvicorn
+
+        options.setdefault("access_log", False)
+        uvicorn.run(self, host=host, port=port, **options)
+
+
+async def _call(fn: Callable[[], Any]) -> None:
+    if call_kind(fn) == "async":
+        await fn()
+    else:
+        await run_sync(fn)
+
+
+class _ServerErrorGuard:
+    """Outermost when middleware exists: an error escaping middleware still gets a 500."""
+
+    def __init__(self, app: ASGIApp, errors: ErrorHandlers) -> None:
+        self.app = app
+        self.errors = errors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                logger.error("Error after the response started", exc_info=exc)
+                if scope.get("carafe.raise_server_exceptions"):
+                    raise
+                return
+            await self.errors.send(exc, Request(scope, receive), send)
+

@@ -1,0 +1,103 @@
+"""Carafe's exceptions, one root for all of them.
+
+    CarafeError
+     ├── ConfigurationError        a mistake found at startup; never raised per request
+     ├── ClientDisconnect          the client went away before the request was read
+     ├── URLBuildError             url_path_for() got an unknown name or wrong parameters
+     └── HTTPError                 becomes an RFC 9457 problem+json response
+          └── RequestValidationError   422, with ``errors: [{loc, msg, type}]``
+
+Configuration errors and HTTP errors never share a branch: catching ``HTTPError``
+in a handler never hides a broken route table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, TypedDict
+
+
+class CarafeError(Exception):
+    """The root of every exception Carafe raises."""
+
+
+class ConfigurationError(CarafeError):
+    """The application is set up wrongly: raised at startup, never at request time."""
+
+
+class ClientDisconnect(CarafeError):
+    """The client closed the connection; there is nobody left to answer."""
+
+
+class URLBuildError(CarafeError, LookupError):
+    """No route has that name, or the parameters do not fit its path."""
+
+
+class ErrorDetail(TypedDict):
+    """One validation error: where it is, what is wrong, and a stable type."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class HTTPError(CarafeError):
+    """An error answered with an HTTP status and a problem+json body.
+
+    Args:
+        status_code: The HTTP status, 400 to 599.
+        detail: A human-readable explanation; defaults to the status phrase.
+        headers: Extra response headers, e.g. ``{"WWW-Authenticate": "Bearer"}``.
+
+    ``raise HTTPError(404, "No such item")`` answers::
+
+        {"type": "about:blank", "title": "Not Found", "status": 404,
+         "detail": "No such item"}
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.title = _phrase(status_code)
+        self.detail = detail if detail is not None else self.title
+        self.headers = dict(headers) if headers else {}
+        super().__init__(status_code, self.detail)
+
+    def problem(self) -> dict[str, Any]:
+        """The RFC 9457 problem document for this error."""
+        return {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status_code,
+            "detail": self.detail,
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.status_code}, {self.detail!r})"
+
+
+class RequestValidationError(HTTPError):
+    """The request's parameters or body did not match the handler's types (422)."""
+
+    def __init__(self, errors: Sequence[ErrorDetail], status_code: int = 422) -> None:
+        self.errors = list(errors)
+        count = len(self.errors)
+        summary = "1 validation error" if count == 1 else f"{count} validation errors"
+        super().__init__(status_code, f"{summary} in the request")
+
+    def problem(self) -> dict[str, Any]:
+        document = super().problem()
+        document["errors"] = self.errors
+        return document
+
+
+def _phrase(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,70 @@
+"""Driving an ASGI app's lifespan from the outside.
+
+Used for the lifespans of mounted sub-apps (which Starlette and FastAPI never run) and
+by the test clients, so both speak the protocol the way a server does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from carafe.exceptions import CarafeError
+from carafe.types import ASGIApp, Message
+
+__all__ = ["LifespanDriver", "LifespanError"]
+
+
+class LifespanError(CarafeError):
+    """The app reported ``lifespan.startup.failed`` or ``lifespan.shutdown.failed``."""
+
+
+class LifespanDriver:
+    """Run ``app``'s lifespan in a task: ``await startup()``, later ``await shutdown()``.
+
+    An app that does not speak the lifespan protocol (it raises, or returns at once)
+    is treated as having nothing to start, as uvicorn's ``lifespan="auto"`` does.
+    """
+
+    def __init__(self, app: ASGIApp, state: dict[str, Any] | None = None) -> None:
+        self.app = app
+        self.state: dict[str, Any] = state if state is not None else {}
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._outbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.supported = True
+
+    async def _receive(self) -> Message:
+        return await self._inbox.get()
+
+    async def _send(self, message: Message) -> None:
+        await self._outbox.put(message)
+
+    async def _run(self) -> None:
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state}
+        try:
+            await self.app(scope, self._receive, self._send)
+        except Exception:
+            self.supported = False
+        finally:
+            await self._outbox.put({"type": "lifespan.ended"})
+
+    async def _exchange(self, event: str) -> None:
+        await self._inbox.put({"type": f"lifespan.{event}"})
+        reply = await self._outbox.get()
+        if reply["type"] == f"lifespan.{event}.failed":
+            raise LifespanError(reply.get("message") or f"lifespan {event} failed")
+        if reply["type"] == "lifespan.ended":
+            self.supported = False
+
+    async def startup(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+        await self._exchange("startup")
+
+    async def shutdown(self) -> None:
+        if self._task is None:
+            return
+        if self.supported:
+            await self._exchange("shutdown")
+        await self._task
+        self._task = None

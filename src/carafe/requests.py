@@ -1,0 +1,224 @@
+"""``Request``: a lazy view over one ASGI HTTP scope.
+
+Nothing is parsed until asked for, and what is parsed is kept. The body is kept in the
+scope too, so a hook or middleware that read it leaves it readable for the handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from carafe.datastructures import (
+    URL,
+    Address,
+    Headers,
+    QueryParams,
+    State,
+    parse_cookies,
+)
+from carafe.exceptions import ClientDisconnect, HTTPError
+
+if TYPE_CHECKING:
+    from carafe.app import Carafe
+    from carafe.types import Receive, Scope, Send
+
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "Request", "read_body"]
+
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+_BODY_KEY = "carafe.body"
+
+
+async def _empty_receive() -> dict[str, Any]:
+    return {"type": "http.disconnect"}
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The ``Content-Length`` the client declared, or None; a malformed one is a 400."""
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            if not value.isdigit() or len(value) > 18:
+                raise HTTPError(400, "Content-Length must be a non-negative integer.")
+            return int(value)
+    return None
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """Read the whole request body, refusing more than ``limit`` bytes (413).
+
+    The size is checked against ``Content-Length`` first and against the bytes
+    actually received as they arrive, so a lying client is stopped as well.
+    """
+    cached: bytes | None = scope.get(_BODY_KEY)
+    if cached is not None:
+        return cached
+    length = declared_length(scope)
+    if length is not None and length > limit:
+        raise HTTPError(413, f"The request body is larger than the limit of {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise HTTPError(
+                    413, f"The request body is larger than the limit of {limit} bytes."
+                )
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    scope[_BODY_KEY] = body
+    return body
+
+
+class Request:
+    """One HTTP request. Inject it by annotating a handler parameter with ``Request``.
+
+    Everything is computed on first access and cached::
+
+        @app.get("/whoami")
+        async def whoami(request: Request) -> dict:
+            return {"agent": request.headers.get("user-agent"), "ip": request.client.host}
+    """
+
+    __slots__ = (
+        "_cookies",
+        "_headers",
+        "_query",
+        "_state",
+        "max_body_size",
+        "path_params",
+        "receive",
+        "scope",
+        "send",
+    )
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive = _empty_receive,
+        send: Send | None = None,
+        path_params: dict[str, Any] | None = None,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    ) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.path_params: dict[str, Any] = (
+            path_params if path_params is not None else scope.get("path_params", {})
+        )
+        self.max_body_size = max_body_size
+        self._headers: Headers | None = None
+        self._query: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+        self._state: State | None = None
+
+    @property
+    def method(self) -> str:
+        return self.scope["method"]  # type: ignore[no-any-return]
+
+    @property
+    def path(self) -> str:
+        """The path as the client sent it (including any ``root_path``)."""
+        return self.scope["path"]  # type: ignore[no-any-return]
+
+    @property
+    def headers(self) -> Headers:
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers(self.scope["headers"])
+        return headers
+
+    @property
+    def query_params(self) -> QueryParams:
+        query = self._query
+        if query is None:
+            query = self._query = QueryParams(self.scope.get("query_string", b""))
+        return query
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        cookies = self._cookies
+        if cookies is None:
+            header = self.headers.get("cookie")
+            cookies = self._cookies = parse_cookies(header) if header else {}
+        return cookies
+
+    @property
+    def client(self) -> Address | None:
+        client = self.scope.get("client")
+        return Address(client[0], client[1]) if client else None
+
+    @property
+    def url(self) -> URL:
+        scope = self.scope
+        scheme = scope.get("scheme", "http")
+        host = self.headers.get("host")
+        if host is None:
+            server = scope.get("server")
+            if server:
+                name, port = server[0], server[1]
+                default = 443 if scheme in ("https", "wss") else 80
+                host = name if port in (None, default) else f"{name}:{port}"
+            else:
+                host = "localhost"
+        query = scope.get("query_string", b"").decode("latin-1")
+        return URL(scheme, host, scope["path"], query)
+
+    @property
+    def base_url(self) -> URL:
+        return self.url.replace(path=self.scope.get("root_path", "") + "/", query="")
+
+    @property
+    def state(self) -> State:
+        """Per-request attributes, seeded with the state the lifespan yielded."""
+        state = self._state
+        if state is None:
+            state = self._state = State(self.scope.setdefault("state", {}))
+        return state
+
+    @property
+    def app(self) -> Carafe:
+        return self.scope["app"]  # type: ignore[no-any-return]
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """The path of the route called ``name``, with this request's ``root_path``."""
+        return self.scope.get("root_path", "") + self.app.url_path_for(name, **params)
+
+    async def body(self) -> bytes:
+        """The whole body, at most ``max_body_size`` bytes (else 413)."""
+        return await read_body(self.scope, self.receive, self.max_body_size)
+
+    async def json(self) -> Any:
+        """The body decoded as JSON; malformed JSON is a 400."""
+        body = await self.body()
+        try:
+            return msgspec.json.decode(body)
+        except (msgspec.DecodeError, RecursionError) as exc:
+            raise HTTPError(400, f"The body is not valid JSON: {exc}") from None
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body chunk by chunk as it arrives, without the size limit of ``body``."""
+        cached = self.scope.get(_BODY_KEY)
+        if cached is not None:
+            yield cached
+            return
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"

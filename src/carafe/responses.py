@@ -1,0 +1,281 @@
+"""The response family. Each response is an ASGI callable: ``await response(scope, receive, send)``.
+
+    Response                 bytes or str with a media type
+     ├── JSONResponse        any JSON-able value, encoded once with msgspec
+     │    └── ProblemResponse   RFC 9457 application/problem+json
+     ├── HTMLResponse        text/html; charset=utf-8
+     ├── PlainTextResponse   text/plain; charset=utf-8
+     ├── RedirectResponse    307 to a URL by default
+     ├── StreamingResponse   a sync or async iterator of chunks
+     └── FileResponse        (carafe.staticfiles) Range, ETag, Last-Modified, 304
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookies
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from datetime import datetime
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import quote
+
+from carafe._concurrency import iterate_in_threadpool
+from carafe.codecs import encode_json
+from carafe.datastructures import MutableHeaders
+
+if TYPE_CHECKING:
+    from carafe.exceptions import HTTPError
+    from carafe.types import Receive, Scope, Send
+
+__all__ = [
+    "HTMLResponse",
+    "JSONResponse",
+    "PlainTextResponse",
+    "ProblemResponse",
+    "RedirectResponse",
+    "Response",
+    "StreamingResponse",
+]
+
+BackgroundCallable = Callable[[], Awaitable[None]]
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+def _content_type(media_type: str | None, charset: str) -> bytes | None:
+    if media_type is None:
+        return None
+    if media_type.startswith("text/") and "charset=" not in media_type:
+        media_type = f"{media_type}; charset={charset}"
+    return media_type.encode("latin-1")
+
+
+class Response:
+    """A response with a body known up front.
+
+    Args:
+        content: ``bytes`` are sent as they are, ``str`` encoded as UTF-8.
+        status_code: The HTTP status.
+        headers: Extra headers; ``Content-Length`` and ``Content-Type`` are set for you.
+        media_type: The ``Content-Type``; ``text/*`` types get ``; charset=utf-8``.
+        background: An async callable run after the response is sent.
+    """
+
+    media_type: ClassVar[str | None] = None
+    charset: ClassVar[str] = "utf-8"
+
+    def __init__(
+        self,
+        content: Any = b"",
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundCallable | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.background = background
+        self.body = self.render(content)
+        raw: list[tuple[bytes, bytes]] = []
+        if headers:
+            raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+        content_type = _content_type(media_type or self.media_type, self.charset)
+        if content_type is not None and not (headers and "content-type" in _lower(headers)):
+            raw.append((b"content-type", content_type))
+        if status_code not in _NO_BODY_STATUSES and status_code >= 200:
+            raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
+        self.raw_headers = raw
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, bytes):
+            return content
+        if isinstance(content, str):
+            return content.encode(self.charset)
+        if isinstance(content, (bytearray, memoryview)):
+            return bytes(content)
+        raise TypeError(f"{type(self).__name__} cannot send a {type(content).__name__}")
+
+    @property
+    def headers(self) -> MutableHeaders:
+        """The headers to be sent, editable in place."""
+        return MutableHeaders(self.raw_headers)
+
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        *,
+        max_age: int | None = None,
+        expires: datetime | str | int | None = None,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = True,
+        samesite: Literal["lax", "strict", "none"] | None = "lax",
+        partitioned: bool = False,
+    ) -> None:
+        """Set a cookie. ``HttpOnly`` and ``SameSite=Lax`` unless you say otherwise.
+
+        ``samesite="none"`` requires ``secure=True``, as browsers do.
+        """
+        if samesite == "none" and not secure:
+            raise ValueError("SameSite=None cookies must also be Secure")
+        morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
+        morsel.set(key, value, http.cookies._quote(value))  # type: ignore[attr-defined]
+        morsel["path"] = path
+        if max_age is not None:
+            morsel["max-age"] = max_age
+        if expires is not None:
+            morsel["expires"] = (
+                format_datetime(expires, usegmt=True) if isinstance(expires, datetime) else expires
+            )
+        if domain is not None:
+            morsel["domain"] = domain
+        if secure:
+            morsel["secure"] = True
+        if httponly:
+            morsel["httponly"] = True
+        if samesite is not None:
+            morsel["samesite"] = samesite.capitalize()
+        text = morsel.OutputString()
+        if partitioned:
+            text += "; Partitioned"
+        self.raw_headers.append((b"set-cookie", text.encode("latin-1")))
+
+    def delete_cookie(
+        self,
+        key: str,
+        *,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = True,
+        samesite: Literal["lax", "strict", "none"] | None = "lax",
+    ) -> None:
+        """Expire a cookie; ``path`` and ``domain`` must match the ones it was set with."""
+        self.set_cookie(
+            key,
+            max_age=0,
+            expires="Thu, 01 Jan 1970 00:00:00 GMT",
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": self.body})
+        if self.background is not None:
+            await self.background()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.status_code}>"
+
+
+def _lower(headers: Mapping[str, str]) -> set[str]:
+    return {key.lower() for key in headers}
+
+
+class JSONResponse(Response):
+    """Any JSON-able value (dicts, lists, msgspec Structs, dataclasses, pydantic models)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return encode_json(content)
+
+
+class ProblemResponse(JSONResponse):
+    """An RFC 9457 problem document."""
+
+    media_type = "application/problem+json"
+
+    @classmethod
+    def from_error(cls, error: HTTPError) -> ProblemResponse:
+        return cls(error.problem(), status_code=error.status_code, headers=error.headers)
+
+
+class HTMLResponse(Response):
+    media_type = "text/html"
+
+
+class PlainTextResponse(Response):
+    media_type = "text/plain"
+
+
+class RedirectResponse(Response):
+    """Redirect to ``url`` (307 keeps the method and body; use 303 after a form post)."""
+
+    def __init__(
+        self,
+        url: str,
+        status_code: int = 307,
+        headers: Mapping[str, str] | None = None,
+        background: BackgroundCallable | None = None,
+    ) -> None:
+        super().__init__(b"", status_code, headers, background=background)
+        location = quote(str(url), safe=":/%#?=@[]!$&'()*+,;")
+        self.raw_headers.append((b"location", location.encode("latin-1")))
+
+
+ContentStream = AsyncIterable[str | bytes] | Iterable[str | bytes]
+
+
+class StreamingResponse(Response):
+    """A body sent chunk by chunk as an iterator yields it.
+
+    Sync iterators are advanced in the thread pool. If the client goes away, the
+    iterator is closed promptly (its ``finally`` blocks run) and sending stops.
+    """
+
+    def __init__(
+        self,
+        content: ContentStream,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundCallable | None = None,
+    ) -> None:
+        super().__init__(b"", status_code, headers, media_type, background)
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+        if isinstance(content, AsyncIterable):
+            self.body_iterator: AsyncIterable[str | bytes] = content
+        else:
+            self.body_iterator = iterate_in_threadpool(iter(content))
+
+    async def _stream(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        async for chunk in self.body_iterator:
+            data = chunk if isinstance(chunk, bytes) else chunk.encode(self.charset)
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        streaming = asyncio.ensure_future(self._stream(send))
+        watching = asyncio.ensure_future(_wait_for_disconnect(receive))
+        try:
+            done, _ = await asyncio.wait({streaming, watching}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (streaming, watching):
+                task.cancel()
+            await asyncio.gather(streaming, watching, return_exceptions=True)
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if streaming in done:
+            streaming.result()  # re-raise an error from the iterator
+            if self.background is not None:
+                await self.background()
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+

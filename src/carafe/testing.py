@@ -1,0 +1,307 @@
+"""Test clients that call the app in-process, through httpx.
+
+``TestClient`` is a plain ``httpx.Client``; ``AsyncTestClient`` an ``httpx.AsyncClient``.
+Used as context managers, both run the app's lifespan. Both share one ASGI exchange
+(``_exchange``): the sync client runs it on an event loop in a helper thread.
+
+    with TestClient(app) as client:
+        assert client.get("/").json() == {"hello": "world"}
+
+Responses stream: ``client.stream("GET", "/events")`` yields chunks as the app sends
+them, and closing the response tells the app the client went away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import Future
+from typing import Any, TypeVar
+from urllib.parse import unquote
+
+import httpx
+
+from carafe._errors import RAISE_KEY
+from carafe.lifespan import LifespanDriver
+from carafe.types import ASGIApp, Message
+
+__all__ = ["AsyncTestClient", "TestClient"]
+
+T = TypeVar("T")
+_END = object()
+
+
+class _Exchange:
+    """One request/response with the app, run as a task on the loop that owns it."""
+
+    def __init__(self, app: ASGIApp, scope: dict[str, Any], body: bytes) -> None:
+        self.app = app
+        self.scope = scope
+        self.body = body
+        self.body_sent = False
+        self.disconnected = asyncio.Event()
+        self.started = asyncio.Event()
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: asyncio.Queue[Any] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    async def receive(self) -> Message:
+        if not self.body_sent:
+            self.body_sent = True
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        await self.disconnected.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = list(message.get("headers", []))
+            self.started.set()
+        elif message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            if body:
+                await self.chunks.put(body)
+            if not message.get("more_body", False):
+                await self.chunks.put(_END)
+
+    async def _run(self) -> None:
+        try:
+            await self.app(self.scope, self.receive, self.send)
+        finally:
+            if not self.started.is_set():
+                self.started.set()  # the app ended without answering
+            await self.chunks.put(_END)
+
+    async def start(self) -> None:
+        """Run the app until it has sent the response head (or failed)."""
+        self.task = asyncio.ensure_future(self._run())
+        waiter = asyncio.ensure_future(self.started.wait())
+        await asyncio.wait({self.task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if self.task.done() and self.task.exception() is not None:
+            waiter.cancel()
+            raise self.task.exception()  # type: ignore[misc]
+        await waiter
+
+    async def next_chunk(self) -> bytes | None:
+        chunk = await self.chunks.get()
+        return None if chunk is _END else chunk  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        self.disconnected.set()
+        if self.task is not None:
+            await self.task
+
+
+def _scope(
+    request: httpx.Request, root_path: str, raise_errors: bool, lifespan: LifespanDriver | None
+) -> dict[str, Any]:
+    url = request.url
+    scheme = url.scheme
+    default_port = 443 if scheme == "https" else 80
+    raw_path = url.raw_path.split(b"?", 1)[0]
+    headers = [(k.lower(), v) for k, v in request.headers.raw]
+    if not any(k == b"host" for k, _ in headers):
+        headers.insert(0, (b"host", url.netloc))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": scheme,
+        "path": root_path + unquote(raw_path.decode("latin-1")),
+        "raw_path": root_path.encode() + raw_path,
+        "root_path": root_path,
+        "query_string": url.query,
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": (url.host, url.port or default_port),
+        "state": dict(lifespan.state) if lifespan is not None else {},
+        "extensions": {},
+        RAISE_KEY: raise_errors,
+    }
+
+
+def _response(exchange: _Exchange, stream: httpx.SyncByteStream | httpx.AsyncByteStream) -> httpx.Response:
+    return httpx.Response(exchange.status, headers=exchange.headers, stream=stream)  # type: ignore[arg-type]
+
+
+class _AsyncStream(httpx.AsyncByteStream):
+    def __init__(self, exchange: _Exchange) -> None:
+        self.exchange = exchange
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while (chunk := await self.exchange.next_chunk()) is not None:
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.exchange.close()
+
+
+class _AsyncTransport(httpx.AsyncBaseTransport):
+    def __init__(self, client: AsyncTestClient) -> None:
+        self.client = client
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        client = self.client
+        scope = _scope(request, client.root_path, client.raise_server_exceptions, client._lifespan)
+        exchange = _Exchange(client.app, scope, body)
+        await exchange.start()
+        return _response(exchange, _AsyncStream(exchange))
+
+
+class _LoopThread:
+    """An event loop in a daemon thread; ``run`` submits a coroutine and waits for it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+class _SyncStream(httpx.SyncByteStream):
+    def __init__(self, exchange: _Exchange, loop: _LoopThread) -> None:
+        self.exchange = exchange
+        self.loop = loop
+
+    def __iter__(self) -> Iterator[bytes]:
+        while (chunk := self.loop.run(self.exchange.next_chunk())) is not None:
+            yield chunk
+
+    def close(self) -> None:
+        self.loop.run(self.exchange.close())
+
+
+class _SyncTransport(httpx.BaseTransport):
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        loop = self.client._loop_thread()
+        body = request.read()
+        client = self.client
+        scope = _scope(request, client.root_path, client.raise_server_exceptions, client._lifespan)
+
+        async def begin() -> _Exchange:
+            exchange = _Exchange(self.client.app, scope, body)
+            await exchange.start()
+            return exchange
+
+        exchange = loop.run(begin())
+        return _response(exchange, _SyncStream(exchange, loop))
+
+
+class TestClient(httpx.Client):
+    """A synchronous httpx client for ``app``, with no network in between.
+
+    Args:
+        app: Any ASGI app; a Carafe app is compiled at once, so setup errors raise here.
+        base_url: Where requests appear to go; the host becomes the ``Host`` header.
+        raise_server_exceptions: Re-raise an unhandled handler error in the test instead
+            of answering 500 (set False to assert on the 500 a client would see).
+        root_path: The ASGI ``root_path``, as a proxy mounting the app would set.
+        **kwargs: Passed on to ``httpx.Client`` (``headers``, ``cookies``, ``timeout``...).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        base_url: str = "http://testserver",
+        *,
+        raise_server_exceptions: bool = True,
+        root_path: str = "",
+        **kwargs: Any,
+    ) -> None:
+        self.app = app
+        self.root_path = root_path
+        self.raise_server_exceptions = raise_server_exceptions
+        self._loop: _LoopThread | None = None
+        self._lifespan: LifespanDriver | None = None
+        _compile(app)
+        super().__init__(base_url=base_url, transport=_SyncTransport(self), **kwargs)
+
+    def _loop_thread(self) -> _LoopThread:
+        if self._loop is None:
+            self._loop = _LoopThread()
+        return self._loop
+
+    def __enter__(self) -> TestClient:
+        super().__enter__()
+        loop = self._loop_thread()
+
+        async def start() -> LifespanDriver:
+            driver = LifespanDriver(self.app)
+            await driver.startup()
+            return driver
+
+        self._lifespan = loop.run(start())
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            if self._lifespan is not None:
+                self._loop_thread().run(self._lifespan.shutdown())
+                self._lifespan = None
+        finally:
+            super().__exit__(*exc_info)
+            if self._loop is not None:
+                self._loop.stop()
+                self._loop = None
+
+
+class AsyncTestClient(httpx.AsyncClient):
+    """The ``httpx.AsyncClient`` twin of ``TestClient``, for async tests.
+
+    ``async with AsyncTestClient(app) as client:`` runs the lifespan on the test's loop.
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        base_url: str = "http://testserver",
+        *,
+        raise_server_exceptions: bool = True,
+        root_path: str = "",
+        **kwargs: Any,
+    ) -> None:
+        self.app = app
+        self.root_path = root_path
+        self.raise_server_exceptions = raise_server_exceptions
+        self._lifespan: LifespanDriver | None = None
+        _compile(app)
+        super().__init__(base_url=base_url, transport=_AsyncTransport(self), **kwargs)
+
+    async def __aenter__(self) -> AsyncTestClient:
+        await super().__aenter__()
+        self._lifespan = LifespanDriver(self.app)
+        await self._lifespan.startup()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        try:
+            if self._lifespan is not None:
+                await self._lifespan.shutdown()
+                self._lifespan = None
+        finally:
+            await super().__aexit__(*exc_info)
+
+
+def _compile(app: ASGIApp) -> None:
+    compile_app = getattr(app, "compile", None)
+    if callable(compile_app):
+        compile_app()
