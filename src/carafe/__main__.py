@@ -1,0 +1,5 @@
+"""``python -m carafe`` is the ``carafe`` command."""
+
+from carafe.cli import main
+
+main()
