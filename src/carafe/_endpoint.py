@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from carafe import codecs
 from carafe._concurrency import run_sync
 from carafe._plan import Plan, call_kind
+from carafe.limits import Limits
 from carafe.requests import Request
 from carafe.responses import PlainTextResponse, Response
 
@@ -80,7 +81,7 @@ def build_endpoint(
     route: Route,
     plan: Plan,
     param_names: tuple[str, ...],
-    max_body_size: int,
+    limits: Limits,
     hooks: Hooks,
     send_error: ErrorSender,
 ) -> Endpoint:
@@ -150,7 +151,7 @@ def build_endpoint(
         return await run_sync(handler, **kwargs)
 
     async def endpoint(scope: Scope, receive: Receive, send: Send, values: Sequence[str]) -> None:
-        request = Request(scope, receive, send, dict(zip(param_names, values)), max_body_size)
+        request = Request(scope, receive, send, dict(zip(param_names, values)), limits)
         stack = contextlib.AsyncExitStack() if use_stack else None
         try:
             result = await run(request, stack)

@@ -215,7 +215,7 @@ class Carafe(Router):
             )
             limits = item.limits.over(self.limits) if item.limits else self.limits
             endpoint = build_endpoint(
-                item, plan, template.param_names, limits.max_body_size or 0, hooks, self._errors.send
+                item, plan, template.param_names, limits, hooks, self._errors.send
             )
             for method in item.methods:
                 table.add(template, method, endpoint)

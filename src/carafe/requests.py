@@ -20,14 +20,14 @@ from carafe.datastructures import (
     parse_cookies,
 )
 from carafe.exceptions import ClientDisconnect, HTTPError
+from carafe.limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
     from carafe.app import Carafe
     from carafe.types import Receive, Scope, Send
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "Request", "read_body"]
+__all__ = ["Request", "read_body"]
 
-DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 _BODY_KEY = "carafe.body"
 
 
@@ -93,7 +93,7 @@ class Request:
         "_headers",
         "_query",
         "_state",
-        "max_body_size",
+        "limits",
         "path_params",
         "receive",
         "scope",
@@ -106,7 +106,7 @@ class Request:
         receive: Receive = _empty_receive,
         send: Send | None = None,
         path_params: dict[str, Any] | None = None,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.scope = scope
         self.receive = receive
@@ -114,7 +114,7 @@ class Request:
         self.path_params: dict[str, Any] = (
             path_params if path_params is not None else scope.get("path_params", {})
         )
-        self.max_body_size = max_body_size
+        self.limits = limits  # the route's limits merged over the app's
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
@@ -193,8 +193,8 @@ class Request:
         return self.scope.get("root_path", "") + self.app.url_path_for(name, **params)
 
     async def body(self) -> bytes:
-        """The whole body, at most ``max_body_size`` bytes (else 413)."""
-        return await read_body(self.scope, self.receive, self.max_body_size)
+        """The whole body, at most ``limits.max_body_size`` bytes (else 413)."""
+        return await read_body(self.scope, self.receive, self.limits.max_body_size or 0)
 
     async def json(self) -> Any:
         """The body decoded as JSON; malformed JSON is a 400."""
