@@ -1,0 +1,367 @@
+"""The full suite: every framework under every server, TechEmpower-style tests, concurrency.
+
+    .venv/bin/python bench/run_suite.py            # the full run (~45 min on 2 cores)
+    .venv/bin/python bench/run_suite.py --quick    # 1 run, short durations, to develop with
+    .venv/bin/python bench/run_suite.py --quick --frameworks carafe,raw --servers uvicorn
+
+Usually started by ``bench/run``, which installs what this needs first. Steps:
+
+1. raise the open-file limit, start a private PostgreSQL (pinned to core 1) and load
+   TechEmpower's ``world`` and ``fortune`` tables;
+2. for each (framework, server): start the server pinned to core 0, check every test's
+   answer (``bench/tfb.py``); time the tests that answered right with wrk on core 1
+   (warmup, then ``--runs`` runs; median and spread); under uvicorn, also /json at
+   100, 1,000 and 10,000 connections; then read the server's resident memory;
+3. time each app module's import in a fresh interpreter;
+4. write ``docs/benchmarks.md``, ``docs/benchmarks/*.png`` and the raw
+   ``docs/benchmarks/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+import pg  # noqa: E402
+import servers  # noqa: E402
+import wrk  # noqa: E402
+from tfb import FEATURE, TESTS  # noqa: E402
+
+#: framework -> (module, interface). Modules live in bench/suite/.
+FRAMEWORKS = {
+    "raw": ("suite.raw_app", "asgi"),
+    "carafe": ("suite.carafe_app", "asgi"),
+    "starlette": ("suite.starlette_app", "asgi"),
+    "fastapi": ("suite.fastapi_app", "asgi"),
+    "litestar": ("suite.litestar_app", "asgi"),
+    "blacksheep": ("suite.blacksheep_app", "asgi"),
+    "falcon": ("suite.falcon_app", "asgi"),
+    "carafe-sync": ("suite.carafe_sync_app", "asgi"),
+    "flask": ("suite.flask_app", "wsgi"),
+}
+SERVERS = {
+    "asgi": ["uvicorn", "granian"],
+    "wsgi": ["gunicorn-sync", "gunicorn-gthread", "granian-wsgi"],
+}
+#: Extra servers for one framework: Carafe's own command line.
+EXTRA_SERVERS = {"carafe": ["carafe"], "carafe-sync": []}
+#: Frameworks measured under fewer servers to keep the run within budget.
+ONLY_SERVERS = {"carafe-sync": ["uvicorn"]}
+#: Where the concurrency test runs: every ASGI framework under uvicorn.
+CONCURRENCY_SERVER = "uvicorn"
+
+PACKAGES = [
+    "carafe", "starlette", "fastapi", "pydantic", "litestar", "blacksheep", "falcon", "flask",
+    "werkzeug", "uvicorn", "uvloop", "httptools", "granian", "gunicorn", "msgspec", "jinja2",
+    "asyncpg", "psycopg", "psycopg-pool", "psycopg-binary",
+]  # fmt: skip
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return want
+
+
+def module_tests(module: str) -> tuple[set[str], dict[str, str], str | None]:
+    """Which features an app module implements, without importing its framework here."""
+    import ast
+
+    path = BENCH / (module.replace(".", "/") + ".py")
+    tree = ast.parse(path.read_text())
+    tests, not_applicable = set(), {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id == "TESTS":
+                tests = set(ast.literal_eval(node.value))
+            elif node.targets[0].id == "NOT_APPLICABLE":
+                not_applicable = ast.literal_eval(node.value)
+    return tests, not_applicable, None
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    rps = [r["requests_per_s"] for r in runs]
+    p50 = [r["p50_ms"] for r in runs if r["p50_ms"] is not None]
+    p99 = [r["p99_ms"] for r in runs if r["p99_ms"] is not None]
+    return {
+        "status": "ok",
+        "rps": statistics.median(rps),
+        "rps_min": min(rps),
+        "rps_max": max(rps),
+        "p50_ms": statistics.median(p50) if p50 else None,
+        "p99_ms": statistics.median(p99) if p99 else None,
+        "errors": sum(r["errors"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "runs": runs,
+    }
+
+
+class Suite:
+    def __init__(self, args: argparse.Namespace, dsn: str, db_conn: Any, log_dir: Path) -> None:
+        self.args = args
+        self.dsn = dsn
+        self.db = db_conn
+        self.log_dir = log_dir
+        self.results: dict[str, dict[str, Any]] = {}
+        self.concurrency: dict[str, dict[str, Any]] = {}
+        self.memory: dict[str, float] = {}
+        self.commands: dict[str, list[str]] = {}
+        self.wrk_commands: dict[str, list[str]] = {}
+
+    def wrk_runs(
+        self, name: str, url: str, connections: int, lua: str | None, duration: float
+    ) -> list[dict]:
+        script = None
+        if lua:
+            script = str(self.log_dir / f"{name}.lua")
+            Path(script).write_text(lua)
+        kw = {"connections": connections, "script": script, "timeout": self.args.timeout}
+        wrk.run(url, duration=self.args.warmup, **kw)
+        runs = []
+        for _ in range(self.args.runs):
+            res, _, argv = wrk.run(url, duration=duration, **kw)
+            runs.append(res.as_dict())
+        shown = [re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:$PORT", a) for a in argv]
+        self.wrk_commands[name] = [a.replace(str(self.log_dir), "$LOGS") for a in shown]
+        return runs
+
+    def run_config(self, framework: str, server: str) -> None:
+        module, _ = FRAMEWORKS[framework]
+        key = f"{framework}/{server}"
+        tests, not_applicable, _ = module_tests(module)
+        cells: dict[str, Any] = {}
+        self.results[key] = cells
+        wanted = [t for t in self.args.tests if t in TESTS]
+        for t in wanted:
+            if FEATURE[t] in not_applicable:
+                cells[t] = {"status": "n/a", "note": not_applicable[FEATURE[t]]}
+            elif FEATURE[t] not in tests:
+                cells[t] = {"status": "n/a", "note": "not written for this framework"}
+        port = servers.free_port()
+        argv = servers.server_argv(server, f"{module}:app", port)
+        self.commands[key] = ["taskset", "-c", "0", *argv]
+        env = {"BENCH_PG_DSN": self.dsn}
+        log(f"{key}: starting")
+        try:
+            running = servers.start(key, argv, port=port, cwd=BENCH, env=env, log_dir=self.log_dir, ready_path="/json")
+        except Exception as exc:
+            for t in wanted:
+                cells.setdefault(t, {"status": "failed", "note": f"server did not start: {exc}"})
+            log(f"{key}: FAILED to start: {str(exc).splitlines()[0]}")
+            return
+        try:
+            for t in wanted:
+                if t in cells:
+                    continue
+                test = TESTS[t]
+                try:
+                    problems = test.check(port, self.db)
+                except Exception as exc:
+                    problems = [f"check raised {exc!r}"]
+                if problems:
+                    cells[t] = {"status": "failed", "note": "; ".join(problems)[:2000]}
+                    log(f"{key} {t}: WRONG ANSWER: {problems[0][:200]}")
+                    continue
+                try:
+                    runs = self.wrk_runs(t, f"{running.url}{test.path}", test.connections, test.lua, self.args.duration)
+                except Exception as exc:
+                    cells[t] = {"status": "failed", "note": f"wrk: {exc}"}
+                    continue
+                cells[t] = summarize(runs)
+                log(f"{key} {t}: {cells[t]['rps']:,.0f} req/s, {cells[t]['errors']} errors")
+                if not running.alive():
+                    cells[t] = {"status": "failed", "note": f"server died: {running.log_tail(5)}"}
+                    return
+            if server == CONCURRENCY_SERVER and FRAMEWORKS[framework][1] == "asgi" and framework != "carafe-sync":
+                self.run_concurrency(key, running)
+            self.memory[key] = round(running.rss_mb(), 1)
+        finally:
+            running.stop()
+
+    def run_concurrency(self, key: str, running: servers.Running) -> None:
+        if "json" in self.results[key] and self.results[key]["json"].get("status") not in (None, "ok"):
+            return
+        out: dict[str, Any] = {}
+        self.concurrency[key] = out
+        for c in self.args.concurrency:
+            try:
+                runs = self.wrk_runs(f"json@{c}", f"{running.url}/json", c, None, max(self.args.duration, self.args.concurrency_duration))
+                out[str(c)] = summarize(runs)
+                log(f"{key} json@{c}: {out[str(c)]['rps']:,.0f} req/s, {out[str(c)]['errors']} errors")
+            except Exception as exc:
+                out[str(c)] = {"status": "failed", "note": str(exc)[:500]}
+            if not running.alive():
+                out[str(c)] = {"status": "failed", "note": f"server died: {running.log_tail(5)}"}
+                return
+
+
+def import_times(frameworks: list[str], repeat: int) -> dict[str, dict[str, float]]:
+    """Median wall time to import each app module (framework + app build) in a fresh interpreter."""
+    out = {}
+    code = "import time, importlib; t = time.perf_counter(); importlib.import_module({m!r}); print(time.perf_counter() - t)"
+    for fw in frameworks:
+        module = FRAMEWORKS[fw][0]
+        times = []
+        for _ in range(repeat):
+            proc = subprocess.run(
+                [sys.executable, "-c", code.format(m=module)], cwd=BENCH, capture_output=True, text=True,
+                env={**os.environ, "PYTHONPATH": str(BENCH)},
+            )  # fmt: skip
+            if proc.returncode != 0:
+                out[fw] = {"status": "failed", "note": proc.stderr.strip().splitlines()[-1:]}
+                break
+            times.append(float(proc.stdout.strip()) * 1e3)
+        else:
+            out[fw] = {"ms": statistics.median(times), "min": min(times), "max": max(times)}
+    return out
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "python": sys.version.split()[0]}
+    try:
+        cpu = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")]
+        info["cpu"] = f"{cpu[0]} x {len(cpu)}" if cpu else platform.processor()
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+        info["memory_gib"] = round(int(mem) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    info["cores"] = os.cpu_count()
+    try:
+        info["os"] = next(ln.split("=", 1)[1].strip('"') for ln in Path("/etc/os-release").read_text().splitlines() if ln.startswith("PRETTY_NAME"))
+    except (OSError, StopIteration):
+        pass
+    wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    info["wrk"] = (wrk_v.stdout or wrk_v.stderr).strip().splitlines()[0] if (wrk_v.stdout or wrk_v.stderr) else "?"
+    return info
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def configs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    out = []
+    for fw in args.frameworks:
+        servers_for = SERVERS[FRAMEWORKS[fw][1]] + EXTRA_SERVERS.get(fw, [])
+        servers_for = ONLY_SERVERS.get(fw, servers_for)
+        out += [(fw, s) for s in servers_for if s in args.servers or (s == "carafe" and "carafe" in args.servers)]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 run, short durations, 100/1000 connections")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
+    all_servers = sorted({s for v in SERVERS.values() for s in v} | {"carafe"})
+    parser.add_argument("--servers", default=",".join(all_servers))
+    parser.add_argument("--tests", default=",".join(TESTS))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per wrk run")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--timeout", type=float, default=5.0, help="wrk --timeout, seconds")
+    parser.add_argument("--concurrency", default="100,1000,10000")
+    parser.add_argument("--concurrency-duration", type=float, default=6.0)
+    parser.add_argument("--import-repeat", type=int, default=5)
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument("--pg-port", type=int, default=0, help="0 = any free port")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.duration, args.warmup = 1, 2.0, 1.0
+        args.concurrency_duration, args.import_repeat = 3.0, 3
+        if args.concurrency == "100,1000,10000":
+            args.concurrency = "100,1000"
+    args.frameworks = args.frameworks.split(",")
+    args.servers = args.servers.split(",")
+    args.tests = args.tests.split(",")
+    args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
+
+    if not wrk.available():
+        log("wrk is not installed (Debian: apt-get install -y wrk); bench/run installs it")
+        return 2
+    started = time.time()
+    fd_limit = raise_fd_limit()
+    log(f"open-file limit: {fd_limit}")
+    log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/carafe-bench-logs"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    cluster = pg.Cluster.create(port=args.pg_port or servers.free_port(), cpu=1)
+    log(f"PostgreSQL up: {cluster.version} on port {cluster.port}, pinned to core 1")
+    import psycopg
+
+    try:
+        with psycopg.connect(cluster.dsn, autocommit=True) as db:
+            suite = Suite(args, cluster.dsn, db, log_dir)
+            for fw, server in configs(args):
+                try:
+                    suite.run_config(fw, server)
+                except Exception:
+                    log(f"{fw}/{server}: suite error:\n{traceback.format_exc()}")
+        log("import times")
+        imports = import_times(args.frameworks, args.import_repeat)
+        pg_version = cluster.version
+    finally:
+        cluster.stop()
+
+    elapsed = time.time() - started
+    report = {
+        "quick": args.quick,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "elapsed_s": round(elapsed),
+        "command": " ".join(["bench/run", *(argv if argv is not None else sys.argv[1:])]),
+        "settings": {
+            "runs": args.runs, "duration_s": args.duration, "warmup_s": args.warmup,
+            "timeout_s": args.timeout, "concurrency": args.concurrency,
+            "concurrency_duration_s": max(args.duration, args.concurrency_duration),
+            "fd_limit": fd_limit, "pool_max": int(os.environ.get("BENCH_POOL_MAX", "64")),
+        },  # fmt: skip
+        "machine": {**machine(), "postgresql": pg_version},
+        "versions": versions(),
+        "tests": {k: {"title": t.title, "path": t.path, "connections": t.connections} for k, t in TESTS.items() if k in args.tests},
+        "server_commands": suite.commands,
+        "wrk_commands": suite.wrk_commands,
+        "results": suite.results,
+        "concurrency": suite.concurrency,
+        "memory_mb": suite.memory,
+        "import_ms": imports,
+    }
+    out = Path(args.out)
+    data_dir = out.parent / "benchmarks"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "results.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    import report as report_mod
+
+    report_mod.write(report, out, data_dir)
+    log(f"wrote {out} and {data_dir}/ in {elapsed / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
