@@ -72,9 +72,71 @@ def response_annotation(route: Route) -> Any:
     return annotation
 
 
-def build_encoder(route: Route) -> Callable[[Any], bytes]:
-    annotation = response_annotation(route)
-    return codecs.encode_json if annotation is None else codecs.response_encoder(annotation)
+class Renderer:
+    """Turns what a handler returned into bytes on the wire; one per route, built at startup.
+
+    A ``Response`` is sent as it is. Otherwise the route's ``response_class`` wraps the
+    value if it has one; else a ``str`` is text/plain, ``bytes`` application/octet-stream,
+    and anything else JSON, encoded once as the declared response type.
+    """
+
+    __slots__ = ("encode", "response_class", "status")
+
+    def __init__(self, route: Route) -> None:
+        annotation = response_annotation(route)
+        self.encode = (
+            codecs.encode_json if annotation is None else codecs.response_encoder(annotation)
+        )
+        self.status = route.status_code or 200
+        self.response_class = route.response_class
+
+    def to_response(self, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        status = self.status
+        if self.response_class is not None:
+            return self.response_class(result, status_code=status)
+        if type(result) is str:
+            return PlainTextResponse(result, status_code=status)
+        if isinstance(result, (bytes, bytearray)):
+            return Response(bytes(result), status, media_type="application/octet-stream")
+        if result is None and status in _NO_BODY:
+            return Response(b"", status)
+        return Response(self.encode(result), status, media_type="application/json")
+
+    async def send(self, result: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        # PERF: the common cases send two messages without building a Response object
+        # (bench/inprocess.py, GET /json).
+        if self.response_class is not None:
+            await self.to_response(result)(scope, receive, send)
+            return
+        kind = type(result)
+        if kind is dict or kind is list:
+            body, content_type = self.encode(result), _JSON
+        elif kind is str:
+            body, content_type = result.encode(), _TEXT
+        elif isinstance(result, Response):
+            await result(scope, receive, send)
+            return
+        elif kind is bytes:
+            body, content_type = result, _BINARY
+        elif result is None and self.status in _NO_BODY:
+            await send({"type": "http.response.start", "status": self.status, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        else:
+            body, content_type = self.encode(result), _JSON
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 def build_endpoint(
@@ -91,54 +153,8 @@ def build_endpoint(
     resolve = plan.resolve
     takes_input = plan.takes_input
     use_stack = plan.has_generators
-    status = route.status_code or 200
-    response_class = route.response_class
-    encode = build_encoder(route)
+    renderer = Renderer(route)
     before, after = hooks.before, hooks.after
-
-    def to_response(result: Any) -> Response:
-        if isinstance(result, Response):
-            return result
-        if response_class is not None:
-            return response_class(result, status_code=status)
-        if type(result) is str:
-            return PlainTextResponse(result, status_code=status)
-        if isinstance(result, (bytes, bytearray)):
-            return Response(bytes(result), status, media_type="application/octet-stream")
-        if result is None and status in _NO_BODY:
-            return Response(b"", status)
-        return Response(encode(result), status, media_type="application/json")
-
-    async def send_result(result: Any, scope: Scope, receive: Receive, send: Send) -> None:
-        # PERF: the common cases skip building a Response object (bench/inprocess.py).
-        if isinstance(result, Response):
-            await result(scope, receive, send)
-            return
-        if response_class is not None:
-            await response_class(result, status_code=status)(scope, receive, send)
-            return
-        kind = type(result)
-        if kind is str:
-            body, content_type = result.encode(), _TEXT
-        elif kind is bytes:
-            body, content_type = result, _BINARY
-        elif result is None and status in _NO_BODY:
-            await send({"type": "http.response.start", "status": status, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        else:
-            body, content_type = encode(result), _JSON
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", content_type),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
     async def run(request: Request, stack: contextlib.AsyncExitStack | None) -> Any:
         for hook in before:
@@ -147,19 +163,21 @@ def build_endpoint(
                 return early
         kwargs = await resolve(request, stack) if takes_input else {}
         if handler_is_async:
-            return await handler(**kwargs)
-        return await run_sync(handler, **kwargs)
+            result = await handler(**kwargs)
+        else:
+            result = await run_sync(handler, **kwargs)
+        if after:
+            response = renderer.to_response(result)
+            for hook in after:
+                response = await hook(request, response) or response
+            return response
+        return result
 
     async def endpoint(scope: Scope, receive: Receive, send: Send, values: Sequence[str]) -> None:
-        request = Request(scope, receive, send, dict(zip(param_names, values)), limits)
+        request = Request(scope, receive, send, dict(zip(param_names, values, strict=True)), limits)
         stack = contextlib.AsyncExitStack() if use_stack else None
         try:
             result = await run(request, stack)
-            if after:
-                response = to_response(result)
-                for hook in after:
-                    response = await hook(request, response) or response
-                result = response
         except Exception as exc:
             error: Exception = exc
             if stack is not None:
@@ -172,7 +190,7 @@ def build_endpoint(
             await send_error(error, request, send)
             return
         try:
-            await send_result(result, scope, receive, send)
+            await renderer.send(result, scope, receive, send)
         finally:
             if stack is not None:
                 await stack.aclose()
@@ -194,4 +212,3 @@ def head_endpoint(endpoint: Endpoint) -> Endpoint:
         await endpoint(scope, receive, send_headers_only, values)  # type: ignore[arg-type]
 
     return head
-

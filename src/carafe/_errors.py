@@ -8,7 +8,6 @@ app runs with ``debug=True``.
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -71,9 +70,7 @@ class ErrorHandlers:
         return self.server_error(exc, request)
 
     def server_error(self, exc: BaseException, request: Request) -> Response:
-        logger.error(
-            "Unhandled error in %s %s", request.method, request.path, exc_info=exc
-        )
+        logger.error("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
         if request.scope.get(RAISE_KEY):
             raise exc
         if self.debug:
@@ -94,5 +91,3 @@ class ErrorHandlers:
         response = await self.response_for(exc, request)
         if response is not None:
             await response(request.scope, request.receive, send)
-
-

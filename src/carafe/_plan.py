@@ -98,7 +98,9 @@ class Plan:
         self.takes_input = bool(
             len(calls) > 1 or handler.sync_params or handler.async_params or handler.dep_params
         )
-        self.resolve: Callable[[Request, contextlib.AsyncExitStack | None], Awaitable[dict[str, Any]]]
+        self.resolve: Callable[
+            [Request, contextlib.AsyncExitStack | None], Awaitable[dict[str, Any]]
+        ]
         # PERF: a handler without dependencies skips the call list entirely
         # (bench/inprocess.py, GET /items/42?q=x).
         self.resolve = self._resolve_graph if len(calls) > 1 else self._resolve_handler
@@ -156,7 +158,9 @@ async def _extract(
     return kwargs, errors
 
 
-async def _invoke(call: Call, kwargs: dict[str, Any], stack: contextlib.AsyncExitStack | None) -> Any:
+async def _invoke(
+    call: Call, kwargs: dict[str, Any], stack: contextlib.AsyncExitStack | None
+) -> Any:
     kind = call.kind
     if kind == "async":
         return await call.fn(**kwargs)
@@ -219,7 +223,8 @@ def _split_annotated(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
 def _with_constraints(tp: Any, marker: Param | None) -> Any:
     if marker is None or not marker.constraints:
         return tp
-    return typing.Annotated[tp, msgspec.Meta(**marker.constraints)]  # type: ignore[arg-type]
+    meta = msgspec.Meta(**typing.cast(dict[str, Any], marker.constraints))
+    return typing.Annotated[tp, meta]
 
 
 class _Builder:
@@ -390,15 +395,16 @@ def _simple_extractor(info: ParamInfo) -> Extractor:
 def is_json_media_type(content_type: str) -> bool:
     """``application/json`` or any ``application/*+json``, parameters ignored."""
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 def _json_body_extractor(group: list[ParamInfo]) -> tuple[str, AsyncExtractor]:
     embed = len(group) > 1 or any(isinstance(p.marker, Body) and p.marker.embed for p in group)
     if embed:
         fields = [
-            (p.key, p.annotation) if p.required else (p.key, p.annotation, p.default)
-            for p in group
+            (p.key, p.annotation) if p.required else (p.key, p.annotation, p.default) for p in group
         ]
         tp: Any = msgspec.defstruct("Body", fields, kw_only=True)
         names = [(p.name, p.key) for p in group]

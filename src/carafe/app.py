@@ -213,7 +213,8 @@ class Carafe(Router):
             plan = build_plan(
                 item.handler, template.param_names, item.dependencies, self.dependency_overrides
             )
-            limits = item.limits.over(self.limits) if item.limits else self.limits
+            # walk() merged the route's limits over its routers' and the app's.
+            limits = item.limits if item.limits is not None else DEFAULT_LIMITS
             endpoint = build_endpoint(
                 item, plan, template.param_names, limits, hooks, self._errors.send
             )
@@ -290,7 +291,9 @@ class Carafe(Router):
             await Response(b"", 204, {"allow": allow})(scope, receive, send)
             return
         error = HTTPError(
-            405, f"{scope['method']} is not allowed here; use {table.allow}.", {"allow": table.allow}
+            405,
+            f"{scope['method']} is not allowed here; use {table.allow}.",
+            {"allow": table.allow},
         )
         await self._errors.send(error, Request(scope, receive), send)
 
@@ -320,7 +323,9 @@ class Carafe(Router):
             await self.startup(state)
         except BaseException as exc:
             logger.error("Startup failed", exc_info=exc)
-            await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+            await send(
+                {"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"}
+            )
             return
         await send({"type": "lifespan.startup.complete"})
         await receive()
@@ -328,7 +333,9 @@ class Carafe(Router):
             await self.shutdown()
         except BaseException as exc:
             logger.error("Shutdown failed", exc_info=exc)
-            await send({"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"})
+            await send(
+                {"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"}
+            )
             return
         await send({"type": "lifespan.shutdown.complete"})
 
@@ -423,4 +430,3 @@ class _ServerErrorGuard:
                     raise
                 return
             await self.errors.send(exc, Request(scope, receive), send)
-

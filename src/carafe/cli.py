@@ -39,7 +39,7 @@ def load_app(target: str) -> Any:
         if exc.name and module_name.startswith(exc.name):
             raise click.BadParameter(f"no module named {module_name!r}", param_hint="APP") from exc
         raise
-    app = module
+    app: Any = module
     for part in attribute.split("."):
         try:
             app = getattr(app, part)
@@ -150,7 +150,11 @@ def routes(app: str) -> None:
         rows.append(("*", mount.prefix + "/...", mount.name or "", f"<mounted {kind} app>"))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+            + "  "
+            + row[3]
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

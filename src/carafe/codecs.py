@@ -10,7 +10,9 @@ Plugins (``register_plugin``) claim the types they know; pydantic's lives in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib
 import sys
 import types
 import typing
@@ -61,10 +63,8 @@ def register_plugin(plugin: CodecPlugin) -> None:
 
 def _load_known_plugins() -> None:
     if "pydantic" in sys.modules and "carafe._pydantic" not in sys.modules:
-        try:
-            import carafe._pydantic  # noqa: F401  (registers itself)
-        except ImportError:  # pragma: no cover - the plugin module ships with carafe
-            pass
+        with contextlib.suppress(ImportError):
+            importlib.import_module("carafe._pydantic")  # registers itself
 
 
 def _plugin_for(tp: Any) -> CodecPlugin | None:
@@ -182,7 +182,7 @@ def _int(value: Any) -> int:
     # else (signs, exponents, junk) takes msgspec's path and its error message.
     if type(value) is str and value.isascii() and value.isdigit() and len(value) < 19:
         return int(value)
-    return msgspec.convert(value, int, strict=False)  # type: ignore[no-any-return]
+    return msgspec.convert(value, int, strict=False)
 
 
 def _str(value: Any) -> Any:

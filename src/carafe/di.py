@@ -35,22 +35,16 @@ class Dependency:
 
 
 @overload
-def Depends(  # type: ignore[overload-overlap]
-    dependency: Callable[..., AsyncIterator[T]], *, use_cache: bool = True
-) -> T: ...
+def Depends(dependency: Callable[..., AsyncIterator[T]], *, use_cache: bool = True) -> T: ...
 @overload
-def Depends(  # type: ignore[overload-overlap]
-    dependency: Callable[..., Iterator[T]], *, use_cache: bool = True
-) -> T: ...
+def Depends(dependency: Callable[..., Iterator[T]], *, use_cache: bool = True) -> T: ...
 @overload
-def Depends(  # type: ignore[overload-overlap]
-    dependency: Callable[..., Awaitable[T]], *, use_cache: bool = True
-) -> T: ...
+def Depends(dependency: Callable[..., Awaitable[T]], *, use_cache: bool = True) -> T: ...
 @overload
 def Depends(dependency: Callable[..., T], *, use_cache: bool = True) -> T: ...
 @overload
 def Depends(dependency: None = None, *, use_cache: bool = True) -> Any: ...
-def Depends(dependency: Callable[..., Any] | None = None, *, use_cache: bool = True) -> Any:  # noqa: N802
+def Depends(dependency: Callable[..., Any] | None = None, *, use_cache: bool = True) -> Any:
     """Fill a parameter with the value of ``dependency``.
 
     Args:

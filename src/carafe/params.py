@@ -91,7 +91,7 @@ class Query(Param):
 
 
 class Header(Param):
-    """A request header; ``user_agent`` reads ``user-agent`` unless ``convert_underscores=False``."""
+    """A request header; ``user_agent`` reads ``user-agent``, unless ``convert_underscores=False``."""
 
     source = "header"
 

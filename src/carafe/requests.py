@@ -67,9 +67,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         if chunk:
             size += len(chunk)
             if size > limit:
-                raise HTTPError(
-                    413, f"The request body is larger than the limit of {limit} bytes."
-                )
+                raise HTTPError(413, f"The request body is larger than the limit of {limit} bytes.")
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
@@ -190,7 +188,8 @@ class Request:
 
     def url_for(self, name: str, /, **params: Any) -> str:
         """The path of the route called ``name``, with this request's ``root_path``."""
-        return self.scope.get("root_path", "") + self.app.url_path_for(name, **params)
+        root: str = self.scope.get("root_path", "")
+        return root + self.app.url_path_for(name, **params)
 
     async def body(self) -> bytes:
         """The whole body, at most ``limits.max_body_size`` bytes (else 413)."""

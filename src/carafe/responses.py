@@ -1,13 +1,13 @@
 """The response family. Each response is an ASGI callable: ``await response(scope, receive, send)``.
 
-    Response                 bytes or str with a media type
-     ├── JSONResponse        any JSON-able value, encoded once with msgspec
-     │    └── ProblemResponse   RFC 9457 application/problem+json
-     ├── HTMLResponse        text/html; charset=utf-8
-     ├── PlainTextResponse   text/plain; charset=utf-8
-     ├── RedirectResponse    307 to a URL by default
-     ├── StreamingResponse   a sync or async iterator of chunks
-     └── FileResponse        (carafe.staticfiles) Range, ETag, Last-Modified, 304
+Response                 bytes or str with a media type
+ ├── JSONResponse        any JSON-able value, encoded once with msgspec
+ │    └── ProblemResponse   RFC 9457 application/problem+json
+ ├── HTMLResponse        text/html; charset=utf-8
+ ├── PlainTextResponse   text/plain; charset=utf-8
+ ├── RedirectResponse    307 to a URL by default
+ ├── StreamingResponse   a sync or async iterator of chunks
+ └── FileResponse        (carafe.staticfiles) Range, ETag, Last-Modified, 304
 """
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ class Response:
         self.body = self.render(content)
         raw: list[tuple[bytes, bytes]] = []
         if headers:
-            raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+            raw.extend(
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
+            )
         content_type = _content_type(media_type or self.media_type, self.charset)
         if content_type is not None and not (headers and "content-type" in _lower(headers)):
             raw.append((b"content-type", content_type))
@@ -120,7 +122,7 @@ class Response:
         if samesite == "none" and not secure:
             raise ValueError("SameSite=None cookies must also be Secure")
         morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
-        morsel.set(key, value, http.cookies._quote(value))  # type: ignore[attr-defined]
+        morsel.set(key, value, http.cookies._quote(value))
         morsel["path"] = path
         if max_age is not None:
             morsel["max-age"] = max_age
@@ -278,4 +280,3 @@ async def _wait_for_disconnect(receive: Receive) -> None:
         message = await receive()
         if message["type"] == "http.disconnect":
             return
-

@@ -86,7 +86,7 @@ class _Exchange:
 
     async def next_chunk(self) -> bytes | None:
         chunk = await self.chunks.get()
-        return None if chunk is _END else chunk  # type: ignore[no-any-return]
+        return None if chunk is _END else chunk
 
     async def close(self) -> None:
         self.disconnected.set()
@@ -123,8 +123,10 @@ def _scope(
     }
 
 
-def _response(exchange: _Exchange, stream: httpx.SyncByteStream | httpx.AsyncByteStream) -> httpx.Response:
-    return httpx.Response(exchange.status, headers=exchange.headers, stream=stream)  # type: ignore[arg-type]
+def _response(
+    exchange: _Exchange, stream: httpx.SyncByteStream | httpx.AsyncByteStream
+) -> httpx.Response:
+    return httpx.Response(exchange.status, headers=exchange.headers, stream=stream)
 
 
 class _AsyncStream(httpx.AsyncByteStream):

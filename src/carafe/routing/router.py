@@ -165,7 +165,7 @@ class Router:
             path=path,
             methods=upper,
             handler=handler,
-            name=options.get("name") or getattr(handler, "__name__", "route"),
+            name=options.get("name") or str(getattr(handler, "__name__", "route")),
             status_code=options.get("status_code"),
             response_class=options.get("response_class"),
             response_model=options.get("response_model"),
@@ -234,7 +234,9 @@ class Router:
         if detection guesses wrong. WSGI apps run in a thread pool through a2wsgi.
         """
         if not prefix.startswith("/") or (prefix != "/" and prefix.endswith("/")):
-            raise ConfigurationError(f"Mount prefix {prefix!r} must start with '/' and not end with '/'")
+            raise ConfigurationError(
+                f"Mount prefix {prefix!r} must start with '/' and not end with '/'"
+            )
         wsgi = interface == "wsgi" or (interface == "auto" and not is_asgi_app(app))
         if wsgi:
             from a2wsgi import WSGIMiddleware
