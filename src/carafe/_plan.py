@@ -224,7 +224,9 @@ def _with_constraints(tp: Any, marker: Param | None) -> Any:
     if marker is None or not marker.constraints:
         return tp
     meta = msgspec.Meta(**typing.cast(dict[str, Any], marker.constraints))
-    return typing.Annotated[tp, meta]
+    inner, optional = codecs.unwrap_optional(tp)  # the checks apply to the value, not None
+    constrained: Any = typing.Annotated[inner, meta]
+    return constrained | None if optional else constrained
 
 
 class _Builder:

@@ -213,7 +213,8 @@ class TestClient(httpx.Client):
         raise_server_exceptions: Re-raise an unhandled handler error in the test instead
             of answering 500 (set False to assert on the 500 a client would see).
         root_path: The ASGI ``root_path``, as a proxy mounting the app would set.
-        **kwargs: Passed on to ``httpx.Client`` (``headers``, ``cookies``, ``timeout``...).
+        **kwargs: Passed on to ``httpx.Client`` (``headers``, ``cookies``...); redirects
+            are followed unless ``follow_redirects=False``.
     """
 
     __test__ = False  # not a pytest test class
@@ -233,6 +234,7 @@ class TestClient(httpx.Client):
         self._loop: _LoopThread | None = None
         self._lifespan: LifespanDriver | None = None
         _compile(app)
+        kwargs.setdefault("follow_redirects", True)
         super().__init__(base_url=base_url, transport=_SyncTransport(self), **kwargs)
 
     def _loop_thread(self) -> _LoopThread:
@@ -286,6 +288,7 @@ class AsyncTestClient(httpx.AsyncClient):
         self.raise_server_exceptions = raise_server_exceptions
         self._lifespan: LifespanDriver | None = None
         _compile(app)
+        kwargs.setdefault("follow_redirects", True)
         super().__init__(base_url=base_url, transport=_AsyncTransport(self), **kwargs)
 
     async def __aenter__(self) -> AsyncTestClient:
