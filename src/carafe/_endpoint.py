@@ -21,9 +21,9 @@ from carafe.responses import PlainTextResponse, Response
 
 if TYPE_CHECKING:
     from carafe.routing.router import Route
-    from carafe.types import Receive, Scope, Send
+    from carafe.types import Message, Receive, Scope, Send
 
-__all__ = ["Endpoint", "Hooks", "build_endpoint", "head_endpoint"]
+__all__ = ["RESPONSE_HOOKS", "Endpoint", "Hooks", "build_endpoint", "head_endpoint"]
 
 Endpoint = Callable[["Scope", "Receive", "Send", Sequence[str]], Awaitable[None]]
 ErrorSender = Callable[[BaseException, Request, "Send"], Awaitable[None]]
@@ -32,6 +32,11 @@ _JSON = b"application/json"
 _TEXT = b"text/plain; charset=utf-8"
 _BINARY = b"application/octet-stream"
 _NO_BODY = frozenset({204, 304})
+
+# Scope key: a list of ``async hook(start_message)`` run just before the response head is
+# sent, success or error. The session registers one when it is loaded (to save itself and
+# add ``Vary: Cookie``); a hook must copy ``message["headers"]`` before changing it.
+RESPONSE_HOOKS = "carafe.response_hooks"
 
 
 class Hooks:
@@ -187,8 +192,13 @@ def build_endpoint(
                     await stack.__aexit__(type(exc), exc, exc.__traceback__)
                 except Exception as cleanup_error:
                     error = cleanup_error
-            await send_error(error, request, send)
+            hooks = scope.get(RESPONSE_HOOKS)
+            await send_error(error, request, send if hooks is None else _hooked(send, hooks))
             return
+        # PERF: one dict probe for routes that register no response hook.
+        hooks = scope.get(RESPONSE_HOOKS)
+        if hooks is not None:
+            send = _hooked(send, hooks)
         try:
             await renderer.send(result, scope, receive, send)
         finally:
@@ -196,6 +206,16 @@ def build_endpoint(
                 await stack.aclose()
 
     return endpoint
+
+
+def _hooked(send: Send, hooks: list[Callable[[Message], Awaitable[None]]]) -> Send:
+    async def send_after_hooks(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            for hook in hooks:
+                await hook(message)
+        await send(message)
+
+    return send_after_hooks
 
 
 def head_endpoint(endpoint: Endpoint) -> Endpoint:

@@ -44,7 +44,10 @@ _body_builders: dict[str, BodyBuilder] = {}
 
 
 def register_injectable(tp: type, factory: Callable[[Request], Any]) -> None:
-    """Fill parameters annotated ``tp`` (or a subclass) with ``factory(request)``."""
+    """Fill parameters annotated ``tp`` (or a subclass) with ``factory(request)``.
+
+    ``factory`` may be an ``async def`` (a session loaded from Redis); it is awaited.
+    """
     _injectables[tp] = factory
 
 
@@ -267,6 +270,7 @@ class _Builder:
         deps: list[tuple[str, int]] = []
         infos: list[ParamInfo] = []
         body_infos: dict[str, list[ParamInfo]] = {}
+        async_injected: list[tuple[str, AsyncExtractor]] = []
         for name, parameter in signature.parameters.items():
             if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 continue
@@ -281,7 +285,10 @@ class _Builder:
                 continue
             injector = _injector_for(base)
             if injector is not None:
-                sync_params.append((name, injector))
+                if inspect.iscoroutinefunction(injector):
+                    async_injected.append((name, injector))
+                else:
+                    sync_params.append((name, injector))
                 continue
             info = self._param_info(fn, name, parameter, base, extras)
             if info.source in ("path", "query", "header", "cookie"):
@@ -289,7 +296,9 @@ class _Builder:
                 sync_params.append((name, _simple_extractor(info)))
             else:
                 body_infos.setdefault(info.source, []).append(info)
-        async_params = [self._body_extractor(source, group) for source, group in body_infos.items()]
+        async_params = async_injected + [
+            self._body_extractor(source, group) for source, group in body_infos.items()
+        ]
         for group in body_infos.values():
             infos.extend(group)
         return Call(fn, kind, tuple(sync_params), tuple(async_params), tuple(deps), tuple(infos))
