@@ -162,15 +162,17 @@ def build_endpoint(
     before, after = hooks.before, hooks.after
 
     async def run(request: Request, stack: contextlib.AsyncExitStack | None) -> Any:
-        for hook in before:
-            early = await hook(request)
-            if early is not None:
-                return early
-        kwargs = await resolve(request, stack) if takes_input else {}
-        if handler_is_async:
-            result = await handler(**kwargs)
+        result = None
+        for hook in before:  # a response from a hook is sent instead, as in Flask
+            result = await hook(request)
+            if result is not None:
+                break
         else:
-            result = await run_sync(handler, **kwargs)
+            kwargs = await resolve(request, stack) if takes_input else {}
+            if handler_is_async:
+                result = await handler(**kwargs)
+            else:
+                result = await run_sync(handler, **kwargs)
         if after:
             response = renderer.to_response(result)
             for hook in after:
