@@ -129,6 +129,7 @@ class Carafe(Router):
         self._mounts: list[Mount] = []
         self._names: dict[str, PathTemplate] = {}
         self._mount_names: dict[str, str] = {}
+        self._mount_states: dict[int, dict[str, Any]] = {}  # id(mounted app) -> its state
         self._entry: ASGIApp = self._first_call
         self._running: contextlib.AsyncExitStack | None = None
         if thread_pool_size is not None:
@@ -236,7 +237,7 @@ class Carafe(Router):
         app: ASGIApp = self._dispatch
         if not self._middleware:
             return app
-        for middleware, options in reversed(self._middleware):
+        for middleware, options in self._middleware:  # the last added ends up outermost
             app = middleware(app, **options)
         return _ServerErrorGuard(app, self._errors)
 
@@ -279,6 +280,9 @@ class Carafe(Router):
             if path == prefix or path.startswith(prefix + "/") or not prefix:
                 child = dict(scope)
                 child["root_path"] = scope.get("root_path", "") + prefix
+                own_state = self._mount_states.get(id(mount.app))
+                if own_state is not None:  # what the mounted app's lifespan set up
+                    child["state"] = {**scope.get("state", {}), **own_state}
                 await mount.app(child, receive, send)
                 return
         await self._not_found(path, scope, receive, send)
@@ -340,35 +344,50 @@ class Carafe(Router):
         await send({"type": "lifespan.shutdown.complete"})
 
     async def startup(self, state: dict[str, Any] | None = None) -> None:
-        """Compile, start mounted apps' lifespans, run startup hooks, enter ``lifespan``."""
+        """Compile, start mounted apps' lifespans, run startup hooks, enter ``lifespan``.
+
+        If a step fails, the steps already done are undone (mounted apps stopped).
+        """
         self.compile()
         self._entry = self._build_stack()
         stack = contextlib.AsyncExitStack()
         self._running = stack
-        for mount in self._mounts:
-            if not mount.wsgi:
-                driver = LifespanDriver(mount.app)
-                await driver.startup()
-                stack.push_async_callback(driver.shutdown)
-        for hook in self._startup:
+        try:
+            for mount in self._mounts:
+                if not mount.wsgi:
+                    await self._start_mounted(mount.app, stack)
+            for hook in self._startup:
+                await _call(hook)
+            stack.push_async_callback(self._run_shutdown_hooks)
+            if self._lifespan is not None:
+                produced = await stack.enter_async_context(self._lifespan(self))
+                if produced is not None and state is not None:
+                    state.update(produced)
+                if produced is not None:
+                    for key, value in produced.items():
+                        setattr(self.state, key, value)
+        except BaseException:
+            self._running = None
+            await stack.aclose()
+            raise
+
+    async def _start_mounted(self, app: ASGIApp, stack: contextlib.AsyncExitStack) -> None:
+        driver = LifespanDriver(app)
+        await driver.startup()
+        stack.push_async_callback(driver.shutdown)
+        if driver.state:
+            self._mount_states[id(app)] = driver.state
+            stack.callback(self._mount_states.pop, id(app), None)
+
+    async def _run_shutdown_hooks(self) -> None:
+        for hook in self._shutdown:
             await _call(hook)
-        if self._lifespan is not None:
-            produced = await stack.enter_async_context(self._lifespan(self))
-            if produced is not None and state is not None:
-                state.update(produced)
-            if produced is not None:
-                for key, value in produced.items():
-                    setattr(self.state, key, value)
 
     async def shutdown(self) -> None:
-        """Leave ``lifespan``, run shutdown hooks, stop mounted apps (reverse order)."""
+        """Leave ``lifespan``, run shutdown hooks, stop mounted apps: startup in reverse."""
         stack, self._running = self._running, None
-        try:
-            if stack is not None:
-                await stack.aclose()
-        finally:
-            for hook in self._shutdown:
-                await _call(hook)
+        if stack is not None:
+            await stack.aclose()
 
     # --- URLs and running ----------------------------------------------------------
 

@@ -1,0 +1,22 @@
+"""Middleware that ships with Carafe. Each is a plain ASGI app wrapping another.
+
+    from carafe.middleware import CORSMiddleware, GZipMiddleware
+
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(CORSMiddleware, allow_origins=["https://shop.example"])
+
+``add_middleware`` chains them once, at startup; the last added is the outermost, so it
+sees the request first and the response last.
+"""
+
+from carafe.middleware.cors import CORSMiddleware
+from carafe.middleware.gzip import GZipMiddleware
+from carafe.middleware.security import SecurityHeadersMiddleware
+from carafe.middleware.trustedhost import TrustedHostMiddleware
+
+__all__ = [
+    "CORSMiddleware",
+    "GZipMiddleware",
+    "SecurityHeadersMiddleware",
+    "TrustedHostMiddleware",
+]
