@@ -45,45 +45,68 @@ def check_json(port: int) -> str | None:
     return CASES["json"].check(reply.status, hdrs, reply.body)
 
 
-def measure(name: str, args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
+def _start(name: str, log_dir: Path) -> tuple[Any, dict[str, Any] | None]:
     server, target = TARGETS[name]
     if server == "carafe" and not shutil.which("carafe") and not (servers.VENV_BIN / "carafe").exists():
-        return {"status": "unavailable", "note": "the `carafe` command is not installed"}
+        return None, {"status": "unavailable", "note": "the `carafe` command is not installed"}
     port = servers.free_port()
     argv = servers.server_argv(server, target, port)
     try:
         running = servers.start(name, argv, port=port, cwd=BENCH, log_dir=log_dir, ready_path="/json")
     except RuntimeError as exc:
-        return {"status": "failed", "note": str(exc), "command": argv}
-    try:
-        problem = check_json(port)
-        if problem:
-            return {"status": "failed", "note": f"/json answered wrong: {problem}", "command": argv}
-        url = f"{running.url}/json"
-        wrk.run(url, connections=args.connections, duration=args.warmup)
-        runs = []
-        for i in range(args.runs):
-            res, _, wrk_argv = wrk.run(url, connections=args.connections, duration=args.duration)
-            print(f"  {name} run {i + 1}: {res.requests_per_s:,.0f} req/s", file=sys.stderr)
-            runs.append(res.as_dict())
-        if not running.alive():
-            return {"status": "failed", "note": f"server died:\n{running.log_tail()}"}
-        rps = [r["requests_per_s"] for r in runs]
-        return {
-            "status": "ok",
-            "command": ["taskset", "-c", "0", *argv],
-            "wrk_command": wrk_argv,
-            "rps_median": statistics.median(rps),
-            "rps_min": min(rps),
-            "rps_max": max(rps),
-            "p50_ms": statistics.median(r["p50_ms"] for r in runs),
-            "p99_ms": statistics.median(r["p99_ms"] for r in runs),
-            "errors": sum(r["errors"] for r in runs),
-            "rss_mb": round(running.rss_mb(), 1),
-            "runs": runs,
-        }
-    finally:
+        return None, {"status": "failed", "note": str(exc), "command": argv}
+    problem = check_json(port)
+    if problem:
         running.stop()
+        return None, {"status": "failed", "note": f"/json answered wrong: {problem}", "command": argv}
+    return running, None
+
+
+def measure(names: list[str], args: argparse.Namespace, log_dir: Path) -> dict[str, dict[str, Any]]:
+    """Start every target (all pinned to core 0; idle ones cost nothing), then interleave
+    their wrk runs, so a slow patch of the machine hits every target alike."""
+    results: dict[str, dict[str, Any]] = {}
+    running: dict[str, Any] = {}
+    try:
+        for name in names:
+            proc, failure = _start(name, log_dir)
+            if failure:
+                results[name] = failure
+            else:
+                running[name] = proc
+        for name, proc in running.items():
+            wrk.run(f"{proc.url}/json", connections=args.connections, duration=args.warmup)
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in running}
+        wrk_argv: list[str] = []
+        for i in range(args.runs):
+            for name, proc in running.items():
+                res, _, wrk_argv = wrk.run(
+                    f"{proc.url}/json", connections=args.connections, duration=args.duration
+                )
+                print(f"  {name} run {i + 1}: {res.requests_per_s:,.0f} req/s", file=sys.stderr)
+                runs[name].append(res.as_dict())
+        for name, proc in running.items():
+            if not proc.alive():
+                results[name] = {"status": "failed", "note": f"server died:\n{proc.log_tail()}"}
+                continue
+            rps = [r["requests_per_s"] for r in runs[name]]
+            results[name] = {
+                "status": "ok",
+                "command": ["taskset", "-c", "0", *proc.argv[3:]],
+                "wrk_command": wrk_argv,
+                "rps_median": statistics.median(rps),
+                "rps_min": min(rps),
+                "rps_max": max(rps),
+                "p50_ms": statistics.median(r["p50_ms"] for r in runs[name]),
+                "p99_ms": statistics.median(r["p99_ms"] for r in runs[name]),
+                "errors": sum(r["errors"] for r in runs[name]),
+                "rss_mb": round(proc.rss_mb(), 1),
+                "runs": runs[name],
+            }
+    finally:
+        for proc in running.values():
+            proc.stop()
+    return {name: results[name] for name in names}
 
 
 def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
@@ -124,11 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)
         return 2
     log_dir = Path(tempfile.mkdtemp(prefix="carafe-bench-logs-"))
-    results = {}
-    for name in args.targets.split(","):
-        print(f"{name} ...", file=sys.stderr)
-        results[name] = measure(name, args, log_dir)
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    results = measure(args.targets.split(","), args, log_dir)
+    load_after = Path("/proc/loadavg").read_text().split()[:3]
     print(render(results, args))
+    print(f"load average before {' '.join(load_before)}, after {' '.join(load_after)}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0 if all(r["status"] == "ok" for r in results.values()) else 1
