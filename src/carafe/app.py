@@ -131,6 +131,7 @@ class Carafe(Router):
         self._mount_names: dict[str, str] = {}
         self._mount_states: dict[int, dict[str, Any]] = {}  # id(mounted app) -> its state
         self._entry: ASGIApp = self._first_call
+        self._stack: ASGIApp = self._dispatch  # the middleware chain, built by compile()
         self._running: contextlib.AsyncExitStack | None = None
         if thread_pool_size is not None:
             set_thread_pool_size(thread_pool_size)
@@ -230,6 +231,7 @@ class Carafe(Router):
         mounts.sort(key=lambda mount: len(mount.prefix), reverse=True)
         self._table, self._names, self._mounts = table, names, mounts
         self._mount_names = {m.name: m.prefix for m in mounts if m.name}
+        self._stack = self._build_stack()  # a middleware's setup mistake raises here too
         self._compiled = compiled
         return compiled
 
@@ -243,7 +245,7 @@ class Carafe(Router):
 
     async def _first_call(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.compile()
-        self._entry = self._build_stack()
+        self._entry = self._stack
         await self._entry(scope, receive, send)
 
     # --- Per request ---------------------------------------------------------------
@@ -349,7 +351,7 @@ class Carafe(Router):
         If a step fails, the steps already done are undone (mounted apps stopped).
         """
         self.compile()
-        self._entry = self._build_stack()
+        self._entry = self._stack
         stack = contextlib.AsyncExitStack()
         self._running = stack
         try:

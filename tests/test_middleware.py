@@ -1,0 +1,702 @@
+"""Middleware: CORS, GZip, trusted hosts, security headers, and how the app chains them."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from carafe import Carafe, HTTPError, Response, StreamingResponse
+from carafe.middleware import (
+    CORSMiddleware,
+    GZipMiddleware,
+    SecurityHeadersMiddleware,
+    TrustedHostMiddleware,
+)
+from carafe.middleware.gzip import accepts_gzip
+from carafe.middleware.trustedhost import host_name
+from carafe.testing import TestClient
+from carafe.types import ASGIApp, Message, Receive, Scope, Send
+
+BIG = "carafe " * 200  # 1400 bytes, compresses well
+A = "https://a.example"
+
+
+def make_app() -> Carafe:
+    app = Carafe()
+
+    @app.get("/")
+    def index() -> dict[str, str]:
+        return {"hello": "world"}
+
+    @app.get("/big")
+    def big() -> str:
+        return BIG
+
+    @app.post("/echo")
+    async def echo(data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+    return app
+
+
+def raw_body(client: TestClient, path: str, **kwargs: Any) -> tuple[Any, bytes]:
+    """The response and its body bytes as sent, before httpx decodes gzip."""
+    with client.stream("GET", path, **kwargs) as response:
+        return response, b"".join(response.iter_raw())
+
+
+# --- Chaining -------------------------------------------------------------------------
+
+
+def test_no_middleware_means_the_bare_dispatcher() -> None:
+    app = make_app()
+    with TestClient(app) as client:
+        assert client.get("/").json() == {"hello": "world"}
+    assert app._entry == app._dispatch
+
+
+def test_last_added_middleware_runs_first() -> None:
+    seen: list[str] = []
+
+    def tagging(app: ASGIApp, name: str) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            seen.append(f"{name} in")
+
+            async def send_tagged(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message["headers"], (b"x-order", name.encode())]
+                await send(message)
+
+            await app(scope, receive, send_tagged)
+            seen.append(f"{name} out")
+
+        return middleware
+
+    app = make_app()
+    app.add_middleware(tagging, name="first")
+    app.add_middleware(tagging, name="second")
+    client = TestClient(app)
+    response = client.get("/")
+    assert seen == ["second in", "first in", "first out", "second out"]
+    # The inner middleware tags the head first; the outer one appends after it.
+    assert response.headers.get_list("x-order") == ["first", "second"]
+    assert app._entry != app._dispatch
+
+
+def test_adding_middleware_after_the_first_request_rebuilds_the_chain() -> None:
+    app = make_app()
+    client = TestClient(app)
+    assert "x-frame-options" not in client.get("/").headers
+    app.add_middleware(SecurityHeadersMiddleware)
+    assert client.get("/").headers["x-frame-options"] == "DENY"
+
+
+def failing_middleware(app: ASGIApp, *, after_start: bool = False) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        if after_start:
+            await app(scope, receive, send)
+        raise RuntimeError("middleware broke")
+
+    return middleware
+
+
+def test_error_in_middleware_is_a_500_problem() -> None:
+    app = make_app()
+    app.add_middleware(failing_middleware)
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["title"] == "Internal Server Error"
+    assert "middleware broke" not in response.text
+    assert client.get("/big").status_code == 500  # and the server keeps answering
+
+
+def test_error_in_middleware_reaches_the_test_by_default() -> None:
+    app = make_app()
+    app.add_middleware(failing_middleware)
+    with pytest.raises(RuntimeError, match="middleware broke"):
+        TestClient(app).get("/")
+
+
+def test_error_in_middleware_after_the_response_started_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = make_app()
+    app.add_middleware(failing_middleware, after_start=True)
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/")
+    assert response.status_code == 200  # the head was already on the wire
+    assert "Error after the response started" in caplog.text
+
+
+def test_http_error_raised_in_middleware_is_its_problem_response() -> None:
+    def refusing(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                raise HTTPError(429, "Slow down.", {"retry-after": "5"})
+            await app(scope, receive, send)
+
+        return middleware
+
+    app = make_app()
+    app.add_middleware(refusing)
+    with TestClient(app) as client:  # the lifespan passes through untouched
+        response = client.get("/")
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["detail"] == "Slow down."
+
+
+# --- CORS -----------------------------------------------------------------------------
+
+
+def cors_client(**options: Any) -> TestClient:
+    app = make_app()
+    app.add_middleware(CORSMiddleware, **options)
+    return TestClient(app)
+
+
+def preflight(
+    client: TestClient, origin: str = A, method: str = "POST", headers: str | None = None
+) -> Any:
+    asked = {"origin": origin, "access-control-request-method": method}
+    if headers is not None:
+        asked["access-control-request-headers"] = headers
+    return client.options("/echo", headers=asked)
+
+
+def test_cors_simple_request_from_an_allowed_origin() -> None:
+    client = cors_client(allow_origins=[A], expose_headers=["X-Total"])
+    response = client.get("/", headers={"origin": A})
+    assert response.json() == {"hello": "world"}
+    assert response.headers["access-control-allow-origin"] == A
+    assert response.headers["vary"] == "Origin"
+    assert response.headers["access-control-expose-headers"] == "X-Total"
+    assert "access-control-allow-credentials" not in response.headers
+
+
+def test_cors_request_without_origin_is_untouched() -> None:
+    client = cors_client(allow_origins=[A])
+    response = client.get("/")
+    assert response.json() == {"hello": "world"}
+    assert not any(name.startswith("access-control") for name in response.headers)
+    assert "vary" not in response.headers
+
+
+def test_cors_disallowed_origin_gets_no_allow_header() -> None:
+    client = cors_client(allow_origins=[A])
+    response = client.get("/", headers={"origin": "https://evil.example"})
+    assert response.status_code == 200  # the browser, not the server, withholds it
+    assert "access-control-allow-origin" not in response.headers
+    assert response.headers["vary"] == "Origin"
+
+
+def test_cors_any_origin_without_credentials_is_a_star() -> None:
+    client = cors_client(allow_origins="*")
+    response = client.get("/", headers={"origin": "https://anyone.example"})
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_cors_credentials_echo_the_origin_never_star() -> None:
+    client = cors_client(allow_origins="*", allow_credentials=True)
+    response = client.get("/", headers={"origin": "https://anyone.example"})
+    assert response.headers["access-control-allow-origin"] == "https://anyone.example"
+    assert response.headers["access-control-allow-credentials"] == "true"
+    assert response.headers["vary"] == "Origin"
+
+
+def test_cors_origin_regex() -> None:
+    client = cors_client(allow_origin_regex=r"https://[a-z]+\.shop\.example")
+    ok = client.get("/", headers={"origin": "https://eu.shop.example"})
+    assert ok.headers["access-control-allow-origin"] == "https://eu.shop.example"
+    # The whole origin must match: a suffix added by an attacker does not.
+    bad = client.get("/", headers={"origin": "https://eu.shop.example.evil.test"})
+    assert "access-control-allow-origin" not in bad.headers
+
+
+def test_cors_replaces_the_apps_own_allow_origin_and_keeps_its_vary() -> None:
+    app = Carafe()
+
+    @app.get("/")
+    def index() -> Response:
+        return Response(
+            b"hi",
+            headers={"access-control-allow-origin": "https://stale.example", "vary": "Cookie"},
+        )
+
+    app.add_middleware(CORSMiddleware, allow_origins=[A])
+    response = TestClient(app).get("/", headers={"origin": A})
+    assert response.headers.get_list("access-control-allow-origin") == [A]
+    assert response.headers["vary"] == "Cookie, Origin"
+
+
+def test_cors_adds_origin_to_vary_once() -> None:
+    app = Carafe()
+
+    @app.get("/")
+    def index() -> Response:
+        return Response(b"hi", headers={"vary": "origin"})
+
+    app.add_middleware(CORSMiddleware, allow_origins=[A])
+    response = TestClient(app).get("/", headers={"origin": A})
+    assert response.headers.get_list("vary") == ["origin"]
+
+
+def test_cors_preflight_allowed() -> None:
+    client = cors_client(
+        allow_origins=[A],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "X-Request-Id"],
+        allow_credentials=True,
+        max_age=3600,
+    )
+    response = preflight(client, headers="authorization, Content-Type")
+    assert response.status_code == 204
+    assert response.content == b""
+    headers = response.headers
+    assert headers["access-control-allow-origin"] == A
+    assert headers["access-control-allow-methods"] == "GET, POST"
+    allowed = {h.strip() for h in headers["access-control-allow-headers"].split(",")}
+    assert {"authorization", "x-request-id", "content-type"} <= allowed
+    assert headers["access-control-allow-credentials"] == "true"
+    assert headers["access-control-max-age"] == "3600"
+    assert headers["vary"] == "Origin"
+
+
+def test_cors_preflight_with_wildcards_echoes_what_was_asked() -> None:
+    client = cors_client(allow_origins="*", allow_methods="*", allow_headers="*")
+    response = preflight(client, method="DELETE", headers="X-Anything, X-Else")
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["access-control-allow-methods"] == "DELETE"
+    assert response.headers["access-control-allow-headers"] == "X-Anything, X-Else"
+    bare = preflight(client, method="GET")
+    assert bare.status_code == 204
+    assert "access-control-allow-headers" not in bare.headers
+
+
+@pytest.mark.parametrize(
+    ("origin", "method", "headers", "reason"),
+    [
+        ("https://evil.example", "POST", None, "origin 'https://evil.example' is not allowed"),
+        (A, "DELETE", None, "method 'DELETE' is not allowed"),
+        (A, "POST", "X-Secret, content-type", "header(s) x-secret not allowed"),
+    ],
+)
+def test_cors_preflight_refused_with_a_reason(
+    origin: str, method: str, headers: str | None, reason: str
+) -> None:
+    client = cors_client(allow_origins=[A], allow_methods=["GET", "POST"])
+    response = preflight(client, origin, method, headers)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.text == f"CORS preflight refused: {reason}."
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_plain_options_request_reaches_the_app() -> None:
+    client = cors_client(allow_origins=[A])
+    response = client.options("/echo", headers={"origin": A})  # not a preflight
+    assert response.status_code == 204
+    assert response.headers["allow"] == "POST, OPTIONS"
+    assert response.headers["access-control-allow-origin"] == A
+
+
+@pytest.mark.parametrize("origin", ["https://a.example/", "a.example", "https://a.example/x"])
+def test_cors_rejects_an_origin_that_is_not_one(origin: str) -> None:
+    from carafe import ConfigurationError
+
+    app = make_app()
+    app.add_middleware(CORSMiddleware, allow_origins=[origin])
+    with pytest.raises(ConfigurationError, match="is not an origin"):
+        TestClient(app)  # the chain is built with the route table, so it fails here
+
+
+# --- GZip -----------------------------------------------------------------------------
+
+
+def gzip_app() -> Carafe:
+    app = make_app()
+
+    @app.get("/small")
+    def small() -> str:
+        return "tiny"
+
+    @app.get("/stream")
+    def stream() -> StreamingResponse:
+        return StreamingResponse(iter([BIG] * 5), media_type="text/plain")
+
+    @app.get("/events")
+    async def events() -> StreamingResponse:
+        async def feed() -> AsyncIterator[str]:
+            yield "data: " + BIG + "\n\n"
+
+        return StreamingResponse(feed(), media_type="text/event-stream")
+
+    @app.get("/encoded")
+    def encoded() -> Response:
+        return Response(gzip.compress(BIG.encode()), headers={"content-encoding": "gzip"})
+
+    @app.get("/etag")
+    def etag() -> Response:
+        return Response(BIG, headers={"etag": '"v1"'}, media_type="text/plain")
+
+    @app.get("/no-transform")
+    def no_transform() -> Response:
+        headers = {"cache-control": "no-transform"}
+        return Response(BIG, headers=headers, media_type="text/plain")
+
+    @app.get("/png")
+    def png() -> Response:
+        return Response(b"\x89PNG" + b"\0" * 2000, media_type="image/png")
+
+    @app.get("/empty", status_code=204)
+    def empty() -> None:
+        return None
+
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=9)
+    return app
+
+
+def test_gzip_compresses_a_large_body() -> None:
+    client = TestClient(gzip_app())
+    response, raw = raw_body(client, "/big", headers={"accept-encoding": "gzip, br"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert int(response.headers["content-length"]) == len(raw) < len(BIG)
+    assert gzip.decompress(raw).decode() == BIG
+    # httpx decodes it as any client would.
+    assert client.get("/big", headers={"accept-encoding": "gzip"}).text == BIG
+
+
+def test_gzip_leaves_small_bodies_alone() -> None:
+    client = TestClient(gzip_app())
+    response, raw = raw_body(client, "/small", headers={"accept-encoding": "gzip"})
+    assert raw == b"tiny"
+    assert "content-encoding" not in response.headers
+    assert response.headers["content-length"] == "4"
+
+
+def test_gzip_only_when_the_client_accepts_it() -> None:
+    client = TestClient(gzip_app())
+    for header in ("identity", "gzip;q=0", "br"):
+        response, raw = raw_body(client, "/big", headers={"accept-encoding": header})
+        assert raw == BIG.encode(), header
+        assert "content-encoding" not in response.headers
+    response, raw = raw_body(client, "/big", headers={"accept-encoding": ""})
+    assert raw == BIG.encode()
+    del client.headers["accept-encoding"]  # httpx sends one unless told not to
+    response, raw = raw_body(client, "/big")
+    assert raw == BIG.encode()
+
+
+def test_accept_encoding_parsing() -> None:
+    assert accepts_gzip(b"gzip")
+    assert accepts_gzip(b"deflate, GZIP;q=0.5")
+    assert accepts_gzip(b"x-gzip")
+    assert accepts_gzip(b"*")
+    assert accepts_gzip(b"gzip;level=1")
+    assert not accepts_gzip(b"gzip;q=0.0")
+    assert not accepts_gzip(b"*;q=0")
+    assert not accepts_gzip(b"gzip;q=oops")
+    assert not accepts_gzip(b"*, gzip;q=0")  # the explicit refusal wins
+    assert not accepts_gzip(b"deflate")
+
+
+def test_gzip_streams_chunk_by_chunk() -> None:
+    client = TestClient(gzip_app())
+    with client.stream("GET", "/stream", headers={"accept-encoding": "gzip"}) as response:
+        assert response.headers["content-encoding"] == "gzip"
+        assert "content-length" not in response.headers
+        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        pieces = [decompressor.decompress(chunk) for chunk in response.iter_raw()]
+    # Every chunk was flushed: each one decompresses on its own into a whole piece.
+    assert [p for p in pieces if p] == [BIG.encode()] * 5
+    assert decompressor.eof
+
+
+@pytest.mark.parametrize("path", ["/events", "/encoded", "/no-transform", "/png"])
+def test_gzip_skips_what_should_not_be_compressed(path: str) -> None:
+    client = TestClient(gzip_app())
+    response, _ = raw_body(client, path, headers={"accept-encoding": "gzip"})
+    assert response.status_code == 200
+    encoding = response.headers.get("content-encoding")
+    assert encoding == ("gzip" if path == "/encoded" else None)
+    assert "vary" not in response.headers
+
+
+def test_gzip_keeps_an_already_gzipped_body_as_it_is() -> None:
+    client = TestClient(gzip_app())
+    _, raw = raw_body(client, "/encoded", headers={"accept-encoding": "gzip"})
+    assert gzip.decompress(raw).decode() == BIG  # compressed once, not twice
+
+
+def test_gzip_weakens_a_strong_etag() -> None:
+    client = TestClient(gzip_app())
+    response = client.get("/etag", headers={"accept-encoding": "gzip"})
+    assert response.headers["etag"] == 'W/"v1"'
+    assert response.text == BIG
+    plain = client.get("/etag", headers={"accept-encoding": "identity"})
+    assert plain.headers["etag"] == '"v1"'
+
+
+def test_gzip_leaves_bodiless_and_head_responses_alone() -> None:
+    client = TestClient(gzip_app())
+    empty = client.get("/empty", headers={"accept-encoding": "gzip"})
+    assert empty.status_code == 204
+    assert "content-encoding" not in empty.headers
+    head = client.head("/big", headers={"accept-encoding": "gzip"})
+    assert head.status_code == 200
+    assert head.content == b""
+    assert "content-encoding" not in head.headers
+
+
+def test_gzip_passes_other_messages_through() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.pathsend", "path": "/dev/null"})
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "headers": [(b"accept-encoding", b"gzip")]}
+    asyncio.run(GZipMiddleware(app)(scope, receive, send))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.pathsend"]
+    assert sent[0]["headers"] == [(b"content-type", b"text/plain")]
+
+
+def test_gzip_rejects_a_bad_level() -> None:
+    with pytest.raises(ValueError, match="between 1 and 9"):
+        GZipMiddleware(make_app(), compresslevel=0)
+
+
+# --- Trusted hosts --------------------------------------------------------------------
+
+
+def host_client(**options: Any) -> TestClient:
+    app = make_app()
+    app.add_middleware(TrustedHostMiddleware, **options)
+    return TestClient(app, follow_redirects=False)
+
+
+def test_trusted_host_allows_listed_hosts_and_subdomains() -> None:
+    client = host_client(allowed_hosts=["example.com", "*.example.org"])
+    for host in ("example.com", "EXAMPLE.com:8443", "example.com.", "api.example.org"):
+        response = client.get("/", headers={"host": host})
+        assert response.json() == {"hello": "world"}, host
+
+
+@pytest.mark.parametrize("host", ["evil.test", "example.org", "example.com.evil.test"])
+def test_trusted_host_refuses_others_with_a_problem(host: str) -> None:
+    client = host_client(allowed_hosts=["example.com", "*.example.org"])
+    response = client.get("/", headers={"host": host})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == f"This server does not answer for host {host!r}."
+
+
+def test_trusted_host_refuses_a_missing_host() -> None:
+    app = make_app()
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["example.com"])
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": [],
+        "query_string": b"",
+    }
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    app.compile()
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert b"no Host header" in sent[1]["body"]
+
+
+def test_trusted_host_www_redirect() -> None:
+    client = host_client(allowed_hosts=["www.example.com"], www_redirect=True)
+    response = client.get("/big?x=1", headers={"host": "example.com:8000"})
+    assert response.status_code == 301
+    assert response.headers["location"] == "http://www.example.com:8000/big?x=1"
+    plain = client.get("/big", headers={"host": "example.com"})
+    assert plain.headers["location"] == "http://www.example.com/big"
+    # Without www_redirect it is simply refused.
+    assert host_client(allowed_hosts=["www.example.com"]).get("/").status_code == 400
+
+
+def test_trusted_host_star_lets_everything_through() -> None:
+    client = host_client()
+    assert client.get("/", headers={"host": "whatever.test"}).status_code == 200
+
+
+def test_trusted_host_closes_a_websocket_for_another_host() -> None:
+    reached: list[str] = []
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.append(scope["type"])
+
+    middleware = TrustedHostMiddleware(inner, allowed_hosts=["example.com"])
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    def scope(host: bytes) -> dict[str, Any]:
+        return {"type": "websocket", "path": "/ws", "headers": [(b"host", host)]}
+
+    asyncio.run(middleware(scope(b"evil.test"), receive, send))
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert reached == []
+    asyncio.run(middleware(scope(b"example.com"), receive, send))
+    assert reached == ["websocket"]
+
+
+@pytest.mark.parametrize(
+    "pattern", ["https://example.com", "example.com:80", "example.*", "*", "*.", "a/b"]
+)
+def test_trusted_host_patterns_are_checked(pattern: str) -> None:
+    from carafe import ConfigurationError
+
+    if pattern == "*":
+        TrustedHostMiddleware(make_app(), allowed_hosts=[pattern])
+        return
+    with pytest.raises(ConfigurationError, match="must be a host name"):
+        TrustedHostMiddleware(make_app(), allowed_hosts=[pattern])
+
+
+def test_trusted_host_wants_a_list() -> None:
+    from carafe import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="not one string"):
+        TrustedHostMiddleware(make_app(), allowed_hosts="example.com")
+
+
+def test_host_name() -> None:
+    assert host_name("Example.COM.:8000") == "example.com"
+    assert host_name("[::1]:8000") == "[::1]"
+    assert host_name("[::1") == "[::1"
+    assert TrustedHostMiddleware(make_app(), allowed_hosts=["[::1]"]).allows("[::1]")
+
+
+# --- Security headers -----------------------------------------------------------------
+
+
+def test_security_headers_defaults() -> None:
+    app = make_app()
+    app.add_middleware(SecurityHeadersMiddleware)
+    with TestClient(app) as client:
+        headers = client.get("/").headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert headers["cross-origin-opener-policy"] == "same-origin"
+    assert "strict-transport-security" not in headers
+    assert "content-security-policy" not in headers
+
+
+def test_security_headers_options_and_the_handler_wins() -> None:
+    app = make_app()
+
+    @app.get("/embeddable")
+    def embeddable() -> Response:
+        return Response(b"ok", headers={"X-Frame-Options": "SAMEORIGIN"})
+
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        frame_options="DENY",
+        hsts_max_age=31_536_000,
+        hsts_include_subdomains=True,
+        hsts_preload=True,
+        content_security_policy="default-src 'self'",
+        permissions_policy="camera=()",
+        referrer_policy=None,
+    )
+    client = TestClient(app)
+    headers = client.get("/").headers
+    assert headers["strict-transport-security"] == "max-age=31536000; includeSubDomains; preload"
+    assert headers["content-security-policy"] == "default-src 'self'"
+    assert headers["permissions-policy"] == "camera=()"
+    assert "referrer-policy" not in headers
+    assert client.get("/embeddable").headers.get_list("x-frame-options") == ["SAMEORIGIN"]
+
+
+def test_security_headers_plain_hsts() -> None:
+    app = make_app()
+    app.add_middleware(SecurityHeadersMiddleware, hsts_max_age=600)
+    assert TestClient(app).get("/").headers["strict-transport-security"] == "max-age=600"
+
+
+def test_security_headers_all_off_is_a_pass_through() -> None:
+    app = make_app()
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        content_type_options=False,
+        frame_options=None,
+        referrer_policy=None,
+        cross_origin_opener_policy=None,
+    )
+    headers = TestClient(app).get("/").headers
+    assert set(headers) == {"content-type", "content-length"}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"hsts_include_subdomains": True}, "need hsts_max_age"),
+        ({"hsts_max_age": -1}, "must not be negative"),
+        ({"hsts_max_age": 60, "hsts_preload": True, "hsts_include_subdomains": True}, "preload"),
+        ({"hsts_max_age": 31_536_000, "hsts_preload": True}, "preload"),
+    ],
+)
+def test_security_headers_hsts_mistakes(options: dict[str, Any], message: str) -> None:
+    from carafe import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=message):
+        SecurityHeadersMiddleware(make_app(), **options)
+
+
+# --- Together -------------------------------------------------------------------------
+
+
+def test_the_shipped_middleware_together() -> None:
+    app = gzip_app()
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(CORSMiddleware, allow_origins=[A])
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["testserver"])
+    headers = {"origin": A, "accept-encoding": "gzip"}
+    with TestClient(app) as client:
+        response = client.get("/big", headers=headers)
+        assert response.text == BIG
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.headers["vary"] == "Accept-Encoding, Origin"
+        assert response.headers["access-control-allow-origin"] == A
+        assert response.headers["x-frame-options"] == "DENY"
+        refused = client.get("/big", headers={**headers, "host": "evil.test"})
+        assert refused.status_code == 400
