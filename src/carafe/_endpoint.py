@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from carafe import codecs
 from carafe._concurrency import run_sync
-from carafe._plan import Plan, call_kind
+from carafe._plan import Plan, _injector_for, call_kind
 from carafe.limits import Limits
 from carafe.requests import Request
 from carafe.responses import PlainTextResponse, Response
@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from carafe.routing.router import Route
     from carafe.types import Message, Receive, Scope, Send
 
-__all__ = ["RESPONSE_HOOKS", "Endpoint", "Hooks", "build_endpoint", "head_endpoint"]
+__all__ = [
+    "REQUEST_CLEANUP",
+    "RESPONSE_HOOKS",
+    "Endpoint",
+    "Hooks",
+    "build_endpoint",
+    "head_endpoint",
+]
 
 Endpoint = Callable[["Scope", "Receive", "Send", Sequence[str]], Awaitable[None]]
 ErrorSender = Callable[[BaseException, Request, "Send"], Awaitable[None]]
@@ -37,6 +44,10 @@ _NO_BODY = frozenset({204, 304})
 # sent, success or error. The session registers one when it is loaded (to save itself and
 # add ``Vary: Cookie``); a hook must copy ``message["headers"]`` before changing it.
 RESPONSE_HOOKS = "carafe.response_hooks"
+# Scope key: a list of ``async callback()`` run once the request is over, however it
+# ended (answered, failed, client gone). carafe.forms registers one to close uploads;
+# an extractor that may register one says so with ``extractor.registers_cleanup = True``.
+REQUEST_CLEANUP = "carafe.cleanup"
 
 
 class Hooks:
@@ -75,6 +86,10 @@ def response_annotation(route: Route) -> Any:
     if isinstance(annotation, type) and issubclass(annotation, Response):
         return None
     return annotation
+
+
+class Unencodable(Exception):
+    """The handler's value does not encode as its declared type; nothing was sent yet."""
 
 
 class Renderer:
@@ -117,7 +132,10 @@ class Renderer:
             return
         kind = type(result)
         if kind is dict or kind is list:
-            body, content_type = self.encode(result), _JSON
+            try:
+                body, content_type = self.encode(result), _JSON
+            except Exception as exc:
+                raise Unencodable from exc
         elif kind is str:
             body, content_type = result.encode(), _TEXT
         elif isinstance(result, Response):
@@ -130,7 +148,10 @@ class Renderer:
             await send({"type": "http.response.body", "body": b""})
             return
         else:
-            body, content_type = self.encode(result), _JSON
+            try:
+                body, content_type = self.encode(result), _JSON
+            except Exception as exc:
+                raise Unencodable from exc
         await send(
             {
                 "type": "http.response.start",
@@ -156,10 +177,20 @@ def build_endpoint(
     handler = route.handler
     handler_is_async = call_kind(handler) == "async"
     resolve = plan.resolve
-    takes_input = plan.takes_input
+    resolve_sync = plan.resolve_sync if plan.takes_input else _no_input
     use_stack = plan.has_generators
     renderer = Renderer(route)
     before, after = hooks.before, hooks.after
+    hooked = bool(before or after)
+
+    async def call_handler(request: Request, stack: contextlib.AsyncExitStack | None) -> Any:
+        if resolve_sync is not None:
+            kwargs = resolve_sync(request)
+        else:
+            kwargs = await resolve(request, stack)
+        if handler_is_async:
+            return await handler(**kwargs)
+        return await run_sync(handler, **kwargs)
 
     async def run(request: Request, stack: contextlib.AsyncExitStack | None) -> Any:
         result = None
@@ -168,11 +199,7 @@ def build_endpoint(
             if result is not None:
                 break
         else:
-            kwargs = await resolve(request, stack) if takes_input else {}
-            if handler_is_async:
-                result = await handler(**kwargs)
-            else:
-                result = await run_sync(handler, **kwargs)
+            result = await call_handler(request, stack)
         if after:
             response = renderer.to_response(result)
             for hook in after:
@@ -184,16 +211,20 @@ def build_endpoint(
         request = Request(scope, receive, send, dict(zip(param_names, values, strict=True)), limits)
         stack = contextlib.AsyncExitStack() if use_stack else None
         try:
-            result = await run(request, stack)
-        except Exception as exc:
-            error: Exception = exc
-            if stack is not None:
-                # The exception is thrown into each yield dependency, newest first; one
-                # may turn it into another (say, an HTTPError), which is then answered.
-                try:
-                    await stack.__aexit__(type(exc), exc, exc.__traceback__)
-                except Exception as cleanup_error:
-                    error = cleanup_error
+            # PERF: without hooks, the handler's coroutine is the only one awaited here
+            # (bench/inprocess.py, GET /json: 4.4 -> 3.9 µs).
+            if hooked:
+                result = await run(request, stack)
+            elif resolve_sync is not None:
+                kwargs = resolve_sync(request)
+                if handler_is_async:
+                    result = await handler(**kwargs)
+                else:
+                    result = await run_sync(handler, **kwargs)
+            else:
+                result = await call_handler(request, stack)
+        except BaseException as exc:
+            error = await _unwind(stack, exc)
             hooks = scope.get(RESPONSE_HOOKS)
             await send_error(error, request, send if hooks is None else _hooked(send, hooks))
             return
@@ -203,11 +234,82 @@ def build_endpoint(
             send = _hooked(send, hooks)
         try:
             await renderer.send(result, scope, receive, send)
+        except Unencodable as exc:  # a response model mismatch is the server's error
+            await send_error(exc.__cause__ or exc, request, send)
         finally:
             if stack is not None:
                 await stack.aclose()
 
-    return endpoint
+    return _with_cleanup(_with_after_response(endpoint, plan), plan, hooks)
+
+
+def _with_cleanup(endpoint: Endpoint, plan: Plan, hooks: Hooks) -> Endpoint:
+    """Run the ``REQUEST_CLEANUP`` callbacks when the request is over, however it ended.
+
+    Wrapped only where one can be registered: a route with an extractor that says so
+    (``Form``/``File`` parameters), one that sees the ``Request`` (``await
+    request.form()``), or an app with request hooks. Other routes pay nothing.
+    """
+    sees_request = _injector_for(Request)
+    extractors = [e for c in plan.calls for _, e in (*c.sync_params, *c.async_params)]
+    if not (
+        hooks.before
+        or hooks.after
+        or any(e is sees_request or getattr(e, "registers_cleanup", False) for e in extractors)
+    ):
+        return endpoint
+
+    async def endpoint_then_clean_up(
+        scope: Scope, receive: Receive, send: Send, values: Sequence[str]
+    ) -> None:
+        try:
+            await endpoint(scope, receive, send, values)
+        finally:
+            callbacks = scope.pop(REQUEST_CLEANUP, None)
+            if callbacks:
+                for callback in reversed(callbacks):
+                    await callback()
+
+    return endpoint_then_clean_up
+
+
+def _no_input(request: Request) -> dict[str, Any]:
+    return {}
+
+
+def _with_after_response(endpoint: Endpoint, plan: Plan) -> Endpoint:
+    """Run the ``after_response(scope)`` hooks of the plan's injectables (BackgroundTasks)
+    once a response with a status below 400 has been sent.
+
+    Found once at startup: a route that injects no such type is returned unwrapped.
+    """
+    found: dict[Callable[[Scope], None], None] = {}
+    for call in plan.calls:
+        for _, extract in (*call.sync_params, *call.async_params):
+            finish = getattr(extract, "after_response", None)
+            if finish is not None:
+                found[finish] = None
+    if not found:
+        return endpoint
+    finishers = tuple(found)
+
+    async def endpoint_then_finish(
+        scope: Scope, receive: Receive, send: Send, values: Sequence[str]
+    ) -> None:
+        status = 500
+
+        async def watch_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await endpoint(scope, receive, watch_status, values)
+        if status < 400:
+            for finish in finishers:
+                finish(scope)
+
+    return endpoint_then_finish
 
 
 def _hooked(send: Send, hooks: list[Callable[[Message], Awaitable[None]]]) -> Send:
@@ -234,3 +336,20 @@ def head_endpoint(endpoint: Endpoint) -> Endpoint:
         await endpoint(scope, receive, send_headers_only, values)  # type: ignore[arg-type]
 
     return head
+
+
+async def _unwind(stack: contextlib.AsyncExitStack | None, exc: BaseException) -> Exception:
+    """Throw ``exc`` into each yield dependency, newest first; the exception to answer.
+
+    A dependency may turn it into another (say, an HTTPError), which is then answered.
+    A cancellation is re-raised once the dependencies are cleaned up.
+    """
+    if stack is not None:
+        try:
+            await stack.__aexit__(type(exc), exc, exc.__traceback__)
+        except Exception as cleanup_error:
+            if isinstance(exc, Exception):
+                return cleanup_error
+    if not isinstance(exc, Exception):
+        raise exc
+    return exc

@@ -1,4 +1,4 @@
-"""``Request``: a lazy view over one ASGI HTTP scope.
+"""``Request`` (and ``HTTPConnection``, its base shared with websockets): lazy views over a scope.
 
 Nothing is parsed until asked for, and what is parsed is kept. The body is kept in the
 scope too, so a hook or middleware that read it leaves it readable for the handler.
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from carafe.app import Carafe
     from carafe.types import Receive, Scope, Send
 
-__all__ = ["Request", "read_body"]
+__all__ = ["HTTPConnection", "Request", "read_body"]
 
 _BODY_KEY = "carafe.body"
 
@@ -76,51 +76,29 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return body
 
 
-class Request:
-    """One HTTP request. Inject it by annotating a handler parameter with ``Request``.
+class HTTPConnection:
+    """What an HTTP request and a websocket share: the scope and its lazy, cached views.
 
-    Everything is computed on first access and cached::
-
-        @app.get("/whoami")
-        async def whoami(request: Request) -> dict:
-            return {"agent": request.headers.get("user-agent"), "ip": request.client.host}
+    Annotate a dependency's parameter with ``HTTPConnection`` to serve both kinds of
+    route (an auth check, say); the ``Request`` or ``WebSocket`` is injected.
     """
 
-    __slots__ = (
-        "_cookies",
-        "_headers",
-        "_query",
-        "_state",
-        "limits",
-        "path_params",
-        "receive",
-        "scope",
-        "send",
-    )
+    __slots__ = ("_cookies", "_headers", "_query", "_state", "path_params", "scope")
 
-    def __init__(
-        self,
-        scope: Scope,
-        receive: Receive = _empty_receive,
-        send: Send | None = None,
-        path_params: dict[str, Any] | None = None,
-        limits: Limits = DEFAULT_LIMITS,
-    ) -> None:
+    scope: Scope
+    path_params: dict[str, Any]
+    _headers: Headers | None
+    _query: QueryParams | None
+    _cookies: dict[str, str] | None
+    _state: State | None
+
+    def __init__(self, scope: Scope, path_params: dict[str, Any] | None = None) -> None:
         self.scope = scope
-        self.receive = receive
-        self.send = send
-        self.path_params: dict[str, Any] = (
-            path_params if path_params is not None else scope.get("path_params", {})
-        )
-        self.limits = limits  # the route's limits merged over the app's
-        self._headers: Headers | None = None
-        self._query: QueryParams | None = None
-        self._cookies: dict[str, str] | None = None
-        self._state: State | None = None
-
-    @property
-    def method(self) -> str:
-        return self.scope["method"]  # type: ignore[no-any-return]
+        self.path_params = path_params if path_params is not None else scope.get("path_params", {})
+        self._headers = None
+        self._query = None
+        self._cookies = None
+        self._state = None
 
     @property
     def path(self) -> str:
@@ -140,6 +118,10 @@ class Request:
         if query is None:
             query = self._query = QueryParams(self.scope.get("query_string", b""))
         return query
+
+    def query_dict(self) -> dict[str, list[str]]:
+        """The parsed query string as ``{name: [values]}`` (what ``query_params`` wraps)."""
+        return self.query_params._data
 
     @property
     def cookies(self) -> dict[str, str]:
@@ -190,6 +172,42 @@ class Request:
         """The path of the route called ``name``, with this request's ``root_path``."""
         root: str = self.scope.get("root_path", "")
         return root + self.app.url_path_for(name, **params)
+
+
+class Request(HTTPConnection):
+    """One HTTP request. Inject it by annotating a handler parameter with ``Request``.
+
+    Everything is computed on first access and cached::
+
+        @app.get("/whoami")
+        async def whoami(request: Request) -> dict:
+            return {"agent": request.headers.get("user-agent"), "ip": request.client.host}
+    """
+
+    __slots__ = ("limits", "receive", "send")
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive = _empty_receive,
+        send: Send | None = None,
+        path_params: dict[str, Any] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        # The base's fields are set here directly: one call fewer per request.
+        self.path_params = path_params if path_params is not None else scope.get("path_params", {})
+        self.limits = limits  # the route's limits merged over the app's
+        self._headers = None
+        self._query = None
+        self._cookies = None
+        self._state = None
+
+    @property
+    def method(self) -> str:
+        return self.scope["method"]  # type: ignore[no-any-return]
 
     async def body(self) -> bytes:
         """The whole body, at most ``limits.max_body_size`` bytes (else 413)."""
