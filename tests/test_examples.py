@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from carafe.testing import TestClient
 from examples.demo import app
+
+from carafe.testing import TestClient
 
 
 def test_demo_pages() -> None:
