@@ -280,14 +280,19 @@ class Carafe(Router):
         for mount in self._mounts:
             prefix = mount.prefix
             if path == prefix or path.startswith(prefix + "/") or not prefix:
-                child = dict(scope)
-                child["root_path"] = scope.get("root_path", "") + prefix
-                own_state = self._mount_states.get(id(mount.app))
-                if own_state is not None:  # what the mounted app's lifespan set up
-                    child["state"] = {**scope.get("state", {}), **own_state}
-                await mount.app(child, receive, send)
+                await mount.app(self._mount_scope(scope, mount), receive, send)
                 return
         await self._not_found(path, scope, receive, send)
+
+    def _mount_scope(self, scope: Scope, mount: Mount) -> Scope:
+        """The scope a mounted app sees: the prefix moved into ``root_path``, and the
+        state its own lifespan set up laid over the app's."""
+        child = dict(scope)
+        child["root_path"] = scope.get("root_path", "") + mount.prefix
+        own_state = self._mount_states.get(id(mount.app))
+        if own_state is not None:
+            child["state"] = {**scope.get("state", {}), **own_state}
+        return child
 
     async def _no_method(
         self, table: MethodTable[Endpoint], scope: Scope, receive: Receive, send: Send
