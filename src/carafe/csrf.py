@@ -1,0 +1,276 @@
+"""CSRF protection: a state-changing request must prove it came from one of our pages.
+
+Turn it on with one setting, ``Carafe(csrf=True)`` (or ``CSRFProtect(app, ...)`` for
+options). Then every POST, PUT, PATCH and DELETE to a route of the app must carry the
+token, either as the form field ``csrf_token``::
+
+    <form method="post">
+      <input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
+
+or in the ``X-CSRF-Token`` header (for ``fetch`` and other JSON clients that rely on
+cookies). A missing or wrong token is a 403 problem response and the handler never runs.
+Routes for token-authenticated APIs opt out with ``@csrf_exempt``; mounted apps are left
+to protect themselves.
+
+Where the token lives (``mode``):
+
+``"session"`` (the default)
+    a synchronizer token in the session; ``session.regenerate()`` at login renews it.
+``"cookie"``
+    a double-submit cookie, for apps without sessions; signed when the app has a
+    ``secret_key``, so a cookie planted by a sibling subdomain does not pass.
+
+Each rendered token is masked with fresh random bytes, so it never appears twice in
+compressed pages (the BREACH attack); any rendering of the same secret verifies.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import parse_qsl
+
+from carafe._endpoint import RESPONSE_HOOKS
+from carafe.exceptions import ConfigurationError, HTTPError
+from carafe.limits import DEFAULT_LIMITS
+from carafe.requests import Request, read_body
+from carafe.responses import ProblemResponse
+from carafe.routing.paths import PathTemplate
+from carafe.routing.trie import RouteTable
+from carafe.sessions import CSRF_SESSION_KEY, get_session
+
+if TYPE_CHECKING:
+    from carafe.app import Carafe
+    from carafe.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["CSRFProtect", "csrf_exempt", "get_csrf_token"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_EXTENSION = "csrf"
+_TOKENS_ONLY = "csrf.tokens"  # settings for rendering tokens in an app that checks none
+_EXEMPT_ATTR = "__carafe_csrf_exempt__"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_TOKEN_BYTES = 32
+_TOKEN_SCOPE_KEY = "carafe.csrf_token"
+_FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def csrf_exempt(handler: F) -> F:
+    """Leave this route unchecked: for APIs authenticated by a token, not a cookie."""
+    setattr(handler, _EXEMPT_ATTR, True)
+    return handler
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError):
+        return None
+
+
+def mask(secret: bytes) -> str:
+    """``secret`` XORed with a fresh random pad, pad first: a new string every time."""
+    pad = os.urandom(len(secret))
+    return _b64(pad + bytes(a ^ b for a, b in zip(pad, secret, strict=True)))
+
+
+def unmask(token: str) -> bytes | None:
+    """The secret inside a masked token, or None if it is not one."""
+    if len(token) > 200 or not token.isascii():
+        return None
+    raw = _unb64(token)
+    if raw is None or len(raw) != 2 * _TOKEN_BYTES:
+        return None
+    pad, masked = raw[:_TOKEN_BYTES], raw[_TOKEN_BYTES:]
+    return bytes(a ^ b for a, b in zip(pad, masked, strict=True))
+
+
+class CSRFProtect:
+    """CSRF settings; given an app, they turn the check on for it.
+
+    Args:
+        app: The app to protect (None: only render tokens, as ``csrf_token()`` does).
+        mode: ``"session"`` (token in the session) or ``"cookie"`` (double-submit cookie).
+        field_name: The form field holding the token.
+        header_name: The request header holding the token.
+        cookie_name: The cookie of ``"cookie"`` mode.
+        secure: Mark the ``"cookie"`` mode cookie ``Secure``.
+    """
+
+    def __init__(
+        self,
+        app: Carafe | None = None,
+        *,
+        mode: Literal["session", "cookie"] = "session",
+        field_name: str = "csrf_token",
+        header_name: str = "X-CSRF-Token",
+        cookie_name: str = "csrftoken",
+        secure: bool = False,
+    ) -> None:
+        if mode not in ("session", "cookie"):
+            raise ConfigurationError(f"CSRF mode must be 'session' or 'cookie', not {mode!r}")
+        self.mode = mode
+        self.field_name = field_name
+        self.header_name = header_name.lower()
+        self.cookie_name = cookie_name
+        self._cookie_flags = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
+        self._protected: RouteTable[bool] = RouteTable()
+        self._compiled: object = None
+        if app is not None:
+            app.extensions[_EXTENSION] = self
+            app.add_middleware(CSRFMiddleware, protect=self)
+
+    # --- Which requests are checked ------------------------------------------------
+
+    def _needs_check(self, app: Carafe, path: str, method: str) -> bool:
+        compiled = app.compile()
+        if compiled is not self._compiled:  # first request, or routes changed since
+            table: RouteTable[bool] = RouteTable()
+            for item in compiled:
+                if getattr(item.route.handler, _EXEMPT_ATTR, False):
+                    continue
+                for verb in item.route.methods:
+                    if verb not in _SAFE_METHODS:
+                        table.add(PathTemplate(item.route.path), verb, True)
+            self._protected, self._compiled = table, compiled
+        found = self._protected.match(path)
+        return found is not None and method in found[0]
+
+    # --- Tokens --------------------------------------------------------------------
+
+    async def expected_secret(self, request: Request) -> bytes | None:
+        """The secret this visitor's token must carry, if they have one."""
+        if self.mode == "session":
+            session = await get_session(request)
+            stored = session.get(CSRF_SESSION_KEY)
+            return _unb64(stored) if isinstance(stored, str) else None
+        cookie = request.cookies.get(self.cookie_name)
+        return None if cookie is None else self._read_cookie(request.app, cookie)
+
+    def _read_cookie(self, app: Carafe, value: str) -> bytes | None:
+        token, _, signature = value.partition(".")
+        secret = _unb64(token) if len(value) < 200 else None
+        if secret is None or len(secret) != _TOKEN_BYTES:
+            return None
+        if _keys(app) and not any(
+            hmac.compare_digest(signature, _sign(key, secret)) for key in _keys(app)
+        ):
+            return None
+        return secret
+
+    def _cookie_value(self, app: Carafe, secret: bytes) -> str:
+        keys = _keys(app)
+        return _b64(secret) + ("." + _sign(keys[0], secret) if keys else "")
+
+    async def token(self, request: Request) -> str:
+        """A masked token for this visitor, creating their secret on first use."""
+        scope = request.scope
+        secret: bytes | None = scope.get(_TOKEN_SCOPE_KEY)
+        if secret is None:
+            secret = await self.expected_secret(request)
+            if secret is None:
+                secret = await self._new_secret(request)
+            scope[_TOKEN_SCOPE_KEY] = secret
+        return mask(secret)
+
+    async def _new_secret(self, request: Request) -> bytes:
+        secret = os.urandom(_TOKEN_BYTES)
+        if self.mode == "session":
+            session = await get_session(request)
+            session[CSRF_SESSION_KEY] = _b64(secret)
+            return secret
+        cookie = f"{self.cookie_name}={self._cookie_value(request.app, secret)}{self._cookie_flags}"
+
+        async def set_cookie(message: Message) -> None:
+            message["headers"] = [*message.get("headers", ()), (b"set-cookie", cookie.encode())]
+
+        request.scope.setdefault(RESPONSE_HOOKS, []).append(set_cookie)
+        return secret
+
+    async def submitted_token(self, request: Request) -> str | None:
+        """The token the request carries: the header, else the urlencoded form field."""
+        header: str | None = request.headers.get(self.header_name)
+        if header is not None:
+            return header
+        content_type = request.headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != _FORM_TYPE:
+            return None
+        # read_body keeps the body in the scope, so the handler can still read the form.
+        body = await read_body(request.scope, request.receive, request.limits.max_body_size or 0)
+        fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+        return next((value for name, value in fields if name == self.field_name), None)
+
+    async def check(self, request: Request) -> None:
+        """Raise a 403 ``HTTPError`` unless the request carries this visitor's token."""
+        submitted = await self.submitted_token(request)
+        if submitted is None:
+            raise HTTPError(403, "The CSRF token is missing. Reload the page and try again.")
+        expected = await self.expected_secret(request)
+        got = unmask(submitted)
+        if expected is None or got is None or not hmac.compare_digest(expected, got):
+            raise HTTPError(
+                403, "The CSRF token is wrong or expired. Reload the page and try again."
+            )
+
+
+def _keys(app: Carafe) -> list[str]:
+    keys = app.secret_key
+    if not keys:
+        return []
+    return [keys] if isinstance(keys, str) else list(keys)
+
+
+def _sign(key: str, secret: bytes) -> str:
+    digest = hmac.new(key.encode(), b"carafe.csrf" + secret, hashlib.sha256).digest()
+    return _b64(digest)
+
+
+class CSRFMiddleware:
+    """The ASGI side of ``CSRFProtect``: checks unsafe requests before routing."""
+
+    def __init__(self, app: ASGIApp, *, protect: CSRFProtect) -> None:
+        self.app = app
+        self.protect = protect
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # PERF: safe methods (most requests) pass with two dict probes.
+        if scope["type"] != "http" or scope["method"] in _SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        root = scope.get("root_path")
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        carafe_app: Carafe = scope["app"]
+        if self.protect._needs_check(carafe_app, path, scope["method"]):
+            request = Request(scope, receive, send, limits=carafe_app.limits or DEFAULT_LIMITS)
+            try:
+                await self.protect.check(request)
+            except HTTPError as exc:
+                await ProblemResponse.from_error(exc)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def get_csrf_token(request: Request) -> str:
+    """A CSRF token for a form or header of this visitor (what ``csrf_token()`` renders).
+
+    Works with or without ``CSRFProtect``; without it, the token lives in the session
+    if the app has a ``secret_key``, else in a double-submit cookie.
+    """
+    extensions = request.app.extensions
+    protect: CSRFProtect | None = extensions.get(_EXTENSION) or extensions.get(_TOKENS_ONLY)
+    if protect is None:
+        has_sessions = bool(request.app.secret_key) or "sessions" in extensions
+        protect = CSRFProtect(mode="session" if has_sessions else "cookie")
+        extensions[_TOKENS_ONLY] = protect
+    return await protect.token(request)

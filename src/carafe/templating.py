@@ -1,0 +1,224 @@
+"""Jinja2 templates, rendered asynchronously, with the web-app helpers built in.
+
+::
+
+    templates = Templates(Path(__file__).parent / "templates")
+
+    @app.get("/")
+    async def index(request: Request) -> HTMLResponse:
+        return await templates.render(request, "index.html", items=items)
+
+Autoescaping is on for ``.html``, ``.htm`` and ``.xml`` templates (and strings). Every
+template sees ``request`` and these globals:
+
+``url_for(name, **params)``
+    The path of a route (``url_for("static", path="app.css")`` for a static file).
+``static_url(path)``
+    Short for ``url_for("static", path=path)``.
+``csrf_token()``
+    The CSRF token for a form's hidden ``csrf_token`` field (see ``carafe.csrf``).
+``get_flashed_messages(with_categories=False, category_filter=())``
+    The flashed messages, shown once (see ``carafe.flash``).
+
+Add your own with ``@templates.template_global()`` and ``@templates.template_filter()``
+(or ``templates.globals[...]`` / ``templates.filters[...]``). In debug mode
+(``Carafe(debug=True)``, ``carafe run --debug``) changed template files are reloaded.
+Jinja2 is imported on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from carafe.responses import HTMLResponse
+
+if TYPE_CHECKING:
+    from jinja2 import BaseLoader, Environment, Template
+
+    from carafe.requests import Request
+
+__all__ = ["Templates"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+PathLike = str | os.PathLike[str]
+
+
+class Templates:
+    """A folder of Jinja2 templates and the environment that renders them.
+
+    Args:
+        directory: The folder (or folders, searched in order) holding the templates.
+        loader: A Jinja2 loader to use instead of ``directory`` (e.g. a ``DictLoader``).
+        auto_reload: Re-read a template when its file changes. None (the default)
+            follows the app's ``debug`` flag; it costs a ``stat`` per render.
+        **options: More ``jinja2.Environment`` options (``trim_blocks``,
+            ``extensions``...).
+    """
+
+    def __init__(
+        self,
+        directory: PathLike | Sequence[PathLike] | None = None,
+        *,
+        loader: BaseLoader | None = None,
+        auto_reload: bool | None = None,
+        **options: Any,
+    ) -> None:
+        if (directory is None) == (loader is None):
+            from carafe.exceptions import ConfigurationError
+
+            raise ConfigurationError("Templates needs a directory or a loader (one of them)")
+        self.directory = directory
+        self.auto_reload = auto_reload
+        self.globals: dict[str, Any] = {}
+        self.filters: dict[str, Callable[..., Any]] = {}
+        self._loader = loader
+        self._options = options
+        self._env: Environment | None = None
+        self._cache: dict[str, Template] = {}
+        self._debug_checked = auto_reload is not None
+
+    # --- Registration ---------------------------------------------------------------
+
+    def template_global(self, name: str | None = None) -> Callable[[F], F]:
+        """Make the decorated function callable from every template."""
+
+        def decorate(fn: F) -> F:
+            self.globals[name or fn.__name__] = fn
+            return fn
+
+        return decorate
+
+    def template_filter(self, name: str | None = None) -> Callable[[F], F]:
+        """Make the decorated function a filter: ``{{ value | name }}``."""
+
+        def decorate(fn: F) -> F:
+            self.filters[name or fn.__name__] = fn
+            return fn
+
+        return decorate
+
+    # --- The environment ------------------------------------------------------------
+
+    @property
+    def env(self) -> Environment:
+        """The ``jinja2.Environment``, built (and Jinja2 imported) on first use."""
+        env = self._env
+        if env is None:
+            env = self._env = self._build()
+        return env
+
+    def _build(self) -> Environment:
+        import jinja2
+
+        loader = self._loader
+        if loader is None:
+            assert self.directory is not None
+            folders = (
+                [self.directory]
+                if isinstance(self.directory, (str, os.PathLike))
+                else list(self.directory)
+            )
+            loader = jinja2.FileSystemLoader(folders)
+        options: dict[str, Any] = {
+            "autoescape": jinja2.select_autoescape(("html", "htm", "xml"), default_for_string=True),
+            "auto_reload": bool(self.auto_reload),
+            **self._options,
+        }
+        env = jinja2.Environment(loader=loader, enable_async=True, **options)
+        env.globals.update(_helpers(jinja2))
+        env.globals.update(self.globals)
+        env.filters.update(self.filters)
+        # From now on the dicts users change are the environment's own.
+        self.globals = env.globals
+        self.filters = env.filters
+        return env
+
+    def get_template(self, name: str) -> Template:
+        """The compiled template ``name`` (kept, unless auto-reload is on)."""
+        env = self.env
+        if env.auto_reload:
+            return env.get_template(name)
+        # PERF: a plain dict probe instead of Jinja's locked LRU cache per render.
+        template = self._cache.get(name)
+        if template is None:
+            template = self._cache[name] = env.get_template(name)
+        return template
+
+    def _follow_debug(self, request: Request) -> None:
+        self._debug_checked = True
+        if request.app.debug:
+            self.env.auto_reload = True
+            self._cache.clear()
+
+    # --- Rendering ------------------------------------------------------------------
+
+    async def render_string(self, request: Request | None, name: str, /, **context: Any) -> str:
+        """Render template ``name`` to a string (for e-mails, fragments...)."""
+        if request is not None and not self._debug_checked:
+            self._follow_debug(request)
+        template = self.get_template(name)
+        context["request"] = request
+        return await template.render_async(context)
+
+    async def render(
+        self,
+        request: Request,
+        name: str,
+        /,
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        """Render template ``name`` with ``context`` into an ``HTMLResponse``.
+
+        Args:
+            request: The current request; templates see it as ``request``.
+            name: The template's path under the directory, e.g. ``"users/list.html"``.
+            status_code: The response status (say 422 when re-showing a form with errors).
+            headers: Extra response headers.
+            **context: The template's variables.
+        """
+        if not self._debug_checked:
+            self._follow_debug(request)
+        template = self.get_template(name)
+        context["request"] = request
+        body = await template.render_async(context)
+        return HTMLResponse(body, status_code, headers)
+
+    def __repr__(self) -> str:
+        return f"Templates({self.directory!r})"
+
+
+def _helpers(jinja2: Any) -> dict[str, Any]:
+    """The globals every template gets; each reads the request from the context."""
+    pass_context = jinja2.pass_context
+
+    def url_for(context: Any, name: str, /, **params: Any) -> str:
+        if name == "static" and "filename" in params:  # Flask's spelling
+            params["path"] = params.pop("filename")
+        request: Request = context["request"]
+        return request.url_for(name, **params)
+
+    def static_url(context: Any, path: str) -> str:
+        request: Request = context["request"]
+        return request.url_for("static", path=path)
+
+    async def csrf_token(context: Any) -> str:
+        from carafe.csrf import get_csrf_token
+
+        return await get_csrf_token(context["request"])
+
+    async def get_flashed_messages(
+        context: Any, with_categories: bool = False, category_filter: Sequence[str] = ()
+    ) -> list[Any]:
+        from carafe import flash
+        from carafe.sessions import get_session
+
+        session = await get_session(context["request"])
+        return flash.get_flashed_messages(session, with_categories, category_filter)
+
+    helpers = (url_for, static_url, csrf_token, get_flashed_messages)
+    return {fn.__name__: pass_context(fn) for fn in helpers}
