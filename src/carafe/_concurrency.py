@@ -52,14 +52,24 @@ def _next(iterator: Iterator[T]) -> Any:
 
 
 async def iterate_in_threadpool(iterator: Iterator[T]) -> AsyncIterator[T]:
-    """Advance a blocking iterator in the thread pool, one item at a time."""
+    """Advance a blocking iterator in the thread pool, one item at a time.
+
+    Closed or cancelled while a ``next()`` runs in a thread, it waits for that step
+    before closing the iterator: a generator cannot be closed mid-step (``ValueError``),
+    and its ``finally`` blocks must run.
+    """
+    step: asyncio.Future[Any] | None = None
     try:
         while True:
-            item = await run_sync(_next, iterator)
+            context = contextvars.copy_context()
+            step = asyncio.get_running_loop().run_in_executor(_pool(), context.run, _next, iterator)
+            item = await asyncio.shield(step)
             if item is _DONE:
                 return
             yield item
     finally:
+        if step is not None and not step.done():
+            await asyncio.wait({step})
         close = getattr(iterator, "close", None)
         if close is not None:
             await run_sync(close)

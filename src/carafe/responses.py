@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import http.cookies
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from carafe.types import Receive, Scope, Send
 
 __all__ = [
+    "FileResponse",
     "HTMLResponse",
     "JSONResponse",
     "PlainTextResponse",
@@ -40,6 +41,8 @@ __all__ = [
 
 BackgroundCallable = Callable[[], Awaitable[None]]
 _NO_BODY_STATUSES = frozenset({204, 304})
+_NO_NAMES: frozenset[bytes] = frozenset()
+_SAMESITE = frozenset({"lax", "strict", "none"})
 
 
 def _content_type(media_type: str | None, charset: str) -> bytes | None:
@@ -75,17 +78,25 @@ class Response:
         self.status_code = status_code
         self.background = background
         self.body = self.render(content)
-        raw: list[tuple[bytes, bytes]] = []
-        if headers:
-            raw.extend(
-                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
-            )
+        length = (
+            len(self.body) if status_code not in _NO_BODY_STATUSES and status_code >= 200 else None
+        )
+        self.raw_headers = self._initial_headers(headers, media_type, length)
+
+    def _initial_headers(
+        self, headers: Mapping[str, str] | None, media_type: str | None, length: int | None
+    ) -> list[tuple[bytes, bytes]]:
+        """``headers`` as raw pairs, plus ``Content-Type`` and ``Content-Length`` unless given."""
+        raw = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
+        ]
+        given = {name for name, _ in raw} if raw else _NO_NAMES
         content_type = _content_type(media_type or self.media_type, self.charset)
-        if content_type is not None and not (headers and "content-type" in _lower(headers)):
+        if content_type is not None and b"content-type" not in given:
             raw.append((b"content-type", content_type))
-        if status_code not in _NO_BODY_STATUSES and status_code >= 200:
-            raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
-        self.raw_headers = raw
+        if length is not None and b"content-length" not in given:
+            raw.append((b"content-length", str(length).encode("latin-1")))
+        return raw
 
     def render(self, content: Any) -> bytes:
         if isinstance(content, bytes):
@@ -119,7 +130,10 @@ class Response:
 
         ``samesite="none"`` requires ``secure=True``, as browsers do.
         """
-        if samesite == "none" and not secure:
+        site = samesite.lower() if samesite is not None else None
+        if site is not None and site not in _SAMESITE:
+            raise ValueError(f"samesite must be 'lax', 'strict', 'none' or None, not {samesite!r}")
+        if site == "none" and not secure:
             raise ValueError("SameSite=None cookies must also be Secure")
         morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
         morsel.set(key, value, http.cookies._quote(value))
@@ -136,8 +150,8 @@ class Response:
             morsel["secure"] = True
         if httponly:
             morsel["httponly"] = True
-        if samesite is not None:
-            morsel["samesite"] = samesite.capitalize()
+        if site is not None:
+            morsel["samesite"] = site.capitalize()
         text = morsel.OutputString()
         if partitioned:
             text += "; Partitioned"
@@ -175,10 +189,6 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status_code}>"
-
-
-def _lower(headers: Mapping[str, str]) -> set[str]:
-    return {key.lower() for key in headers}
 
 
 class JSONResponse(Response):
@@ -241,10 +251,13 @@ class StreamingResponse(Response):
         media_type: str | None = None,
         background: BackgroundCallable | None = None,
     ) -> None:
-        super().__init__(b"", status_code, headers, media_type, background)
-        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+        self.status_code = status_code
+        self.background = background
+        self.body = b""
+        self.raw_headers = self._initial_headers(headers, media_type, None)
         if isinstance(content, AsyncIterable):
-            self.body_iterator: AsyncIterable[str | bytes] = content
+            # The iterator itself, so that it can be closed when the client leaves.
+            self.body_iterator: AsyncIterator[str | bytes] = aiter(content)
         else:
             self.body_iterator = iterate_in_threadpool(iter(content))
 
@@ -280,3 +293,7 @@ async def _wait_for_disconnect(receive: Receive) -> None:
         message = await receive()
         if message["type"] == "http.disconnect":
             return
+
+
+# NOTE: imported last: FileResponse (in _files.py) subclasses Response, defined above.
+from carafe._files import FileResponse  # noqa: E402

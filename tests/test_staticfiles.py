@@ -1,0 +1,741 @@
+"""``StaticFiles`` and ``FileResponse``: content types, validators, ranges, and escapes.
+
+The escape attempts go three ways: through the TestClient (what httpx lets through),
+as ASGI scopes built the way uvicorn builds them from a raw request line (so the path
+is exactly what an attacker sent), and as raw bytes to a real uvicorn server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from carafe import Carafe, FileResponse
+from carafe.exceptions import ConfigurationError
+from carafe.staticfiles import StaticFiles
+from carafe.testing import TestClient
+
+SECRET = b"TOP-SECRET-OUTSIDE"
+BIG = bytes(range(256)) * 1024  # 256 KiB: several chunks
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """``tmp/site`` to serve, with ``tmp/secret.txt`` beside it and links leading out."""
+    (tmp_path / "secret.txt").write_bytes(SECRET)
+    site = tmp_path / "site"
+    (site / "sub").mkdir(parents=True)
+    (site / "app.css").write_text("body { color: red; }\n")
+    (site / "app.js").write_text("console.log('hi');\n")
+    (site / "page.html").write_text("<h1>page</h1>")
+    (site / "notes.txt").write_text("notes\n")
+    (site / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(20))
+    (site / "data.qqq").write_bytes(b"\x00\x01")
+    (site / "app.css.gz").write_bytes(b"\x1f\x8b")
+    (site / "empty.txt").write_bytes(b"")
+    (site / "big.bin").write_bytes(BIG)
+    (site / "caf\u00e9 menu.txt").write_text("croissant\n")
+    (site / "sub" / "index.html").write_text("<h1>sub index</h1>")
+    (site / "sub" / "deep.txt").write_text("deep\n")
+    (site / "link-out.txt").symlink_to(tmp_path / "secret.txt")
+    (site / "dir-out").symlink_to(tmp_path)
+    (site / "link-in.css").symlink_to(site / "app.css")
+    return site
+
+
+@pytest.fixture
+def client(site: Path) -> Any:
+    app = Carafe()
+    app.static("/static", str(site))
+    with TestClient(app) as client:
+        yield client
+
+
+def no_secret(body: bytes) -> bool:
+    return SECRET not in body
+
+
+# --- Serving ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("app.css", "text/css; charset=utf-8"),
+        ("app.js", "text/javascript; charset=utf-8"),
+        ("page.html", "text/html; charset=utf-8"),
+        ("notes.txt", "text/plain; charset=utf-8"),
+        ("logo.png", "image/png"),
+        ("data.qqq", "application/octet-stream"),
+        ("app.css.gz", "application/gzip"),
+        ("big.bin", "application/octet-stream"),
+    ],
+)
+def test_content_types(client: Any, site: Path, name: str, content_type: str) -> None:
+    response = client.get(f"/static/{name}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == content_type
+    assert response.content == (site / name).read_bytes()
+    assert response.headers["content-length"] == str((site / name).stat().st_size)
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["accept-ranges"] == "bytes"
+
+
+def test_validators_come_from_the_file(client: Any, site: Path) -> None:
+    info = (site / "app.css").stat()
+    response = client.get("/static/app.css")
+    assert response.headers["last-modified"] == formatdate(info.st_mtime, usegmt=True)
+    etag = response.headers["etag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    assert client.get("/static/app.css").headers["etag"] == etag
+    os.utime(site / "app.css", ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))
+    assert client.get("/static/app.css").headers["etag"] != etag
+
+
+def test_non_ascii_and_spaces_in_names(client: Any) -> None:
+    response = client.get("/static/caf%C3%A9%20menu.txt")
+    assert response.status_code == 200
+    assert response.text == "croissant\n"
+
+
+def test_url_path_for_static(site: Path) -> None:
+    app = Carafe()
+    app.static("/static", str(site))
+    assert app.url_path_for("static", path="app.css") == "/static/app.css"
+    with TestClient(app) as client:
+        assert client.get(app.url_path_for("static", path="sub/deep.txt")).text == "deep\n"
+
+
+def test_symlink_inside_the_directory_is_served(client: Any) -> None:
+    response = client.get("/static/link-in.css")
+    assert response.status_code == 200
+    assert response.text == "body { color: red; }\n"
+    assert response.headers["content-type"] == "text/css; charset=utf-8"
+
+
+def test_head_sends_headers_only(client: Any) -> None:
+    response = client.head("/static/big.bin")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-length"] == str(len(BIG))
+    assert "etag" in response.headers
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_other_methods_get_405(client: Any, method: str) -> None:
+    response = client.request(method, "/static/app.css")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "GET or HEAD" in response.json()["detail"]
+
+
+def test_directories_are_never_listed(client: Any) -> None:
+    for path in ("/static", "/static/", "/static/sub", "/static/sub/"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "index" not in response.text
+
+
+def test_missing_file_is_a_problem_404(client: Any) -> None:
+    response = client.get("/static/nope.css")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "Nothing is at /static/nope.css."
+
+
+def test_a_file_named_like_a_directory_is_404(client: Any) -> None:
+    assert client.get("/static/app.css/").status_code == 404
+
+
+def test_fifo_is_refused_without_hanging(site: Path, client: Any) -> None:
+    os.mkfifo(site / "pipe.txt")
+    assert client.get("/static/pipe.txt").status_code == 404
+
+
+def test_html_mode_serves_index_and_404_page(site: Path) -> None:
+    app = Carafe()
+    app.mount("/", StaticFiles(site, html=True), name="site")
+    with TestClient(app) as client:
+        assert client.get("/sub/").text == "<h1>sub index</h1>"
+        redirect = client.get("/sub?x=1", follow_redirects=False)
+        assert redirect.status_code == 307
+        assert redirect.headers["location"] == "/sub/?x=1"
+        assert client.get("/sub", follow_redirects=False).headers["location"] == "/sub/"
+        # No index.html at the top and no 404.html yet: a plain 404.
+        assert client.get("/").status_code == 404
+        (site / "404.html").write_text("<h1>lost</h1>")
+        missing = client.get("/nope")
+        assert missing.status_code == 404
+        assert missing.text == "<h1>lost</h1>"
+        assert missing.headers["content-type"] == "text/html; charset=utf-8"
+        assert "accept-ranges" not in missing.headers
+        # A 404 page is always sent whole: validators do not turn it into a 304.
+        etag = missing.headers["etag"]
+        assert client.get("/nope", headers={"if-none-match": etag}).status_code == 404
+        (site / "index.html").write_text("home")
+        assert client.get("/").text == "home"
+
+
+def test_missing_directory_is_a_configuration_error(tmp_path: Path) -> None:
+    app = Carafe()
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        app.static("/static", str(tmp_path / "nowhere"))
+    app.mount("/late", StaticFiles(tmp_path / "nowhere", check_dir=False))
+    with TestClient(app) as client:
+        assert client.get("/late/x.css").status_code == 404
+
+
+def test_cache_control_is_configurable(site: Path) -> None:
+    app = Carafe()
+    app.mount("/hashed", StaticFiles(site, cache_control="public, max-age=31536000, immutable"))
+    app.mount("/plain", StaticFiles(site, cache_control=None))
+    with TestClient(app) as client:
+        hashed = client.get("/hashed/app.css")
+        assert hashed.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert "cache-control" not in client.get("/plain/app.css").headers
+
+
+def test_under_a_root_path(site: Path) -> None:
+    app = Carafe()
+    app.static("/static", str(site))
+    with TestClient(app, root_path="/shop") as client:
+        assert client.get("/static/app.css").text == "body { color: red; }\n"
+
+
+def test_websocket_and_lifespan_scopes(site: Path) -> None:
+    files = StaticFiles(site)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("not called")
+
+    async def run() -> None:
+        await files({"type": "websocket", "path": "/x"}, receive, send)
+        await files({"type": "lifespan"}, receive, send)
+
+    asyncio.run(run())
+    assert sent == [{"type": "websocket.close", "code": 1000}]
+
+
+# --- Conditional requests ------------------------------------------------------------
+
+
+def test_if_none_match_gives_304(client: Any) -> None:
+    first = client.get("/static/app.css")
+    etag = first.headers["etag"]
+    for value in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        response = client.get("/static/app.css", headers={"if-none-match": value})
+        assert response.status_code == 304, value
+        assert response.content == b""
+        assert response.headers["etag"] == etag
+        assert response.headers["cache-control"] == "no-cache"
+        assert "content-length" not in response.headers
+        assert "content-type" not in response.headers
+    changed = client.get("/static/app.css", headers={"if-none-match": '"other"'})
+    assert changed.status_code == 200
+    assert changed.text == first.text
+
+
+def test_if_modified_since(client: Any, site: Path) -> None:
+    last_modified = client.get("/static/app.css").headers["last-modified"]
+    assert (
+        client.get("/static/app.css", headers={"if-modified-since": last_modified}).status_code
+        == 304
+    )
+    mtime = (site / "app.css").stat().st_mtime
+    older = formatdate(mtime - 3600, usegmt=True)
+    assert client.get("/static/app.css", headers={"if-modified-since": older}).status_code == 200
+    bogus = client.get("/static/app.css", headers={"if-modified-since": "not a date"})
+    assert bogus.status_code == 200
+    # If-None-Match wins over If-Modified-Since (RFC 9110 section 13.2.2).
+    both = client.get(
+        "/static/app.css", headers={"if-none-match": '"other"', "if-modified-since": last_modified}
+    )
+    assert both.status_code == 200
+
+
+def test_head_gets_304_too(client: Any) -> None:
+    etag = client.get("/static/app.css").headers["etag"]
+    assert client.head("/static/app.css", headers={"if-none-match": etag}).status_code == 304
+
+
+def test_if_match_and_if_unmodified_since_give_412(client: Any, site: Path) -> None:
+    etag = client.get("/static/app.css").headers["etag"]
+    assert client.get("/static/app.css", headers={"if-match": etag}).status_code == 200
+    assert client.get("/static/app.css", headers={"if-match": "*"}).status_code == 200
+    failed = client.get("/static/app.css", headers={"if-match": '"stale"'})
+    assert failed.status_code == 412
+    assert failed.headers["content-type"] == "application/problem+json"
+    # If-Match uses the strong comparison: a weak tag never matches.
+    assert client.get("/static/app.css", headers={"if-match": f"W/{etag}"}).status_code == 412
+    mtime = (site / "app.css").stat().st_mtime
+    before = formatdate(mtime - 3600, usegmt=True)
+    after = formatdate(mtime + 3600, usegmt=True)
+    assert client.get("/static/app.css", headers={"if-unmodified-since": before}).status_code == 412
+    assert client.get("/static/app.css", headers={"if-unmodified-since": after}).status_code == 200
+
+
+# --- Ranges ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "start", "end"),
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=100-", 100, len(BIG) - 1),
+        ("bytes=-100", len(BIG) - 100, len(BIG) - 1),
+        ("bytes=1000-999999999", 1000, len(BIG) - 1),
+        ("bytes=-999999999", 0, len(BIG) - 1),
+        ("Bytes = 5 - 9", 5, 9),
+        ("bytes=70000-200000", 70000, 200000),
+        ("bytes=0-99999999999999999999999999999999999999", 0, len(BIG) - 1),
+    ],
+)
+def test_single_range_gives_206(client: Any, header: str, start: int, end: int) -> None:
+    response = client.get("/static/big.bin", headers={"range": header})
+    assert response.status_code == 206
+    assert response.headers["content-range"] == f"bytes {start}-{end}/{len(BIG)}"
+    assert response.headers["content-length"] == str(end - start + 1)
+    assert response.content == BIG[start : end + 1]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["bytes=300000-", "bytes=-0", f"bytes={len(BIG)}-", "bytes=9" + "9" * 40 + "-"],
+)
+def test_unsatisfiable_range_gives_416(client: Any, header: str) -> None:
+    response = client.get("/static/big.bin", headers={"range": header})
+    assert response.status_code == 416
+    assert response.headers["content-range"] == f"bytes */{len(BIG)}"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_empty_file_has_no_satisfiable_range(client: Any) -> None:
+    assert client.get("/static/empty.txt").content == b""
+    response = client.get("/static/empty.txt", headers={"range": "bytes=0-"})
+    assert response.status_code == 416
+    assert response.headers["content-range"] == "bytes */0"
+    assert client.get("/static/empty.txt", headers={"range": "bytes=-5"}).status_code == 416
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=0-1,5-6",  # several ranges: the whole file (see carafe._files)
+        "bytes=0-0,0-0,0-0,0-0",
+        "items=0-5",
+        "bytes=5-2",
+        "bytes=abc",
+        "bytes=a-5",
+        "bytes=-",
+        "bytes=1-x",
+        "bytes=\u00b2-5",  # a superscript two: str.isdigit() says yes, int() says no
+        "bytes 0-5",
+    ],
+)
+def test_multiple_or_malformed_ranges_give_the_whole_file(client: Any, header: str) -> None:
+    response = client.get("/static/big.bin", headers={"range": header.encode("latin-1")})
+    assert response.status_code == 200
+    assert response.content == BIG
+    assert "content-range" not in response.headers
+
+
+def test_two_range_headers_give_the_whole_file(client: Any) -> None:
+    response = client.get(
+        "/static/big.bin", headers=[("range", "bytes=0-1"), ("range", "bytes=4-5")]
+    )
+    assert response.status_code == 200
+    assert len(response.content) == len(BIG)
+
+
+def test_head_ignores_range(client: Any) -> None:
+    response = client.head("/static/big.bin", headers={"range": "bytes=0-9"})
+    assert response.status_code == 200
+    assert response.headers["content-length"] == str(len(BIG))
+
+
+def test_if_range(client: Any) -> None:
+    full = client.get("/static/big.bin")
+    etag, last_modified = full.headers["etag"], full.headers["last-modified"]
+    for validator in (etag, last_modified):
+        hit = client.get("/static/big.bin", headers={"range": "bytes=0-9", "if-range": validator})
+        assert hit.status_code == 206, validator
+        assert hit.content == BIG[:10]
+    for stale in ('"stale"', f"W/{etag}", "Mon, 01 Jan 2001 00:00:00 GMT", "garbage"):
+        miss = client.get("/static/big.bin", headers={"range": "bytes=0-9", "if-range": stale})
+        assert miss.status_code == 200, stale
+        assert miss.content == BIG
+
+
+# --- FileResponse from a handler ------------------------------------------------------
+
+
+def file_app(path: Path, **options: Any) -> Carafe:
+    app = Carafe()
+
+    @app.get("/file")
+    def get_file() -> FileResponse:
+        return FileResponse(path, **options)
+
+    @app.post("/file")
+    def post_file() -> FileResponse:
+        return FileResponse(path, **options)
+
+    return app
+
+
+def test_file_response_download_names(site: Path) -> None:
+    with TestClient(file_app(site / "notes.txt", filename="report.txt")) as client:
+        response = client.get("/file")
+        assert response.headers["content-disposition"] == 'attachment; filename="report.txt"'
+        assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    options = {"filename": 'R\u00e9sum\u00e9 "2024".pdf', "content_disposition_type": "inline"}
+    with TestClient(file_app(site / "notes.txt", **options)) as client:
+        response = client.get("/file")
+        assert response.headers["content-disposition"] == (
+            'inline; filename="R_sum_ _2024_.pdf"; '
+            "filename*=UTF-8''R%C3%A9sum%C3%A9%20%222024%22.pdf"
+        )
+        assert response.headers["content-type"] == "application/pdf"
+
+
+def test_file_response_header_injection_is_impossible(site: Path) -> None:
+    with TestClient(file_app(site / "notes.txt", filename="a\r\nSet-Cookie: x=1")) as client:
+        response = client.get("/file")
+        assert "set-cookie" not in response.headers
+        assert response.headers["content-disposition"].startswith('attachment; filename="a__Set')
+
+
+def test_file_response_explicit_headers_win(site: Path) -> None:
+    headers = {"etag": '"v1"', "content-type": "text/x-custom", "content-disposition": "inline"}
+    app = file_app(site / "notes.txt", headers=headers, filename="ignored.txt")
+    with TestClient(app) as client:
+        response = client.get("/file")
+        assert response.headers["etag"] == '"v1"'
+        assert response.headers["content-type"] == "text/x-custom"
+        assert response.headers["content-disposition"] == "inline"
+        assert client.get("/file", headers={"if-none-match": '"v1"'}).status_code == 304
+
+
+def test_file_response_with_a_weak_etag(site: Path) -> None:
+    app = file_app(site / "notes.txt", headers={"etag": 'W/"v1"'})
+    with TestClient(app) as client:
+        assert client.get("/file", headers={"if-none-match": '"v1"'}).status_code == 304
+        # A weak validator never passes If-Match or If-Range (strong comparison).
+        assert client.get("/file", headers={"if-match": 'W/"v1"'}).status_code == 412
+        ranged = client.get("/file", headers={"range": "bytes=0-1", "if-range": 'W/"v1"'})
+        assert ranged.status_code == 200
+
+
+def test_dates_without_a_zone_are_utc(site: Path) -> None:
+    with TestClient(file_app(site / "notes.txt")) as client:
+        assert (
+            client.get(
+                "/file", headers={"if-modified-since": "Sun, 06 Nov 1994 08:49:37 -0000"}
+            ).status_code
+            == 200
+        )
+        future = "Fri, 01 Jan 2100 00:00:00 -0000"
+        assert client.get("/file", headers={"if-modified-since": future}).status_code == 304
+
+
+def test_file_response_with_unparseable_last_modified(site: Path) -> None:
+    app = file_app(site / "notes.txt", headers={"last-modified": "yesterday"})
+    with TestClient(app) as client:
+        since = formatdate(usegmt=True)
+        assert client.get("/file", headers={"if-modified-since": since}).status_code == 200
+        assert client.get("/file", headers={"if-unmodified-since": since}).status_code == 200
+
+
+def test_file_response_post_with_matching_if_none_match_is_412(site: Path) -> None:
+    with TestClient(file_app(site / "notes.txt")) as client:
+        etag = client.get("/file").headers["etag"]
+        assert client.post("/file", headers={"if-none-match": etag}).status_code == 412
+        # Range applies to GET only.
+        ranged = client.post("/file", headers={"range": "bytes=0-1"})
+        assert ranged.status_code == 200
+        assert ranged.text == "notes\n"
+
+
+def test_file_response_missing_file_is_404_without_the_path(tmp_path: Path) -> None:
+    with TestClient(file_app(tmp_path / "private-name.txt")) as client:
+        response = client.get("/file")
+        assert response.status_code == 404
+        assert "private-name" not in response.text
+        assert response.json()["detail"] == "The file is not there."
+    with TestClient(file_app(tmp_path)) as client:  # a directory is not a file
+        assert client.get("/file").status_code == 404
+
+
+def test_file_response_background_runs_after_the_body(site: Path) -> None:
+    done: list[str] = []
+
+    async def after() -> None:
+        done.append("after")
+
+    for name in ("notes.txt", "big.bin"):
+        with TestClient(file_app(site / name, background=after)) as client:
+            assert client.get("/file").status_code == 200
+    assert done == ["after", "after"]
+
+
+def test_file_response_headers_view_before_sending(site: Path) -> None:
+    response = FileResponse(site / "app.css")
+    assert response.headers["content-type"] == "text/css; charset=utf-8"
+    assert "content-length" not in response.headers  # known once the file is opened
+
+
+def test_big_file_is_sent_in_chunks(site: Path) -> None:
+    with (
+        TestClient(file_app(site / "big.bin", chunk_size=4096)) as client,
+        client.stream("GET", "/file") as response,
+    ):
+        chunks = list(response.iter_raw())
+    assert len(chunks) == len(BIG) // 4096
+    assert b"".join(chunks) == BIG
+
+
+def open_fds_for(path: Path) -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_client_leaving_mid_download_closes_the_file(site: Path) -> None:
+    path = site / "big.bin"
+    with TestClient(file_app(path, chunk_size=1024)) as client:
+        with client.stream("GET", "/file") as response:
+            assert next(response.iter_raw()) == BIG[:1024]
+        assert open_fds_for(path.resolve()) == 0
+        # The server goes on serving.
+        assert client.get("/file", headers={"range": "bytes=-4"}).content == BIG[-4:]
+
+
+def test_disconnect_stops_reading_the_disk(site: Path) -> None:
+    """A client gone after the first chunk: the rest of the file is never read."""
+    response = FileResponse(site / "big.bin", chunk_size=1024)
+    bodies: list[bytes] = []
+
+    async def run() -> None:
+        gone = asyncio.Event()
+        messages = iter([{"type": "http.request", "body": b""}])
+
+        async def receive() -> dict[str, Any]:
+            message = next(messages, None)
+            if message is not None:
+                return message
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                bodies.append(message["body"])
+                if len(bodies) == 2:
+                    gone.set()
+                    for _ in range(3):  # let the watcher see it
+                        await asyncio.sleep(0)
+
+        scope = {"type": "http", "method": "GET", "headers": []}
+        await response(scope, receive, send)
+
+    asyncio.run(run())
+    assert bodies[:2] == [BIG[:1024], BIG[1024:2048]]
+    assert len(bodies) < 6
+    assert bodies[-1] == b""
+
+
+def test_file_shrinking_mid_send_is_an_error(site: Path) -> None:
+    path = site / "shrinks.bin"
+    path.write_bytes(bytes(10000))
+    response = FileResponse(path, chunk_size=1000)
+    transfer = response.prepare({"type": "http", "method": "GET", "headers": []})
+    try:
+        os.truncate(path, 1500)
+        assert len(transfer.read(1000)) == 500
+        with pytest.raises(RuntimeError, match="shrank"):
+            transfer.read(1000)
+    finally:
+        os.close(transfer.fd)
+
+
+# --- Escapes ------------------------------------------------------------------------------
+
+# What an attacker puts in the request line; each must get 400 or 404, never the secret.
+ATTACKS = [
+    "/static/../secret.txt",
+    "/static/%2e%2e/secret.txt",
+    "/static/%2E%2E/secret.txt",
+    "/static/..%2fsecret.txt",
+    "/static/..%2Fsecret.txt",
+    "/static/%2e%2e%2fsecret.txt",
+    "/static/sub/../../secret.txt",
+    "/static/sub/%2e%2e/%2e%2e/secret.txt",
+    "/static/./../secret.txt",
+    "/static/a%00b",
+    "/static/app.css%00.png",
+    "/static//etc/passwd",
+    "/static/%2fetc%2fpasswd",
+    "/static/%2Fetc/passwd",
+    "/static/..\\secret.txt",
+    "/static/..%5csecret.txt",
+    "/static/..%5Csecret.txt",
+    "/static/%5c..%5csecret.txt",
+    "/static/link-out.txt",
+    "/static/dir-out/secret.txt",
+    "/static/%252e%252e/secret.txt",
+    "/static/.%2e/secret.txt",
+    "/static/sub/..",
+    "/static/...",
+]
+
+
+def call_like_uvicorn(app: Any, raw_path: str) -> tuple[int, bytes]:
+    """Send ``GET raw_path`` to ``app`` with the scope uvicorn builds from a request line."""
+    raw = raw_path.encode("latin-1")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": unquote(raw_path),
+        "raw_path": raw,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    status = 0
+    body = b""
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, body
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        else:
+            body += message.get("body", b"")
+
+    asyncio.run(app(scope, receive, send))
+    return status, body
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_escapes_through_the_test_client(client: Any, attack: str) -> None:
+    response = client.get(attack)
+    assert response.status_code in (400, 404), attack
+    assert no_secret(response.content)
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_escapes_as_a_server_would_pass_them(site: Path, attack: str) -> None:
+    app = Carafe()
+    app.static("/static", str(site))
+    status, body = call_like_uvicorn(app, attack)
+    assert status in (400, 404), attack
+    assert no_secret(body)
+    assert str(site.parent) not in body.decode("latin-1")
+
+
+def test_escape_without_raw_path(site: Path) -> None:
+    # Servers may leave raw_path out; the decoded path is checked all the same.
+    files = StaticFiles(site)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    for path in ("/../secret.txt", "/a\\..\\..\\secret.txt", "/a\x00b"):
+        sent.clear()
+        scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": []}
+        asyncio.run(files(scope, receive, send))
+        assert sent[0]["status"] == 400
+        assert no_secret(sent[1]["body"])
+
+
+def test_follow_symlinks_trusts_the_directory_owner(site: Path) -> None:
+    app = Carafe()
+    app.mount("/static", StaticFiles(site, follow_symlinks=True))
+    with TestClient(app) as client:
+        assert client.get("/static/link-out.txt").content == SECRET
+        # Only links: the path itself still cannot climb out.
+        assert client.get("/static/%2e%2e/secret.txt").status_code == 400
+
+
+# --- A real server, raw bytes on a socket --------------------------------------------
+
+
+def raw_request(port: int, target: bytes, method: bytes = b"GET", extra: bytes = b"") -> bytes:
+    request = method + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra
+    request += b"Connection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def status_of(reply: bytes) -> int:
+    return int(reply.split(b" ", 2)[1])
+
+
+@pytest.mark.slow
+def test_escapes_against_real_uvicorn(site: Path, live_server: Any) -> None:
+    (site / "hello.txt").write_text("hello\n")
+    server = live_server("examples.static_site:app", env={"CARAFE_STATIC_DIR": str(site)})
+    ok = raw_request(server.port, b"/static/app.css")
+    assert status_of(ok) == 200
+    assert ok.endswith(b"body { color: red; }\n")
+    for attack in ATTACKS:
+        reply = raw_request(server.port, attack.encode("latin-1"))
+        assert status_of(reply) in (400, 404), (attack, reply[:200])
+        assert no_secret(reply), attack
+    # Literal bytes no client library would send: uvicorn refuses some itself (400).
+    for target in (b"/static/../../secret.txt", b"/static/a\x00b", b"/static/..\\..\\secret.txt"):
+        reply = raw_request(server.port, target)
+        assert reply == b"" or status_of(reply) in (400, 404), target
+        assert no_secret(reply)
+    # Range, 304 and HEAD over the wire.
+    ranged = raw_request(server.port, b"/static/big.bin", extra=b"Range: bytes=10-19\r\n")
+    assert status_of(ranged) == 206
+    assert b"content-range: bytes 10-19/262144" in ranged.lower()
+    assert ranged.endswith(BIG[10:20])
+    etag = next(
+        line.split(b":", 1)[1].strip()
+        for line in ok.split(b"\r\n")
+        if line.lower().startswith(b"etag:")
+    )
+    cached = raw_request(server.port, b"/static/app.css", extra=b"If-None-Match: " + etag + b"\r\n")
+    assert status_of(cached) == 304
+    head = raw_request(server.port, b"/static/big.bin", method=b"HEAD")
+    assert status_of(head) == 200
+    assert head.endswith(b"\r\n\r\n")
+    download = raw_request(server.port, b"/download")
+    assert status_of(download) == 200
+    assert b'content-disposition: attachment; filename="hello.txt"' in download.lower()
+    # After all of that, the server still serves.
+    assert status_of(raw_request(server.port, b"/static/sub/deep.txt")) == 200
