@@ -24,6 +24,7 @@ from carafe.limits import Limits
 from carafe.params import Body, Cookie, Header, Path, Query
 from carafe.requests import Request
 from carafe.responses import (
+    FileResponse,
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
@@ -42,6 +43,7 @@ __all__ = [
     "ConfigurationError",
     "Cookie",
     "Depends",
+    "FileResponse",
     "HTMLResponse",
     "HTTPError",
     "Header",
