@@ -1,0 +1,150 @@
+"""Malformed requests against a real uvicorn server: a clear 4xx each, and it keeps serving.
+
+Requests are written as raw bytes on a socket so that no client library can tidy them up.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import pytest
+
+
+def raw_request(port: int, data: bytes, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    """Send ``data``, read one response; returns (status, headers, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)  # every request says Connection: close; the server ends it
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, body
+
+
+def request(
+    method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: localhost", "Connection: close"]
+    all_headers = {"Content-Length": str(len(body)), **(headers or {})}
+    lines += [f"{k}: {v}" for k, v in all_headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+@pytest.fixture(scope="module")
+def port() -> Any:
+    from tests.conftest import LiveServer
+
+    server = LiveServer("tests.apps.core_app:app")
+    yield server.port
+    server.stop()
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "detail"),
+    [
+        (request("POST", "/items", b'{"name": "x", ', JSON), 400, "not valid JSON"),
+        (request("POST", "/items", b'{"name": "x", "price": "cheap"}', JSON), 422, "validation"),
+        (request("POST", "/items", b"\xff\xfe\x00garbage", JSON), 400, "not valid JSON"),
+        (
+            request("POST", "/items", b'{"name":"x","price":1}', {"Content-Type": "text/plain"}),
+            415,
+            "JSON",
+        ),
+        (request("POST", "/any", b"[" * 200_000, JSON), 413, "larger than the limit"),
+        (
+            request("POST", "/any", b'{"a":' * 10_000 + b"1" + b"}" * 10_000, JSON),
+            400,
+            "nested too deeply",
+        ),
+        (
+            b"POST /any HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 99999999999\r\nConnection: close\r\n\r\n{}",
+            413,
+            "larger than the limit",
+        ),
+        (request("PROPFIND", "/health"), 405, "not allowed"),
+        (request("GET", "/items/%00"), 422, "validation"),
+        (request("GET", "/items/" + "9" * 5000), 422, "validation"),
+        (request("GET", "//health"), 404, "Nothing is at"),
+        (request("GET", "/../../etc/passwd"), 404, "Nothing is at"),
+        (request("GET", "/" + "a" * 6000), 404, "Nothing is at"),
+    ],
+    ids=[
+        "truncated-json",
+        "wrong-type",
+        "binary-junk",
+        "text-plain-json",
+        "body-over-limit",
+        "deep-json",
+        "huge-content-length",
+        "unknown-method",
+        "nul-in-path",
+        "huge-int",
+        "double-slash",
+        "dot-dot",
+        "long-path",
+    ],
+)
+def test_bad_request_gets_clear_4xx(port: int, data: bytes, status: int, detail: str) -> None:
+    got, headers, body = raw_request(port, data)
+    assert got == status
+    assert headers["content-type"] == "application/problem+json"
+    problem = json.loads(body)
+    assert problem["status"] == status
+    assert detail in problem["detail"]
+    assert "Traceback" not in body.decode("latin-1")
+    # and the server goes on serving
+    ok, _, health = raw_request(port, request("GET", "/health"))
+    assert (ok, json.loads(health)) == (200, {"status": "ok"})
+
+
+def test_chunked_body_over_limit_is_stopped(port: int) -> None:
+    chunk = b"a" * 8192
+    pieces = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(20)) + b"0\r\n\r\n"
+    data = (
+        b"POST /any HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + pieces
+    )
+    status, _, body = raw_request(port, data)
+    assert status == 413
+    assert b"larger than the limit" in body
+
+
+def test_malformed_http_is_rejected_by_the_server(port: int) -> None:
+    status, _, _ = raw_request(
+        port, b"POST /any HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"
+    )
+    assert status == 400
+    # A method the HTTP parser does not know never reaches the app.
+    status, _, _ = raw_request(port, request("BREW", "/health"))
+    assert status == 400
+    ok, _, _ = raw_request(port, request("GET", "/health"))
+    assert ok == 200
+
+
+def test_client_that_disconnects_mid_body(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"POST /any HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 50000\r\n\r\n" + b"[" * 100
+        )
+    ok, _, _ = raw_request(port, request("GET", "/health"))
+    assert ok == 200
