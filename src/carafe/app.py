@@ -19,7 +19,7 @@ from carafe._endpoint import Endpoint, Hooks, build_endpoint, head_endpoint
 from carafe._errors import ErrorHandlers, ExceptionHandler, logger
 from carafe._plan import Plan, build_plan, call_kind
 from carafe.datastructures import State
-from carafe.di import Dependency
+from carafe.di import AppScope, Dependency
 from carafe.exceptions import ConfigurationError, HTTPError, URLBuildError
 from carafe.lifespan import LifespanDriver
 from carafe.limits import DEFAULT_LIMITS, Limits
@@ -68,6 +68,10 @@ class _Overrides(dict[Any, Any]):
         value = super().pop(key, *default)
         self._app._changed()
         return value
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self._app._changed()
 
 
 class Carafe(Router):
@@ -118,6 +122,7 @@ class Carafe(Router):
         self.state = State()
         self.dependency_overrides: dict[Any, Any] = _Overrides(self)
         self.extensions: dict[str, Any] = {}
+        self._app_scope = AppScope()  # Depends(..., scope="app") values
         self._errors = ErrorHandlers(debug)
         self._lifespan = lifespan
         self._startup: list[Callable[[], Any]] = []
@@ -213,7 +218,11 @@ class Carafe(Router):
                 )
             names[item.name] = template
             plan = build_plan(
-                item.handler, template.param_names, item.dependencies, self.dependency_overrides
+                item.handler,
+                template.param_names,
+                item.dependencies,
+                self.dependency_overrides,
+                self._app_scope,
             )
             # walk() merged the route's limits over its routers' and the app's.
             limits = item.limits if item.limits is not None else DEFAULT_LIMITS
@@ -245,6 +254,8 @@ class Carafe(Router):
 
     async def _first_call(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.compile()
+        if self._app_scope.pending:  # no lifespan ran, or an override came in since
+            await self._app_scope.start()
         self._entry = self._stack
         await self._entry(scope, receive, send)
 
@@ -373,6 +384,8 @@ class Carafe(Router):
                 if produced is not None:
                     for key, value in produced.items():
                         setattr(self.state, key, value)
+            stack.push_async_callback(self._app_scope.close)
+            await self._app_scope.start()
         except BaseException:
             self._running = None
             await stack.aclose()
