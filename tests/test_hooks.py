@@ -181,7 +181,7 @@ def test_after_request_replaces_the_response() -> None:
     assert response.headers["content-length"] == str(len(response.content))
 
 
-def test_after_hooks_run_in_registration_order_on_the_rendered_result() -> None:
+def test_after_hooks_run_last_registered_first_on_the_rendered_result() -> None:
     app = Carafe()
     order: list[str] = []
 
@@ -189,19 +189,28 @@ def test_after_hooks_run_in_registration_order_on_the_rendered_result() -> None:
     def index() -> str:
         return "made"
 
-    @app.after_request
-    async def first(request: Request, response: Response) -> None:
-        order.append(f"first saw {response.status_code} {response.body!r}")
-        response.headers["x-chain"] = "first"
+    @app.before_request
+    def outer_in(request: Request) -> None:
+        order.append("outer in")
+
+    @app.before_request
+    def inner_in(request: Request) -> None:
+        order.append("inner in")
 
     @app.after_request
-    def second(request: Request, response: Response) -> None:
-        order.append("second saw " + response.headers["x-chain"])
+    def outer_out(request: Request, response: Response) -> None:
+        order.append("outer out saw " + response.headers["x-chain"])
+
+    @app.after_request
+    async def inner_out(request: Request, response: Response) -> None:
+        order.append(f"inner out saw {response.status_code} {response.body!r}")
+        response.headers["x-chain"] = "inner"
 
     response = TestClient(app).get("/")
     assert response.status_code == 201
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
-    assert order == ["first saw 201 b'made'", "second saw first"]
+    # As in Flask: before hooks in order, after hooks in reverse, so they nest.
+    assert order == ["outer in", "inner in", "inner out saw 201 b'made'", "outer out saw inner"]
 
 
 def test_after_request_sees_the_before_hooks_answer() -> None:

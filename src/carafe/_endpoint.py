@@ -51,7 +51,11 @@ REQUEST_CLEANUP = "carafe.cleanup"
 
 
 class Hooks:
-    """The app's ``before_request`` and ``after_request`` functions, as async callables."""
+    """The app's ``before_request`` and ``after_request`` functions, as async callables.
+
+    ``before`` runs in registration order, ``after`` in reverse, as in Flask: hooks
+    nest like middleware, the first registered outermost.
+    """
 
     __slots__ = ("after", "before")
 
@@ -59,7 +63,7 @@ class Hooks:
         self, before: Sequence[Callable[..., Any]] = (), after: Sequence[Callable[..., Any]] = ()
     ) -> None:
         self.before = tuple(_as_async(fn) for fn in before)
-        self.after = tuple(_as_async(fn) for fn in after)
+        self.after = tuple(_as_async(fn) for fn in reversed(after))
 
 
 def _as_async(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
