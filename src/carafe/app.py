@@ -172,7 +172,11 @@ class Carafe(Router):
         return fn
 
     def after_request(self, fn: F) -> F:
-        """Run ``fn(request, response)`` after every handler; it may return a new response."""
+        """Run ``fn(request, response)`` after every handler; it may return a new response.
+
+        After-hooks run last-registered first, as in Flask, so they nest around the
+        before-hooks like middleware.
+        """
         self._after.append(fn)
         self._changed()
         return fn
