@@ -17,7 +17,7 @@ from carafe.middleware import (
     SecurityHeadersMiddleware,
     TrustedHostMiddleware,
 )
-from carafe.middleware.gzip import accepts_gzip
+from carafe.middleware.gzip import _Compressor, accepts_gzip
 from carafe.middleware.trustedhost import host_name
 from carafe.testing import TestClient
 from carafe.types import ASGIApp, Message, Receive, Scope, Send
@@ -481,6 +481,13 @@ def test_gzip_passes_other_messages_through() -> None:
     asyncio.run(GZipMiddleware(app)(scope, receive, send))
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.pathsend"]
     assert sent[0]["headers"] == [(b"content-type", b"text/plain")]
+
+
+def test_gzip_per_response_state_is_slotted() -> None:
+    async def send(message: Message) -> None:
+        pass  # pragma: no cover
+
+    assert not hasattr(_Compressor(GZipMiddleware(make_app()), send), "__dict__")
 
 
 def test_gzip_rejects_a_bad_level() -> None:

@@ -352,6 +352,23 @@ def test_root_path_under_a_real_uvicorn(live_server: Any) -> None:
         assert http.get("/").status_code == 200  # still serving after a 422
 
 
+# --- Middleware -----------------------------------------------------------------------
+
+
+def test_the_apps_middleware_wraps_mounted_apps_too() -> None:
+    from carafe.middleware import CORSMiddleware, GZipMiddleware
+
+    app = Carafe()
+    app.mount("/legacy", mounting.legacy)
+    app.add_middleware(GZipMiddleware, minimum_size=10)
+    app.add_middleware(CORSMiddleware, allow_origins=["https://a.example"])
+    headers = {"origin": "https://a.example", "accept-encoding": "gzip"}
+    response = TestClient(app).get("/legacy/form", headers=headers)
+    assert "<form" in response.text
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["access-control-allow-origin"] == "https://a.example"
+
+
 # --- ASGI details ---------------------------------------------------------------------
 
 
