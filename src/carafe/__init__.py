@@ -33,6 +33,7 @@ from carafe.responses import (
     StreamingResponse,
 )
 from carafe.routing import Router
+from carafe.views import route_options
 
 __version__ = "0.1.0"
 
@@ -61,4 +62,5 @@ __all__ = [
     "Router",
     "State",
     "StreamingResponse",
+    "route_options",
 ]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["HTTP_METHODS", "Mount", "Route", "RouteOptions", "Router"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+V = TypeVar("V", bound=type)
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -215,6 +216,21 @@ class Router:
 
     def options(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
         return self.route(path, ("OPTIONS",), **options)
+
+    def view(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[V], V]:
+        """Register the decorated class's ``get``/``post``/... methods; see ``carafe.views``."""
+
+        def decorate(view: V) -> V:
+            self.add_view(path, view, **options)
+            return view
+
+        return decorate
+
+    def add_view(self, path: str, view: type, **options: Unpack[RouteOptions]) -> list[Route]:
+        """Register ``view``'s HTTP methods at ``path``, one route each; see ``carafe.views``."""
+        from carafe.views import add_view
+
+        return add_view(self, path, view, **options)
 
     def include(self, router: Router, *, prefix: str = "") -> None:
         """Add every route of ``router`` (and of the routers it includes) under ``prefix``."""
