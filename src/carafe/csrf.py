@@ -32,12 +32,11 @@ import hmac
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
-from urllib.parse import parse_qsl
 
-from carafe._endpoint import RESPONSE_HOOKS
+from carafe._endpoint import REQUEST_CLEANUP, RESPONSE_HOOKS
 from carafe.exceptions import ConfigurationError, HTTPError
-from carafe.limits import DEFAULT_LIMITS
-from carafe.requests import Request, read_body
+from carafe.limits import DEFAULT_LIMITS, Limits
+from carafe.requests import Request
 from carafe.responses import ProblemResponse
 from carafe.routing.paths import PathTemplate
 from carafe.routing.trie import RouteTable
@@ -57,7 +56,7 @@ _EXEMPT_ATTR = "__carafe_csrf_exempt__"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _TOKEN_BYTES = 32
 _TOKEN_SCOPE_KEY = "carafe.csrf_token"
-_FORM_TYPE = "application/x-www-form-urlencoded"
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 def csrf_exempt(handler: F) -> F:
@@ -123,7 +122,7 @@ class CSRFProtect:
         self.header_name = header_name.lower()
         self.cookie_name = cookie_name
         self._cookie_flags = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
-        self._protected: RouteTable[bool] = RouteTable()
+        self._protected: RouteTable[Limits] = RouteTable()
         self._compiled: object = None
         if app is not None:
             app.extensions[_EXTENSION] = self
@@ -131,19 +130,21 @@ class CSRFProtect:
 
     # --- Which requests are checked ------------------------------------------------
 
-    def _needs_check(self, app: Carafe, path: str, method: str) -> bool:
+    def checked_route(self, app: Carafe, path: str, method: str) -> Limits | None:
+        """The limits of the route a check applies to, or None when none does."""
         compiled = app.compile()
         if compiled is not self._compiled:  # first request, or routes changed since
-            table: RouteTable[bool] = RouteTable()
+            table: RouteTable[Limits] = RouteTable()
             for item in compiled:
-                if getattr(item.route.handler, _EXEMPT_ATTR, False):
+                route = item.route
+                if getattr(route.handler, _EXEMPT_ATTR, False):
                     continue
-                for verb in item.route.methods:
+                for verb in route.methods:
                     if verb not in _SAFE_METHODS:
-                        table.add(PathTemplate(item.route.path), verb, True)
+                        table.add(PathTemplate(route.path), verb, route.limits or DEFAULT_LIMITS)
             self._protected, self._compiled = table, compiled
         found = self._protected.match(path)
-        return found is not None and method in found[0]
+        return None if found is None else found[0].get(method)
 
     # --- Tokens --------------------------------------------------------------------
 
@@ -197,17 +198,18 @@ class CSRFProtect:
         return secret
 
     async def submitted_token(self, request: Request) -> str | None:
-        """The token the request carries: the header, else the urlencoded form field."""
+        """The token the request carries: the header, else the form field."""
         header: str | None = request.headers.get(self.header_name)
         if header is not None:
             return header
         content_type = request.headers.get("content-type", "")
-        if content_type.split(";", 1)[0].strip().lower() != _FORM_TYPE:
+        if content_type.split(";", 1)[0].strip().lower() not in _FORM_TYPES:
             return None
-        # read_body keeps the body in the scope, so the handler can still read the form.
-        body = await read_body(request.scope, request.receive, request.limits.max_body_size or 0)
-        fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
-        return next((value for name, value in fields if name == self.field_name), None)
+        from carafe.forms import read_form
+
+        # The parsed form is kept in the scope: the handler reads it without a second parse.
+        value = (await read_form(request)).get(self.field_name)
+        return value if isinstance(value, str) else None
 
     async def check(self, request: Request) -> None:
         """Raise a 403 ``HTTPError`` unless the request carries this visitor's token."""
@@ -250,15 +252,27 @@ class CSRFMiddleware:
         root = scope.get("root_path")
         if root and path.startswith(root):
             path = path[len(root) :] or "/"
-        carafe_app: Carafe = scope["app"]
-        if self.protect._needs_check(carafe_app, path, scope["method"]):
-            request = Request(scope, receive, send, limits=carafe_app.limits or DEFAULT_LIMITS)
-            try:
-                await self.protect.check(request)
-            except HTTPError as exc:
-                await ProblemResponse.from_error(exc)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        limits = self.protect.checked_route(scope["app"], path, scope["method"])
+        if limits is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.protect.check(Request(scope, receive, send, limits=limits))
+        except HTTPError as exc:
+            await ProblemResponse.from_error(exc)(scope, receive, send)
+            await _clean_up(scope)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            await _clean_up(scope)
+
+
+async def _clean_up(scope: Scope) -> None:
+    """Close uploads of a form parsed here, if the endpoint did not (it pops the list)."""
+    callbacks = scope.pop(REQUEST_CLEANUP, None)
+    for callback in reversed(callbacks or ()):
+        await callback()
 
 
 async def get_csrf_token(request: Request) -> str:

@@ -1,9 +1,10 @@
 """What a 500 shows with ``debug=True``: the error, its traceback and the request.
 
 Browsers (``Accept: text/html``) get a page: every frame of the traceback (and of the
-exceptions it was raised from) with its source lines and local variables, then the
-request. API clients get the problem+json document with the traceback as a list of
-lines. Everything shown is escaped, and long values are cut.
+exceptions it was raised from) with its source lines, the local variables of your code's
+frames, then the request (``Cookie`` and ``Authorization`` values hidden). API clients
+get the problem+json document with the traceback as a list of lines. Everything shown is
+escaped, and long values are cut.
 
 Only clients on loopback see any of it, and only when the request did not come through a
 proxy (a ``Forwarded``/``X-Forwarded-For``/``X-Real-IP`` header means the real client may
@@ -105,10 +106,8 @@ def _frames(tb: TracebackType | None) -> Iterator[tuple[FrameType, int]]:
 
 
 def _safe_repr(value: object) -> str:
-    try:
-        return _repr.repr(value)
-    except Exception as exc:  # a broken __repr__ must not break the debug page
-        return f"<repr failed: {type(exc).__name__}>"
+    # NOTE: reprlib catches a failing __repr__ itself and shows "<Class instance at ...>".
+    return _repr.repr(value)
 
 
 def _source(filename: str, lineno: int) -> str:
@@ -130,10 +129,12 @@ def _frame_html(frame: FrameType, lineno: int) -> str:
     code = frame.f_code
     filename = code.co_filename
     library = any(marker in filename for marker in _LIBRARY_MARKERS) or "/carafe/" in filename
+    # Library frames (Carafe's own, installed packages) show their source but not their
+    # locals: those are noise, and hold the raw scope (cookies, tokens) besides.
     local_rows = "".join(
         f"<tr><th>{html.escape(name)}</th><td><code>{html.escape(_safe_repr(value))}"
         "</code></td></tr>"
-        for name, value in sorted(frame.f_locals.items())
+        for name, value in ([] if library else sorted(frame.f_locals.items()))
     )
     local_table = f"<table class=locals>{local_rows}</table>" if local_rows else ""
     return (

@@ -1,0 +1,244 @@
+"""CSRF: form posts and cookie-backed JSON need the token; exempt routes and mounts do not."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import msgspec
+import pytest
+from jinja2 import DictLoader
+
+from carafe import Carafe, Request
+from carafe.csrf import CSRFProtect, csrf_exempt, mask, unmask
+from carafe.exceptions import ConfigurationError
+from carafe.forms import Form
+from carafe.responses import PlainTextResponse
+from carafe.sessions import Session
+from carafe.templating import Templates
+from carafe.testing import TestClient
+
+FORM = '<form method=post><input name=csrf_token value="{{ csrf_token() }}"></form>'
+
+
+class Note(msgspec.Struct):
+    text: str
+
+
+async def other_app(scope: Any, receive: Any, send: Any) -> None:
+    await PlainTextResponse("mounted")(scope, receive, send)
+
+
+def make_app(app: Carafe) -> Carafe:
+    templates = Templates(loader=DictLoader({"form.html": FORM}))
+
+    @app.get("/form")
+    async def form(request: Request) -> Any:
+        return await templates.render(request, "form.html")
+
+    @app.post("/notes")
+    async def add_note(text: Annotated[str, Form()]) -> dict[str, str]:
+        return {"saved": text}
+
+    @app.post("/api/notes")
+    async def add_json_note(note: Note) -> dict[str, str]:
+        return {"saved": note.text}
+
+    @app.route("/notes/{note_id}", methods=["PUT", "DELETE"])
+    async def change_note(note_id: int, request: Request) -> dict[str, str]:
+        return {"changed": request.method}
+
+    @app.post("/hooks/payment")
+    @csrf_exempt
+    async def webhook(note: Note) -> dict[str, str]:
+        return {"got": note.text}
+
+    @app.post("/login")
+    async def login(session: Session) -> dict[str, bool]:
+        session["user"] = "ann"
+        session.regenerate()
+        return {"ok": True}
+
+    app.mount("/legacy", other_app)
+    return app
+
+
+def token_from(client: TestClient) -> str:
+    page = client.get("/form").text
+    found = re.search(r'value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.fixture
+def client() -> Any:
+    with TestClient(make_app(Carafe(secret_key="csrf-secret", csrf=True))) as client:
+        yield client
+
+
+def test_a_form_post_with_the_token_passes(client: TestClient) -> None:
+    token = token_from(client)
+    response = client.post("/notes", data={"text": "hello", "csrf_token": token})
+    assert response.status_code == 200
+    assert response.json() == {"saved": "hello"}
+
+
+def test_a_multipart_form_with_the_token_passes(client: TestClient) -> None:
+    token = token_from(client)
+    response = client.post(
+        "/notes",
+        data={"text": "hi", "csrf_token": token},
+        files={"attachment": ("a.txt", b"content", "text/plain")},
+    )
+    assert response.json() == {"saved": "hi"}
+
+
+def test_missing_or_wrong_tokens_get_403(client: TestClient) -> None:
+    token = token_from(client)
+    cases = [
+        ({"text": "x"}, "missing"),
+        ({"text": "x", "csrf_token": ""}, "wrong"),
+        ({"text": "x", "csrf_token": "not-a-token"}, "wrong"),
+        ({"text": "x", "csrf_token": token[:-2]}, "wrong"),
+        ({"text": "x", "csrf_token": "\u00e9" * 10}, "wrong"),
+        ({"text": "x", "csrf_token": "A" * 5000}, "wrong"),
+        ({"text": "x", "csrf_token": mask(b"\0" * 32)}, "wrong"),
+    ]
+    for data, word in cases:
+        response = client.post("/notes", data=data)
+        assert response.status_code == 403
+        assert response.headers["content-type"] == "application/problem+json"
+        assert word in response.json()["detail"]
+
+
+def test_tokens_are_masked_differently_each_time_and_all_verify(client: TestClient) -> None:
+    first, second = token_from(client), token_from(client)
+    assert first != second
+    for token in (first, second):
+        assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 200
+
+
+def test_another_visitors_token_does_not_pass(client: TestClient) -> None:
+    theirs = token_from(client)
+    client.cookies.clear()
+    token_from(client)  # a session of our own
+    assert client.post("/notes", data={"text": "a", "csrf_token": theirs}).status_code == 403
+
+
+def test_login_renews_the_token(client: TestClient) -> None:
+    before = token_from(client)
+    assert client.post("/login", headers={"x-csrf-token": before}).status_code == 200
+    assert client.post("/notes", data={"text": "a", "csrf_token": before}).status_code == 403
+    after = token_from(client)
+    assert client.post("/notes", data={"text": "a", "csrf_token": after}).status_code == 200
+
+
+def test_json_needs_the_header_and_text_plain_never_passes(client: TestClient) -> None:
+    token = token_from(client)
+    body = b'{"text": "hi"}'
+    ok = client.post(
+        "/api/notes",
+        content=body,
+        headers={"content-type": "application/json", "x-csrf-token": token},
+    )
+    assert ok.json() == {"saved": "hi"}
+    # The cross-site "simple request": JSON sent as text/plain, no custom header.
+    forged = client.post("/api/notes", content=body, headers={"content-type": "text/plain"})
+    assert forged.status_code == 403
+    no_token = client.post("/api/notes", content=body, headers={"content-type": "application/json"})
+    assert no_token.status_code == 403
+
+
+def test_put_and_delete_are_checked_get_is_not(client: TestClient) -> None:
+    token = token_from(client)
+    assert client.put("/notes/1").status_code == 403
+    assert client.delete("/notes/1", headers={"x-csrf-token": token}).json() == {
+        "changed": "DELETE"
+    }
+    assert client.get("/form").status_code == 200
+
+
+def test_exempt_routes_mounts_and_unknown_paths_are_not_checked(client: TestClient) -> None:
+    hook = client.post("/hooks/payment", json={"text": "paid"})
+    assert hook.json() == {"got": "paid"}
+    assert client.post("/legacy/anything").text == "mounted"
+    assert client.post("/nowhere").status_code == 404
+
+
+def test_routes_added_later_are_protected() -> None:
+    app = make_app(Carafe(secret_key="k", csrf=True))
+    with TestClient(app) as client:
+        assert client.post("/notes", data={"text": "x"}).status_code == 403
+
+    @app.post("/late")
+    async def late() -> dict[str, bool]:
+        return {"ok": True}
+
+    with TestClient(app) as client:
+        assert client.post("/late").status_code == 403
+        assert client.post("/late", headers={"x-csrf-token": token_from(client)}).json() == {
+            "ok": True
+        }
+
+
+def test_without_csrf_text_plain_json_is_still_refused_with_415() -> None:
+    with TestClient(make_app(Carafe(secret_key="k"))) as client:
+        response = client.post(
+            "/api/notes", content=b'{"text": "hi"}', headers={"content-type": "text/plain"}
+        )
+        assert response.status_code == 415
+        # Tokens still render (and nothing checks them) when protection is off.
+        assert len(token_from(client)) > 40
+        assert client.post("/notes", data={"text": "x"}).json() == {"saved": "x"}
+
+
+def test_double_submit_cookie_mode_without_sessions() -> None:
+    app = Carafe()
+    CSRFProtect(app, mode="cookie", secure=True)
+    with TestClient(make_app(app), base_url="https://testserver") as client:
+        page = client.get("/form")
+        cookie = page.headers["set-cookie"]
+        assert cookie.startswith("csrftoken=") and "Secure" in cookie and "HttpOnly" in cookie
+        token = re.search(r'value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 200
+        assert "set-cookie" not in client.get("/form").headers  # the secret is kept
+        client.cookies.clear()
+        assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 403
+
+
+def test_signed_double_submit_cookie_refuses_planted_cookies() -> None:
+    app = Carafe(secret_key=["new", "old"])
+    CSRFProtect(app, mode="cookie")
+    with TestClient(make_app(app)) as client:
+        token = token_from(client)
+        value = client.cookies["csrftoken"]
+        assert "." in value
+        assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 200
+        secret = unmask(token)
+        assert secret is not None
+        planted = value.split(".")[0]  # the secret without a signature
+        client.cookies.clear()
+        client.cookies.set("csrftoken", planted, domain="testserver.local")
+        assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 403
+        client.cookies.clear()
+        client.cookies.set("csrftoken", "x" * 300, domain="testserver.local")
+        assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 403
+
+
+def test_form_errors_are_answered_by_the_check() -> None:
+    with TestClient(make_app(Carafe(secret_key="k", csrf=True))) as client:
+        token_from(client)
+        response = client.post(
+            "/notes",
+            content=b"--x\r\nbroken",
+            headers={"content-type": "multipart/form-data; boundary=x"},
+        )
+        assert response.status_code == 400
+
+
+def test_token_helpers_and_settings() -> None:
+    assert unmask(mask(b"s" * 32)) == b"s" * 32
+    assert unmask("!!!") is None
+    assert unmask("A" * 10) is None
+    with pytest.raises(ConfigurationError, match="mode"):
+        CSRFProtect(mode="header")  # type: ignore[arg-type]

@@ -1,0 +1,153 @@
+"""Templates: autoescaping, url_for and static URLs, globals and filters, debug reload."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2 import DictLoader
+
+from carafe import Carafe, Request
+from carafe.exceptions import ConfigurationError
+from carafe.responses import PlainTextResponse
+from carafe.templating import Templates
+from carafe.testing import TestClient
+
+
+async def static_files(scope: Any, receive: Any, send: Any) -> None:
+    await PlainTextResponse(scope["path"])(scope, receive, send)
+
+
+def make_app(templates: Templates, debug: bool = False) -> Carafe:
+    app = Carafe(debug=debug)
+    app.mount("/static", static_files, name="static")
+
+    @app.get("/page/{name}")
+    async def page(request: Request, name: str, value: str = "") -> Any:
+        return await templates.render(request, name, value=value)
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    return app
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_html_is_escaped_and_other_files_are_not(tmp_path: Path) -> None:
+    write(tmp_path, "show.html", "<p>{{ value }}</p>")
+    write(tmp_path, "show.txt", "{{ value }}")
+    with TestClient(make_app(Templates(tmp_path))) as client:
+        hostile = "<script>alert(1)</script>{{7*7}}"
+        page = client.get("/page/show.html", params={"value": hostile})
+        assert page.status_code == 200
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.text == "<p>&lt;script&gt;alert(1)&lt;/script&gt;{{7*7}}</p>"
+        assert client.get("/page/show.txt", params={"value": "<b>"}).text == "<b>"
+
+
+def test_url_for_and_static_urls(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "links.html",
+        "{{ url_for('item', item_id=3) }} {{ url_for('static', path='css/site.css') }} "
+        "{{ url_for('static', filename='app.js') }} {{ static_url('logo.png') }} "
+        "{{ request.method }}",
+    )
+    with TestClient(make_app(Templates(tmp_path)), root_path="/shop") as client:
+        assert client.get("/page/links.html").text == (
+            "/shop/items/3 /shop/static/css/site.css /shop/static/app.js /shop/static/logo.png GET"
+        )
+
+
+def test_globals_and_filters_registered_before_and_after_first_use() -> None:
+    templates = Templates(
+        loader=DictLoader({"t.html": "{{ site() }} {{ 'abc' | shout }} {{ later }} {{ twice(2) }}"})
+    )
+
+    @templates.template_global()
+    def site() -> str:
+        return "Carafe"
+
+    @templates.template_filter("shout")
+    def loud(text: str) -> str:
+        return text.upper() + "!"
+
+    templates.globals["later"] = "early"
+    assert templates.env.globals["later"] == "early"
+    templates.globals["later"] = "later"
+
+    @templates.template_global()
+    async def twice(n: int) -> int:  # async globals are awaited by async rendering
+        return 2 * n
+
+    with TestClient(make_app(templates)) as client:
+        assert client.get("/page/t.html").text == "Carafe ABC! later 4"
+
+
+def test_render_options_and_render_string(tmp_path: Path) -> None:
+    write(tmp_path, "mail.txt", "Hello {{ name }}")
+    write(tmp_path, "form.html", "bad")
+    templates = Templates([tmp_path / "missing", tmp_path])
+    app = Carafe()
+
+    @app.get("/form")
+    async def form(request: Request) -> Any:
+        return await templates.render(
+            request, "form.html", status_code=422, headers={"x-form": "profile"}
+        )
+
+    @app.get("/mail")
+    async def mail(request: Request) -> str:
+        return await templates.render_string(request, "mail.txt", name="<Ann>")
+
+    with TestClient(app) as client:
+        response = client.get("/form")
+        assert (response.status_code, response.headers["x-form"], response.text) == (
+            422,
+            "profile",
+            "bad",
+        )
+        assert client.get("/mail").text == "Hello <Ann>"
+    assert "Templates(" in repr(templates)
+
+
+def test_debug_mode_reloads_changed_templates(tmp_path: Path) -> None:
+    path = write(tmp_path, "live.html", "one")
+    debug_client = TestClient(make_app(Templates(tmp_path), debug=True))
+    still_client = TestClient(make_app(Templates(tmp_path)))
+    assert debug_client.get("/page/live.html").text == "one"
+    assert still_client.get("/page/live.html").text == "one"
+    path.write_text("two", encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, (stat.st_atime, stat.st_mtime + 5))
+    assert debug_client.get("/page/live.html").text == "two"
+    assert still_client.get("/page/live.html").text == "one"
+
+
+def test_templates_need_a_directory_or_a_loader(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="directory or a loader"):
+        Templates()
+    with pytest.raises(ConfigurationError, match="directory or a loader"):
+        Templates(tmp_path, loader=DictLoader({}))
+
+
+def test_importing_carafe_imports_no_optional_library() -> None:
+    code = (
+        "import sys, carafe, carafe.sessions, carafe.templating, carafe.csrf, carafe.flash\n"
+        "heavy = [m for m in ('jinja2', 'itsdangerous', 'redis') if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
