@@ -84,6 +84,7 @@ class Carafe(Router):
         debug: Show tracebacks to clients on loopback; never in production.
         secret_key: Signs session cookies and CSRF tokens; a list rotates keys
             (the first signs, all verify).
+        csrf: Check a CSRF token on every POST/PUT/PATCH/DELETE (see ``carafe.csrf``).
         lifespan: An async context manager factory ``lifespan(app)`` run around the
             app's life; a mapping it yields becomes ``request.state``.
         limits: Bounds on request bodies for every route (see ``Limits``).
@@ -107,6 +108,7 @@ class Carafe(Router):
         description: str | None = None,
         debug: bool = False,
         secret_key: str | Sequence[str] | None = None,
+        csrf: bool = False,
         lifespan: Lifespan | None = None,
         limits: Limits | None = None,
         dependencies: Sequence[Dependency] = (),
@@ -140,6 +142,10 @@ class Carafe(Router):
         self._running: contextlib.AsyncExitStack | None = None
         if thread_pool_size is not None:
             set_thread_pool_size(thread_pool_size)
+        if csrf:
+            from carafe.csrf import CSRFProtect
+
+            CSRFProtect(self)
 
     @property
     def debug(self) -> bool:
