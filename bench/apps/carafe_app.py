@@ -12,7 +12,7 @@ import msgspec
 from pydantic import BaseModel
 
 from apps import EXTRA_ROUTES
-from carafe import Carafe, Depends
+from carafe import Carafe, Depends, Form
 from carafe.responses import PlainTextResponse
 
 SUPPORTED = {"json", "plaintext", "path_query", "post_model", "post_pydantic", "deps"}
@@ -99,12 +99,6 @@ async def deps(service: Annotated[dict, Depends(get_service)]) -> dict:
 
 
 def _add_multipart() -> None:
-    try:
-        from carafe.params import Form
-    except ImportError as exc:
-        PENDING["multipart"] = f"carafe.params.Form not available ({exc})"
-        return
-
     @app.post("/form")
     async def form(name: Annotated[str, Form()], price: Annotated[float, Form()]) -> dict:
         return {"name": name, "price": price}

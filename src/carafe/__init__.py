@@ -20,6 +20,7 @@ from carafe.exceptions import (
     HTTPError,
     RequestValidationError,
 )
+from carafe.forms import File, Form, FormData
 from carafe.limits import Limits
 from carafe.params import Body, Cookie, Header, Path, Query
 from carafe.requests import Request
@@ -33,6 +34,7 @@ from carafe.responses import (
     StreamingResponse,
 )
 from carafe.routing import Router
+from carafe.uploads import UploadFile
 from carafe.views import route_options
 
 __version__ = "0.1.0"
@@ -44,7 +46,10 @@ __all__ = [
     "ConfigurationError",
     "Cookie",
     "Depends",
+    "File",
     "FileResponse",
+    "Form",
+    "FormData",
     "HTMLResponse",
     "HTTPError",
     "Header",
@@ -62,5 +67,6 @@ __all__ = [
     "Router",
     "State",
     "StreamingResponse",
+    "UploadFile",
     "route_options",
 ]

@@ -24,6 +24,7 @@ from carafe.limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
     from carafe.app import Carafe
+    from carafe.forms import FormData
     from carafe.types import Receive, Scope, Send
 
 __all__ = ["HTTPConnection", "Request", "read_body"]
@@ -220,6 +221,16 @@ class Request(HTTPConnection):
             return msgspec.json.decode(body)
         except (msgspec.DecodeError, RecursionError) as exc:
             raise HTTPError(400, f"The body is not valid JSON: {exc}") from None
+
+    async def form(self) -> FormData:
+        """The body parsed as a form (urlencoded or multipart), once; uploads included.
+
+        Bounded by ``limits`` (413 past a bound), 415 when the body is no form, 400 when
+        it is malformed. Uploads are closed when the request ends.
+        """
+        from carafe.forms import read_form
+
+        return await read_form(self)
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The body chunk by chunk as it arrives, without the size limit of ``body``."""
