@@ -160,6 +160,24 @@ def test_fifo_is_refused_without_hanging(site: Path, client: Any) -> None:
     assert client.get("/static/pipe.txt").status_code == 404
 
 
+def test_dotfiles_are_hidden_unless_asked(site: Path) -> None:
+    (site / ".env").write_text("PASSWORD=hunter2\n")
+    (site / ".git").mkdir()
+    (site / ".git" / "config").write_text("[core]\n")
+    (site / ".well-known").mkdir()
+    (site / ".well-known" / "security.txt").write_text("Contact: mailto:sec@example.com\n")
+    app = Carafe()
+    app.static("/static", str(site))
+    app.mount("/all", StaticFiles(site, dotfiles=True))
+    with TestClient(app) as client:
+        for path in ("/static/.env", "/static/.git/config", "/static/sub/.env"):
+            response = client.get(path)
+            assert response.status_code == 404, path
+            assert "hunter2" not in response.text
+        assert client.get("/static/.well-known/security.txt").status_code == 200
+        assert client.get("/all/.env").text == "PASSWORD=hunter2\n"
+
+
 def test_html_mode_serves_index_and_404_page(site: Path) -> None:
     app = Carafe()
     app.mount("/", StaticFiles(site, html=True), name="site")
@@ -169,6 +187,11 @@ def test_html_mode_serves_index_and_404_page(site: Path) -> None:
         assert redirect.status_code == 307
         assert redirect.headers["location"] == "/sub/?x=1"
         assert client.get("/sub", follow_redirects=False).headers["location"] == "/sub/"
+        (site / "what? #1").mkdir()
+        (site / "what? #1" / "index.html").write_text("odd name")
+        odd = client.get("/what%3F%20%231", follow_redirects=False)
+        assert odd.headers["location"] == "/what%3F%20%231/"
+        assert client.get(odd.headers["location"]).text == "odd name"
         # No index.html at the top and no 404.html yet: a plain 404.
         assert client.get("/").status_code == 404
         (site / "404.html").write_text("<h1>lost</h1>")
@@ -488,6 +511,23 @@ def test_file_response_background_runs_after_the_body(site: Path) -> None:
         with TestClient(file_app(site / name, background=after)) as client:
             assert client.get("/file").status_code == 200
     assert done == ["after", "after"]
+
+
+def test_one_file_response_can_answer_many_requests(site: Path) -> None:
+    shared = FileResponse(site / "notes.txt")
+    app = Carafe()
+
+    @app.get("/notes")
+    def notes() -> FileResponse:
+        return shared
+
+    with TestClient(app) as client:
+        for _ in range(3):
+            response = client.get("/notes", headers={"range": "bytes=0-1"})
+            assert response.status_code == 206
+            assert response.headers.get_list("content-range") == ["bytes 0-1/6"]
+            assert response.headers.get_list("accept-ranges") == ["bytes"]
+        assert client.get("/notes").text == "notes\n"
 
 
 def test_file_response_headers_view_before_sending(site: Path) -> None:

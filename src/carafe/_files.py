@@ -33,7 +33,12 @@ from urllib.parse import quote
 
 from carafe._concurrency import run_sync
 from carafe.exceptions import HTTPError
-from carafe.responses import BackgroundCallable, ProblemResponse, Response
+from carafe.responses import (
+    BackgroundCallable,
+    ProblemResponse,
+    Response,
+    _wait_for_disconnect,
+)
 
 if TYPE_CHECKING:
     from carafe.types import Receive, Scope, Send
@@ -204,7 +209,7 @@ class FileResponse(Response):
 
     def _decide(self, scope: Scope, info: os.stat_result) -> _Transfer:
         size = info.st_size
-        headers = self.raw_headers
+        headers = list(self.raw_headers)  # a copy: one FileResponse may answer many requests
         names = {name for name, _ in headers}
         if b"etag" not in names:
             headers.append((b"etag", f'"{info.st_mtime_ns:x}-{size:x}"'.encode("latin-1")))
@@ -438,8 +443,3 @@ def _with_length(headers: list[tuple[bytes, bytes]], length: int) -> list[tuple[
     kept = [(k, v) for k, v in headers if k != b"content-length"]
     kept.append((b"content-length", str(length).encode()))
     return kept
-
-
-async def _wait_for_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass

@@ -17,7 +17,7 @@ checked once more after:
    the directory's owner put there.
 
 Then ``FileResponse`` answers: content type, ``ETag``/``Last-Modified``, 304, ranges.
-No directory is ever listed.
+No directory is ever listed, and names starting with ``.`` are not served unless asked.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import stat
 from typing import TYPE_CHECKING, Final
+from urllib.parse import quote
 
 from carafe._concurrency import run_sync
 from carafe._files import FileResponse, _Transfer, guess_media_type
@@ -52,6 +53,8 @@ class StaticFiles:
             for a static site. Off by default: a directory is a 404.
         follow_symlinks: Serve files whose symlinks lead out of ``directory``. Off by
             default: the real path of every file must be inside the real directory.
+        dotfiles: Serve names starting with ``.`` (``.env``, ``.git/config``). Off by
+            default: they are 404, except ``.well-known`` (RFC 8615), which is served.
         cache_control: The ``Cache-Control`` of every file. The default, ``no-cache``,
             lets browsers keep files but ask each time (a cheap 304 when unchanged);
             for file names carrying a content hash, pass
@@ -65,6 +68,7 @@ class StaticFiles:
         *,
         html: bool = False,
         follow_symlinks: bool = False,
+        dotfiles: bool = False,
         cache_control: str | None = "no-cache",
         check_dir: bool = True,
     ) -> None:
@@ -72,6 +76,7 @@ class StaticFiles:
         self.directory = os.path.realpath(directory)
         self.html = html
         self.follow_symlinks = follow_symlinks
+        self.dotfiles = dotfiles
         self.headers = {"cache-control": cache_control} if cache_control else {}
         self._inside = self.directory.rstrip(os.sep) + os.sep
         if check_dir and not os.path.isdir(self.directory):
@@ -156,6 +161,8 @@ class StaticFiles:
 
     def _lookup(self, parts: list[str]) -> tuple[str, os.stat_result] | None:
         """The file's real path and ``stat`` if it exists inside the directory, else None."""
+        if not self.dotfiles and any(p[0] == "." and p != ".well-known" for p in parts):
+            return None
         real = os.path.realpath(os.path.join(self.directory, *parts))
         if (
             not self.follow_symlinks
@@ -170,6 +177,7 @@ class StaticFiles:
 
 
 def _with_slash(scope: Scope) -> str:
-    target: str = scope["path"] + "/"
+    # Quoted here, so that a "?" or "#" in a directory's name stays part of the path.
+    target = quote(scope["path"]) + "/"
     query: bytes = scope.get("query_string", b"")
     return f"{target}?{query.decode('latin-1')}" if query else target
