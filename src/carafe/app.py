@@ -12,12 +12,13 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from carafe._concurrency import run_sync, set_thread_pool_size
 from carafe._endpoint import Endpoint, Hooks, build_endpoint, head_endpoint
 from carafe._errors import ErrorHandlers, ExceptionHandler, logger
 from carafe._plan import Plan, build_plan, call_kind
+from carafe.background import wait_for_background
 from carafe.datastructures import State
 from carafe.di import AppScope, Dependency
 from carafe.exceptions import ConfigurationError, HTTPError, URLBuildError
@@ -26,9 +27,13 @@ from carafe.limits import DEFAULT_LIMITS, Limits
 from carafe.requests import Request
 from carafe.responses import RedirectResponse, Response
 from carafe.routing.paths import PathTemplate
-from carafe.routing.router import Mount, Route, Router
+from carafe.routing.router import Mount, Route, Router, WebSocketRoute
 from carafe.routing.trie import MethodTable, RouteTable
 from carafe.types import ASGIApp, Message, Receive, Scope, Send
+from carafe.websockets import build_websocket_endpoint, deny_websocket
+
+if TYPE_CHECKING:
+    from carafe.openapi import DocsConfig
 
 __all__ = ["Carafe", "CompiledRoute"]
 
@@ -90,6 +95,11 @@ class Carafe(Router):
         limits: Bounds on request bodies for every route (see ``Limits``).
         dependencies: ``Depends(...)`` run before every handler.
         thread_pool_size: Threads for sync handlers and dependencies (default 40).
+        background_timeout: Seconds shutdown waits for running ``BackgroundTasks``
+            before cancelling them (default 30).
+        docs: Where the OpenAPI document and the docs pages are served (see
+            ``carafe.openapi.DocsConfig``); the default serves ``/openapi.json``,
+            ``/docs`` and ``/redoc``; ``None`` serves none of them.
 
     ::
 
@@ -113,6 +123,8 @@ class Carafe(Router):
         limits: Limits | None = None,
         dependencies: Sequence[Dependency] = (),
         thread_pool_size: int | None = None,
+        background_timeout: float = 30.0,
+        docs: DocsConfig | bool | None = True,
     ) -> None:
         self._compiled: list[CompiledRoute] | None = None
         super().__init__(dependencies=dependencies)
@@ -124,6 +136,8 @@ class Carafe(Router):
         self.state = State()
         self.dependency_overrides: dict[Any, Any] = _Overrides(self)
         self.extensions: dict[str, Any] = {}
+        self.docs = docs
+        self._docs_router: Router | None = None
         self._app_scope = AppScope()  # Depends(..., scope="app") values
         self._errors = ErrorHandlers(debug)
         self._lifespan = lifespan
@@ -133,6 +147,8 @@ class Carafe(Router):
         self._after: list[Callable[..., Any]] = []
         self._middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
         self._table: RouteTable[Endpoint] = RouteTable()
+        self._ws_table: RouteTable[Endpoint] = RouteTable()
+        self.background_timeout = background_timeout
         self._mounts: list[Mount] = []
         self._names: dict[str, PathTemplate] = {}
         self._mount_names: dict[str, str] = {}
@@ -209,8 +225,11 @@ class Carafe(Router):
         """Build the route table now; raises ``ConfigurationError`` for a broken setup."""
         if self._compiled is not None:
             return self._compiled
+        if self.docs and self._docs_router is None:
+            self._install_docs()
         compiled: list[CompiledRoute] = []
         table: RouteTable[Endpoint] = RouteTable()
+        ws_table: RouteTable[Endpoint] = RouteTable()
         names: dict[str, PathTemplate] = {}
         mounts: list[Mount] = []
         hooks = Hooks(self._before, self._after)
@@ -234,6 +253,10 @@ class Carafe(Router):
                 self.dependency_overrides,
                 self._app_scope,
             )
+            if isinstance(item, WebSocketRoute):
+                endpoint = build_websocket_endpoint(item, plan, template.param_names)
+                ws_table.add(template, "WEBSOCKET", endpoint)
+                continue
             # walk() merged the route's limits over its routers' and the app's.
             limits = item.limits if item.limits is not None else DEFAULT_LIMITS
             endpoint = build_endpoint(
@@ -249,10 +272,19 @@ class Carafe(Router):
                 table.add(template, "HEAD", head_endpoint(endpoint))
         mounts.sort(key=lambda mount: len(mount.prefix), reverse=True)
         self._table, self._names, self._mounts = table, names, mounts
+        self._ws_table = ws_table
         self._mount_names = {m.name: m.prefix for m in mounts if m.name}
         self._stack = self._build_stack()  # a middleware's setup mistake raises here too
         self._compiled = compiled
         return compiled
+
+    def _install_docs(self) -> None:
+        from carafe.openapi import DocsConfig
+        from carafe.openapi.docs import install
+
+        config = self.docs if isinstance(self.docs, DocsConfig) else DocsConfig()
+        self._docs_router = install(self, config)
+        self.include(self._docs_router)
 
     def _build_stack(self) -> ASGIApp:
         app: ASGIApp = self._dispatch
@@ -343,7 +375,21 @@ class Carafe(Router):
         await self._errors.send(error, Request(scope, receive), send)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "websocket.close", "code": 1000})
+        path: str = scope["path"]
+        root = scope.get("root_path")
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        found = self._ws_table.match(path)
+        if found is not None:
+            table, values = found
+            await table["WEBSOCKET"](scope, receive, send, values)
+            return
+        for mount in self._mounts:
+            prefix = mount.prefix
+            if not mount.wsgi and (path == prefix or path.startswith(prefix + "/") or not prefix):
+                await mount.app(self._mount_scope(scope, mount), receive, send)
+                return
+        await deny_websocket(scope, send, HTTPError(404, f"No websocket route is at {path}."))
 
     # --- Lifespan ------------------------------------------------------------------
 
@@ -416,6 +462,7 @@ class Carafe(Router):
     async def shutdown(self) -> None:
         """Leave ``lifespan``, run shutdown hooks, stop mounted apps: startup in reverse."""
         stack, self._running = self._running, None
+        await wait_for_background(self, self.background_timeout)
         if stack is not None:
             await stack.aclose()
 

@@ -4,6 +4,11 @@
      ├── ConfigurationError        a mistake found at startup; never raised per request
      ├── ClientDisconnect          the client went away before the request was read
      ├── URLBuildError             url_path_for() got an unknown name or wrong parameters
+     ├── WebSocketDisconnect       the websocket is closed (``code``, ``reason``); a handler
+     │                             that lets it escape ends quietly
+     ├── BrokerError               pub/sub (carafe.pubsub)
+     │    ├── BrokerUnavailable    the broker (Redis) cannot be reached: publish failed
+     │    └── SlowSubscriber       a subscriber fell behind; its subscription was ended
      └── HTTPError                 becomes an RFC 9457 problem+json response
           └── RequestValidationError   422, with ``errors: [{loc, msg, type}]``
 
@@ -32,6 +37,31 @@ class ClientDisconnect(CarafeError):
 
 class URLBuildError(CarafeError, LookupError):
     """No route has that name, or the parameters do not fit its path."""
+
+
+class WebSocketDisconnect(CarafeError):
+    """The websocket is closed, by the peer or by the server (``code``, ``reason``).
+
+    ``receive_*`` and ``send_*`` raise it once the connection is gone; a handler that
+    lets it escape ends quietly.
+    """
+
+    def __init__(self, code: int = 1000, reason: str = "") -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(code, reason)
+
+
+class BrokerError(CarafeError):
+    """A pub/sub failure (see ``carafe.pubsub``)."""
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker (Redis) cannot be reached; the message was not published."""
+
+
+class SlowSubscriber(BrokerError):
+    """A subscriber's bounded queue overflowed, so its subscription was ended."""
 
 
 class ErrorDetail(TypedDict):

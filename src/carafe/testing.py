@@ -9,24 +9,37 @@ Used as context managers, both run the app's lifespan. Both share one ASGI excha
 
 Responses stream: ``client.stream("GET", "/events")`` yields chunks as the app sends
 them, and closing the response tells the app the client went away.
+
+Websockets too: ``with client.websocket_connect("/ws") as ws: ws.send_text("hi")``
+(``async with`` on ``AsyncTestClient``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import httpx
+import msgspec
 
 from carafe._errors import RAISE_KEY
+from carafe.codecs import encode_json
+from carafe.exceptions import WebSocketDisconnect
 from carafe.lifespan import LifespanDriver
 from carafe.types import ASGIApp, Message
 
-__all__ = ["AsyncTestClient", "TestClient"]
+__all__ = [
+    "AsyncTestClient",
+    "AsyncWebSocketSession",
+    "TestClient",
+    "WebSocketDenied",
+    "WebSocketSession",
+]
 
 T = TypeVar("T")
 _END = object()
@@ -254,6 +267,22 @@ class TestClient(httpx.Client):
         self._lifespan = loop.run(start())
         return self
 
+    def websocket_connect(
+        self,
+        url: str,
+        subprotocols: Sequence[str] = (),
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: float = 10.0,
+    ) -> WebSocketSession:
+        """Open a websocket to the app: ``with client.websocket_connect("/ws") as ws:``.
+
+        See ``AsyncWebSocketSession`` for what entering, receiving and leaving do.
+        """
+        scope = _websocket_scope(self, url, subprotocols, headers)
+        session = AsyncWebSocketSession(self.app, scope, timeout)
+        return WebSocketSession(session, self._loop_thread())
+
     def __exit__(self, *exc_info: Any) -> None:
         try:
             if self._lifespan is not None:
@@ -297,6 +326,18 @@ class AsyncTestClient(httpx.AsyncClient):
         await self._lifespan.startup()
         return self
 
+    def websocket_connect(
+        self,
+        url: str,
+        subprotocols: Sequence[str] = (),
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: float = 10.0,
+    ) -> AsyncWebSocketSession:
+        """Open a websocket to the app: ``async with client.websocket_connect("/ws") as ws:``."""
+        scope = _websocket_scope(self, url, subprotocols, headers)
+        return AsyncWebSocketSession(self.app, scope, timeout)
+
     async def __aexit__(self, *exc_info: Any) -> None:
         try:
             if self._lifespan is not None:
@@ -304,6 +345,232 @@ class AsyncTestClient(httpx.AsyncClient):
                 self._lifespan = None
         finally:
             await super().__aexit__(*exc_info)
+
+
+# --- Websockets -----------------------------------------------------------------------
+
+
+class WebSocketDenied(Exception):
+    """The app refused the websocket handshake with an HTTP response (``response``)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        super().__init__(f"The websocket handshake was refused with {response.status_code}")
+
+
+_APP_ENDED: Message = {"type": "carafe.testing.app_ended"}
+
+
+class AsyncWebSocketSession:
+    """A websocket to the app, in-process: ``async with client.websocket_connect(url) as ws``.
+
+    Entering performs the handshake: it raises ``WebSocketDisconnect`` if the app
+    closes instead of accepting, and ``WebSocketDenied`` if it answers with an HTTP
+    response. ``receive_*`` raise ``WebSocketDisconnect`` once the app has closed the
+    connection (``close_code``, ``close_reason``), and ``TimeoutError`` if nothing
+    arrives within ``timeout`` seconds. Leaving disconnects (code 1000) and waits for
+    the app to finish, re-raising what it raised.
+    """
+
+    def __init__(self, app: ASGIApp, scope: dict[str, Any], timeout: float) -> None:
+        self.app = app
+        self.scope = scope
+        self.timeout = timeout
+        self.subprotocol: str | None = None
+        self.headers = httpx.Headers()
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._to_app: asyncio.Queue[Message] = asyncio.Queue()
+        self._from_app: asyncio.Queue[Message] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._done = False
+
+    async def _run(self) -> None:
+        try:
+            await self.app(self.scope, self._to_app.get, self._from_app.put)
+        finally:
+            self._from_app.put_nowait(_APP_ENDED)
+
+    async def __aenter__(self) -> AsyncWebSocketSession:
+        self._to_app.put_nowait({"type": "websocket.connect"})
+        self._task = asyncio.ensure_future(self._run())
+        message = await self._next()
+        kind = message["type"]
+        if kind == "websocket.accept":
+            self.subprotocol = message.get("subprotocol")
+            self.headers = httpx.Headers(message.get("headers") or [])
+            return self
+        if kind == "websocket.http.response.start":
+            body = b""
+            while True:
+                part = await self._next()
+                body += part.get("body", b"")
+                if not part.get("more_body", False):
+                    break
+            await self._app_result()
+            raise WebSocketDenied(
+                httpx.Response(message["status"], headers=message.get("headers"), content=body)
+            )
+        await self._app_result()
+        if kind == "websocket.close":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason") or "")
+        raise RuntimeError(f"The app answered the websocket handshake with {kind!r}")
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        if exc_info[0] is None:
+            await self.close()
+        else:  # the test's own error matters more than the app's
+            with contextlib.suppress(Exception):
+                await self.close()
+
+    async def _next(self) -> Message:
+        message = await asyncio.wait_for(self._from_app.get(), self.timeout)
+        if message is _APP_ENDED:
+            self._from_app.put_nowait(_APP_ENDED)  # and it stays ended
+            await self._app_result()
+        return message
+
+    async def _app_result(self) -> None:
+        """Wait for the app to end and re-raise what it raised."""
+        self._done = True
+        assert self._task is not None
+        done, _ = await asyncio.wait({self._task}, timeout=self.timeout)
+        if not done:
+            self._task.cancel()
+            raise TimeoutError(f"The app did not end within {self.timeout}s of the disconnect")
+        self._task.result()
+
+    async def receive(self) -> Message:
+        """The next ASGI message the app sent (``websocket.send``)."""
+        if self.close_code is not None:
+            raise WebSocketDisconnect(self.close_code, self.close_reason)
+        message = await self._next()
+        if message["type"] == "websocket.close":
+            self.close_code = message.get("code", 1000)
+            self.close_reason = message.get("reason") or ""
+            raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
+        if message is _APP_ENDED:
+            self.close_code = 1006
+            raise WebSocketDisconnect(1006, "The app ended without closing the websocket")
+        return message
+
+    async def receive_text(self) -> str:
+        return _field(await self.receive(), "text")  # type: ignore[no-any-return]
+
+    async def receive_bytes(self) -> bytes:
+        return _field(await self.receive(), "bytes")  # type: ignore[no-any-return]
+
+    async def receive_json(self) -> Any:
+        message = await self.receive()
+        data = message.get("text")
+        return msgspec.json.decode(data if data is not None else message.get("bytes") or b"")
+
+    async def send_text(self, data: str) -> None:
+        await self._to_app.put({"type": "websocket.receive", "text": data})
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self._to_app.put({"type": "websocket.receive", "bytes": data})
+
+    async def send_json(self, data: Any, *, binary: bool = False) -> None:
+        encoded = encode_json(data)
+        if binary:
+            await self.send_bytes(encoded)
+        else:
+            await self.send_text(encoded.decode())
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Disconnect (as a client going away) and wait for the app to finish."""
+        if self._done:
+            return
+        await self._to_app.put({"type": "websocket.disconnect", "code": code, "reason": reason})
+        await self._app_result()
+
+
+def _field(message: Message, name: str) -> Any:
+    value = message.get(name)
+    if value is None:
+        other = "binary" if name == "text" else "text"
+        raise AssertionError(f"Expected a {name} message, got {other}: {message!r}")
+    return value
+
+
+class WebSocketSession:
+    """``AsyncWebSocketSession`` for ``TestClient``: each call runs on the client's loop."""
+
+    def __init__(self, session: AsyncWebSocketSession, loop: _LoopThread) -> None:
+        self.session = session
+        self._loop = loop
+
+    def __enter__(self) -> WebSocketSession:
+        self._loop.run(self.session.__aenter__())
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._loop.run(self.session.__aexit__(*exc_info))
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self.session.subprotocol
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self.session.headers
+
+    @property
+    def close_code(self) -> int | None:
+        return self.session.close_code
+
+    @property
+    def close_reason(self) -> str:
+        return self.session.close_reason
+
+    def receive(self) -> Message:
+        return self._loop.run(self.session.receive())
+
+    def receive_text(self) -> str:
+        return self._loop.run(self.session.receive_text())
+
+    def receive_bytes(self) -> bytes:
+        return self._loop.run(self.session.receive_bytes())
+
+    def receive_json(self) -> Any:
+        return self._loop.run(self.session.receive_json())
+
+    def send_text(self, data: str) -> None:
+        self._loop.run(self.session.send_text(data))
+
+    def send_bytes(self, data: bytes) -> None:
+        self._loop.run(self.session.send_bytes(data))
+
+    def send_json(self, data: Any, *, binary: bool = False) -> None:
+        self._loop.run(self.session.send_json(data, binary=binary))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        self._loop.run(self.session.close(code, reason))
+
+
+def _websocket_scope(
+    client: TestClient | AsyncTestClient,
+    url: str,
+    subprotocols: Sequence[str],
+    headers: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    request = client.build_request("GET", url, headers=headers)
+    scope = _scope(request, client.root_path, client.raise_server_exceptions, client._lifespan)
+    del scope["method"]
+    scope["type"] = "websocket"
+    scope["scheme"] = "wss" if request.url.scheme == "https" else "ws"
+    scope["subprotocols"] = list(subprotocols)
+    scope["extensions"] = {"websocket.http.response": {}}
+    scope["headers"] += [
+        (b"connection", b"upgrade"),
+        (b"upgrade", b"websocket"),
+        (b"sec-websocket-version", b"13"),
+        (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+    ]
+    if subprotocols:
+        scope["headers"].append((b"sec-websocket-protocol", ", ".join(subprotocols).encode()))
+    return scope
 
 
 def _compile(app: ASGIApp) -> None:

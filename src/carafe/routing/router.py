@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from carafe.responses import Response
     from carafe.types import ASGIApp
 
-__all__ = ["HTTP_METHODS", "Mount", "Route", "RouteOptions", "Router"]
+__all__ = ["HTTP_METHODS", "Mount", "Route", "RouteOptions", "Router", "WebSocketRoute"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 V = TypeVar("V", bound=type)
@@ -94,6 +94,17 @@ class Route:
 
 
 @dataclasses.dataclass(slots=True)
+class WebSocketRoute:
+    """One websocket handler at one path (see ``Router.websocket``)."""
+
+    path: str
+    handler: Callable[..., Any]
+    name: str
+    dependencies: tuple[Dependency, ...] = ()
+    max_message_size: int | None = None
+
+
+@dataclasses.dataclass(slots=True)
 class Mount:
     """A whole ASGI (or wrapped WSGI) app answering every path under ``prefix``."""
 
@@ -143,6 +154,7 @@ class Router:
         self.name = name
         self.routes: list[Route] = []
         self.mounts: list[Mount] = []
+        self.websocket_routes: list[WebSocketRoute] = []
         self.children: list[tuple[Router, str]] = []
         self._changed()
 
@@ -261,6 +273,35 @@ class Router:
         self.mounts.append(Mount(prefix.rstrip("/"), app, name, wsgi))
         self._changed()
 
+    def websocket(
+        self,
+        path: str,
+        *,
+        name: str | None = None,
+        dependencies: Sequence[Dependency] = (),
+        max_message_size: int | None = None,
+    ) -> Callable[[F], F]:
+        """Register the decorated ``async`` handler for websocket connections to ``path``.
+
+        Path, query, header and cookie parameters and ``Depends`` work as on HTTP
+        routes; the ``WebSocket`` is injected by annotation. ``max_message_size``
+        bounds one received message (default: ``carafe.websockets.MAX_MESSAGE_SIZE``).
+        """
+
+        def decorate(handler: F) -> F:
+            route = WebSocketRoute(
+                path=path,
+                handler=handler,
+                name=name or getattr(handler, "__name__", "websocket"),
+                dependencies=tuple(dependencies),
+                max_message_size=max_message_size,
+            )
+            self.websocket_routes.append(route)
+            self._changed()
+            return handler
+
+        return decorate
+
     def static(self, prefix: str, directory: str, *, name: str = "static") -> None:
         """Serve the files under ``directory`` at ``prefix``; see ``carafe.staticfiles``."""
         from carafe.staticfiles import StaticFiles
@@ -277,7 +318,7 @@ class Router:
         limits: Limits | None = None,
         name_prefix: str = "",
         seen: tuple[Router, ...] = (),
-    ) -> Iterator[Route | Mount]:
+    ) -> Iterator[Route | WebSocketRoute | Mount]:
         """Every route and mount below this router, with prefixes and options merged."""
         if self in seen:
             raise ConfigurationError("Routers include each other in a cycle")
@@ -299,6 +340,13 @@ class Router:
                 limits=_merge_limits(route.limits, limits),
             )
             yield merged
+        for ws_route in self.websocket_routes:
+            yield dataclasses.replace(
+                ws_route,
+                path=join_paths(prefix, ws_route.path),
+                name=name_prefix + ws_route.name,
+                dependencies=dependencies + ws_route.dependencies,
+            )
         for mount in self.mounts:
             yield dataclasses.replace(mount, prefix=join_paths(prefix, mount.prefix))
         for child, child_prefix in self.children:

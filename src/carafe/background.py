@@ -1,0 +1,136 @@
+"""``BackgroundTasks``: work that runs after the response is sent.
+
+::
+
+    @app.post("/signup")
+    async def signup(user: NewUser, tasks: BackgroundTasks) -> dict:
+        tasks.add(send_welcome_email, user.email)      # sync functions run in threads
+        return {"ok": True}                            # the client has this at once
+
+The tasks of one request run one after another, in a task of their own, once a
+response with a status below 400 has been sent (a request that failed drops them):
+the request is finished for the server, its connection free, while they run. A task
+that raises is logged with its traceback (logger ``"carafe"``) and the next one still
+runs; other requests never notice.
+
+The app keeps every running task. At shutdown it waits for them up to
+``Carafe(background_timeout=...)`` seconds (30 by default), then cancels the rest
+and logs how many were cut short. Work that must survive a restart belongs on a
+task queue, not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from carafe._concurrency import run_sync
+from carafe._errors import logger
+from carafe._plan import call_kind, register_injectable
+
+if TYPE_CHECKING:
+    from carafe.requests import Request
+    from carafe.types import Scope
+
+__all__ = ["BackgroundTasks", "wait_for_background"]
+
+_SCOPE_KEY = "carafe.background"
+_REGISTRY_KEY = "carafe.background"
+
+
+class BackgroundTasks:
+    """Functions to call after the response is sent. Inject it by annotation.
+
+    It is also an async callable, so ``Response(..., background=tasks)`` works too;
+    there the tasks run in the request's own task, after the body is sent.
+    """
+
+    __slots__ = ("tasks",)
+
+    def __init__(self) -> None:
+        self.tasks: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+
+    def add(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """Call ``fn(*args, **kwargs)`` after the response; sync functions run in threads."""
+        self.tasks.append((fn, args, kwargs))
+
+    async def __call__(self) -> None:
+        for fn, args, kwargs in self.tasks:
+            try:
+                if call_kind(fn) == "async":
+                    await fn(*args, **kwargs)
+                else:
+                    await run_sync(fn, *args, **kwargs)
+            except Exception as exc:
+                name = getattr(fn, "__qualname__", repr(fn))
+                logger.error("Background task %s failed", name, exc_info=exc)
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __repr__(self) -> str:
+        return f"<BackgroundTasks {len(self.tasks)}>"
+
+
+class _Running:
+    """The app's background tasks that have not finished yet."""
+
+    __slots__ = ("tasks",)
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, tasks: BackgroundTasks) -> None:
+        task = asyncio.ensure_future(tasks())
+        self.tasks.add(task)  # a strong reference until it is done
+        task.add_done_callback(self.tasks.discard)
+
+    async def wait(self, timeout: float) -> None:
+        if not self.tasks:
+            return
+        _, pending = await asyncio.wait(set(self.tasks), timeout=timeout)
+        if pending:
+            logger.warning(
+                "Shutdown: cancelled %d background task(s) still running after %ss",
+                len(pending),
+                timeout,
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _running(app: Any) -> _Running:
+    extensions: dict[str, Any] = app.extensions
+    running = extensions.get(_REGISTRY_KEY)
+    if running is None:
+        running = extensions[_REGISTRY_KEY] = _Running()
+    return running
+
+
+async def wait_for_background(app: Any, timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for ``app``'s background tasks, then cancel them."""
+    running = app.extensions.get(_REGISTRY_KEY)
+    if running is not None:
+        await running.wait(timeout)
+
+
+def _inject(request: Request) -> BackgroundTasks:
+    # One object per request, however many parameters ask for it.
+    tasks: BackgroundTasks | None = request.scope.get(_SCOPE_KEY)
+    if tasks is None:
+        tasks = request.scope[_SCOPE_KEY] = BackgroundTasks()
+    return tasks
+
+
+def _after_response(scope: Scope) -> None:
+    tasks: BackgroundTasks | None = scope.pop(_SCOPE_KEY, None)
+    if tasks:
+        _running(scope["app"]).start(tasks)
+
+
+# The endpoint looks for ``after_response`` on its extractors at startup: only routes
+# that take BackgroundTasks pay for running them.
+_inject.after_response = _after_response  # type: ignore[attr-defined]
+register_injectable(BackgroundTasks, _inject)
