@@ -64,6 +64,7 @@ _NOT_A_FORM = "The body must be a form (multipart/form-data or application/x-www
 # RFC 2046 section 5.1.1: 1 to 70 of these characters, not ending in a space.
 _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 _MAX_PART_HEADERS = 16  # RFC 7578 needs three; more is someone probing
+_PART_HEADERS = "The headers of a multipart part are"
 # PERF: file data is written in batches of up to 1 MiB, one thread-pool hop per batch
 # instead of one per 64 KiB chunk (tests/test_forms.py, the 2 GiB upload: 8x fewer hops).
 _WRITE_BATCH = 1024 * 1024
@@ -236,8 +237,9 @@ def _bound(limits: Limits, name: str) -> int:
     return int(value if value is not None else getattr(DEFAULT_LIMITS, name))
 
 
-def _too_large(what: str, limit: int) -> HTTPError:
-    return HTTPError(413, f"{what} is over the limit of {limit}.")
+def _too_large(what: str, limit: int, unit: str = " bytes") -> HTTPError:
+    """413: ``what`` ("The multipart body is") is over the limit."""
+    return HTTPError(413, f"{what} over the limit of {limit}{unit}.")
 
 
 async def _read_urlencoded(request: Request) -> FormData:
@@ -246,7 +248,7 @@ async def _read_urlencoded(request: Request) -> FormData:
     text = body.decode("utf-8", "replace")
     # PERF: one C-level count rejects a flood before any pair is split or decoded.
     if body.count(b"&") >= max_fields and sum(1 for p in text.split("&") if p) > max_fields:
-        raise _too_large("The number of form fields", max_fields)
+        raise _too_large("The number of form fields is", max_fields, "")
     return FormData(parse_urlencoded(text))
 
 
@@ -295,7 +297,9 @@ async def _read_multipart(request: Request, boundary: str | None) -> FormData:
     max_size = _bound(limits, "max_multipart_size")
     length = declared_length(request.scope)
     if length is not None and length > max_size:
-        raise _too_large("The multipart body", max_size)
+        raise _too_large("The multipart body is", max_size)
+    # NOTE: the parser bounds each header line by max_part_header_size and counts lines,
+    # so it never buffers more than 16 such lines; _Parts checks their sum as a part opens.
     parser = multipart.PushMultipartParser(
         boundary,
         max_header_size=_bound(limits, "max_part_header_size"),
@@ -309,11 +313,12 @@ async def _read_multipart(request: Request, boundary: str | None) -> FormData:
             async for chunk in stream:
                 received += len(chunk)
                 if received > max_size:
-                    raise _too_large("The multipart body", max_size)
+                    raise _too_large("The multipart body is", max_size)
                 await parts.feed(parser.parse(chunk))
         parser.close()  # raises when the closing boundary never came
-    except multipart.ParserLimitReached as exc:
-        raise HTTPError(413, f"A multipart part is too large: {exc}.") from None
+    except multipart.ParserLimitReached:  # only the header bounds are given to the parser
+        lines = f" bytes ({_MAX_PART_HEADERS} lines)"
+        raise _too_large(_PART_HEADERS, _bound(limits, "max_part_header_size"), lines) from None
     except multipart.MultipartError as exc:
         raise HTTPError(400, f"The multipart body is malformed: {exc}.") from None
     return form
@@ -372,7 +377,7 @@ class _Parts:
             elif self.upload is None:
                 self.size += len(event)
                 if self.size > self.max_part:
-                    raise _too_large(f"Form field {_shown(self.name)}", self.max_part)
+                    raise _too_large(f"Form field {_shown(self.name)} is", self.max_part)
                 self.chunks.append(event)
             else:
                 await self._file_data(event)
@@ -380,19 +385,19 @@ class _Parts:
     def _begin(self, segment: MultipartSegment) -> None:
         headers = segment.headerlist
         if sum(len(k) + len(v) + 4 for k, v in headers) > self.max_header:
-            raise _too_large("The headers of a multipart part", self.max_header)
+            raise _too_large(_PART_HEADERS, self.max_header)
         self.name = segment.name or ""
         self.size = 0
         self.chunks = []
         if segment.filename is None:
             self.fields += 1
             if self.fields > self.max_fields:
-                raise _too_large("The number of form fields", self.max_fields)
+                raise _too_large("The number of form fields is", self.max_fields, "")
             self.charset = segment.charset or "utf-8"
             return
         self.files += 1
         if self.files > self.max_files:
-            raise _too_large("The number of uploaded files", self.max_files)
+            raise _too_large("The number of uploaded files is", self.max_files, "")
         raw = [(k.lower().encode("latin-1"), v.encode("utf-8")) for k, v in headers]
         upload = UploadFile(segment.filename, segment.content_type, Headers(raw))
         if self.files == 1:  # from now on, the request closes the form's files as it ends
@@ -403,7 +408,7 @@ class _Parts:
     async def _file_data(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.max_file:
-            raise _too_large(f"The uploaded file {_shown(self.name)}", self.max_file)
+            raise _too_large(f"The uploaded file {_shown(self.name)} is", self.max_file)
         self.chunks.append(data)
         self.pending += len(data)
         if self.pending >= _WRITE_BATCH:
