@@ -1,7 +1,7 @@
 """Carafe, written against its public API: typed handlers, msgspec Structs, Depends.
 
-Cases whose Carafe feature is not in the tree yet are listed in ``PENDING`` with the
-reason, and the runner skips them with that message; nothing is faked.
+Cases whose Carafe feature is not importable are listed in ``PENDING`` with the reason,
+and the runner skips them with that message; nothing is faked.
 """
 
 from __future__ import annotations
@@ -12,8 +12,27 @@ import msgspec
 from pydantic import BaseModel
 
 from apps import EXTRA_ROUTES
-from carafe import Carafe, Depends, Form
-from carafe.responses import PlainTextResponse
+from cases import PAGE_ITEMS, PAGE_TEMPLATE
+from carafe import Carafe, Depends, Request
+from carafe.responses import HTMLResponse, PlainTextResponse
+
+# Optional features, imported at module level so the handlers' annotations resolve; a
+# missing one marks its case as pending instead of failing the whole module.
+try:
+    from carafe import Form
+except ImportError as _exc:
+    Form = None
+    _FORM_ERROR = repr(_exc)
+try:
+    from carafe.templating import Templates
+except ImportError as _exc:
+    Templates = None
+    _TEMPLATES_ERROR = repr(_exc)
+try:
+    from carafe.sessions import Session
+except ImportError as _exc:
+    Session = None
+    _SESSION_ERROR = repr(_exc)
 
 SUPPORTED = {"json", "plaintext", "path_query", "post_model", "post_pydantic", "deps"}
 PENDING: dict[str, str] = {}
@@ -99,6 +118,10 @@ async def deps(service: Annotated[dict, Depends(get_service)]) -> dict:
 
 
 def _add_multipart() -> None:
+    if Form is None:
+        PENDING["multipart"] = f"carafe.Form not available ({_FORM_ERROR})"
+        return
+
     @app.post("/form")
     async def form(name: Annotated[str, Form()], price: Annotated[float, Form()]) -> dict:
         return {"name": name, "price": price}
@@ -106,6 +129,39 @@ def _add_multipart() -> None:
     SUPPORTED.add("multipart")
 
 
+def _add_template() -> None:
+    if Templates is None:
+        PENDING["template"] = f"carafe.templating not available ({_TEMPLATES_ERROR})"
+        return
+    from jinja2 import DictLoader
+
+    templates = Templates(loader=DictLoader({"page.html": PAGE_TEMPLATE}))
+
+    @app.get("/page")
+    async def page(request: Request) -> HTMLResponse:
+        return await templates.render(request, "page.html", name="World", items=PAGE_ITEMS)
+
+    SUPPORTED.add("template")
+
+
+def _session_app() -> Carafe | None:
+    # A secret key turns sessions on for the whole app, so the session case gets its
+    # own app, as the peers' session middleware does.
+    if Session is None:
+        PENDING["session"] = f"carafe.sessions not available ({_SESSION_ERROR})"
+        return None
+    sapp = Carafe(secret_key="bench-secret-key")
+
+    @sapp.get("/session")
+    async def session(session: Session) -> dict:
+        session["visits"] = session.get("visits", 0) + 1
+        return {"visits": session["visits"]}
+
+    SUPPORTED.add("session")
+    return sapp
+
+
 _add_multipart()
-PENDING.setdefault("template", "carafe.templating API not settled; case not written yet")
-PENDING.setdefault("session", "carafe sessions API not settled; case not written yet")
+_add_template()
+_session = _session_app()
+CASE_APPS = {"session": _session} if _session is not None else {}
