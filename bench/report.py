@@ -264,6 +264,25 @@ def plots(report: dict[str, Any], data_dir: Path) -> None:
         plt.close(fig)
 
 
+def _load_line(report: dict[str, Any]) -> list[str]:
+    load = report.get("load1") or {}
+    if not load:
+        return []
+    cores = report["machine"].get("cores") or 2
+    busy = load["max"] > cores * 1.5
+    line = (
+        f"- Machine load (1-minute load average at the start of each timed run): median "
+        f"{load['median']:.1f}, min {load['min']:.1f}, max {load['max']:.1f} on {cores} cores."
+    )
+    if busy:
+        line += (
+            " **Other work was running on this machine during the suite** (the load went"
+            " well above the core count), so absolute figures are low and noisy; the"
+            " passes are interleaved so that ratios within a pass stay comparable."
+        )
+    return [line]
+
+
 def render(report: dict[str, Any]) -> str:
     m, v, s = report["machine"], report["versions"], report["settings"]
     title = "# Benchmarks"
@@ -305,6 +324,7 @@ def render(report: dict[str, Any]) -> str:
         "- `queries` and `updates` use 20 queries per request; `updates` reads each row with its "
         "own SELECT and writes all of them with one `executemany`. Plaintext is not pipelined.",
         f"- The open-file limit was raised to {s['fd_limit']} for the concurrency test.",
+        *_load_line(report),
         "",
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
         "",

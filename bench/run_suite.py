@@ -1,6 +1,6 @@
 """The full suite: every framework under every server, TechEmpower-style tests, concurrency.
 
-    .venv/bin/python bench/run_suite.py            # the full run (~45 min on 2 cores)
+    .venv/bin/python bench/run_suite.py            # the full run (~50 min on 2 cores)
     .venv/bin/python bench/run_suite.py --quick    # 1 run, short durations, to develop with
     .venv/bin/python bench/run_suite.py --quick --frameworks carafe,raw --servers uvicorn
 
@@ -8,10 +8,12 @@ Usually started by ``bench/run``, which installs what this needs first. Steps:
 
 1. raise the open-file limit, start a private PostgreSQL (pinned to core 1) and load
    TechEmpower's ``world`` and ``fortune`` tables;
-2. for each (framework, server): start the server pinned to core 0, check every test's
-   answer (``bench/tfb.py``); time the tests that answered right with wrk on core 1
-   (warmup, then ``--runs`` runs; median and spread); under uvicorn, also /json at
-   100, 1,000 and 10,000 connections; then read the server's resident memory;
+2. ``--runs`` passes; in each, for each (framework, server): start the server pinned
+   to core 0, check every test's answer (``bench/tfb.py``), give each test that
+   answered right a warmup and one timed wrk run on core 1; under uvicorn, also /json
+   at 100, 1,000 and 10,000 connections; read the server's resident memory; stop it.
+   Figures are medians over the passes, so a busy spell of a shared machine hits one
+   run of every config instead of every run of one;
 3. time each app module's import in a fresh interpreter;
 4. write ``docs/benchmarks.md``, ``docs/benchmarks/*.png`` and the raw
    ``docs/benchmarks/results.json``.
@@ -120,102 +122,160 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class Suite:
+    """Runs the passes. Each pass starts every (framework, server) in turn, checks it and
+    gives each test one timed wrk run; the figures are the median over the passes. A
+    slow patch of a shared machine thus lands on one run of every config, not on all
+    the runs of one config."""
+
     def __init__(self, args: argparse.Namespace, dsn: str, db_conn: Any, log_dir: Path) -> None:
         self.args = args
         self.dsn = dsn
         self.db = db_conn
         self.log_dir = log_dir
-        self.results: dict[str, dict[str, Any]] = {}
-        self.concurrency: dict[str, dict[str, Any]] = {}
-        self.memory: dict[str, float] = {}
+        self.cells: dict[str, dict[str, dict[str, Any]]] = {}  # config -> test -> cell
+        self.conc: dict[str, dict[str, dict[str, Any]]] = {}  # config -> connections -> cell
+        self.memory: dict[str, list[float]] = {}
         self.commands: dict[str, list[str]] = {}
         self.wrk_commands: dict[str, list[str]] = {}
 
-    def wrk_runs(
+    def wrk_run(
         self, name: str, url: str, connections: int, lua: str | None, duration: float
-    ) -> list[dict]:
+    ) -> dict[str, Any]:
         script = None
         if lua:
             script = str(self.log_dir / f"{name}.lua")
             Path(script).write_text(lua)
         kw = {"connections": connections, "script": script, "timeout": self.args.timeout}
-        wrk.run(url, duration=self.args.warmup, **kw)
-        runs = []
-        for _ in range(self.args.runs):
-            res, _, argv = wrk.run(url, duration=duration, **kw)
-            runs.append(res.as_dict())
+        if self.args.warmup > 0:
+            wrk.run(url, duration=self.args.warmup, **kw)
+            # A worker that handles one connection at a time (gunicorn sync) still owes
+            # answers to the warmup's abandoned connections; wait until it is free, or
+            # the timed run would measure that backlog.
+            port = int(url.split(":")[2].split("/")[0])
+            servers.get(port, "/json", timeout=120)
+        load = float(Path("/proc/loadavg").read_text().split()[0])
+        res, _, argv = wrk.run(url, duration=duration, **kw)
         shown = [re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:$PORT", a) for a in argv]
         self.wrk_commands[name] = [a.replace(str(self.log_dir), "$LOGS") for a in shown]
-        return runs
+        return {**res.as_dict(), "load1": load}
 
-    def run_config(self, framework: str, server: str) -> None:
+    def _fail(self, cell: dict[str, Any], note: str) -> None:
+        cell["status"] = "failed"
+        cell.setdefault("notes", []).append(note)
+
+    def run_config(self, framework: str, server: str, pass_no: int) -> None:
         module, _ = FRAMEWORKS[framework]
         key = f"{framework}/{server}"
         tests, not_applicable, _ = module_tests(module)
-        cells: dict[str, Any] = {}
-        self.results[key] = cells
+        cells = self.cells.setdefault(key, {})
         wanted = [t for t in self.args.tests if t in TESTS]
         for t in wanted:
+            cell = cells.setdefault(t, {"status": "ok", "runs": []})
             if FEATURE[t] in not_applicable:
-                cells[t] = {"status": "n/a", "note": not_applicable[FEATURE[t]]}
+                cell.update(status="n/a", note=not_applicable[FEATURE[t]])
             elif FEATURE[t] not in tests:
-                cells[t] = {"status": "n/a", "note": "not written for this framework"}
+                cell.update(status="n/a", note="not written for this framework")
         port = servers.free_port()
         argv = servers.server_argv(server, f"{module}:app", port)
         self.commands[key] = ["taskset", "-c", "0", *argv]
-        env = {"BENCH_PG_DSN": self.dsn}
-        log(f"{key}: starting")
+        log(f"pass {pass_no}: {key}: starting")
         try:
-            running = servers.start(key, argv, port=port, cwd=BENCH, env=env, log_dir=self.log_dir, ready_path="/json")
+            running = servers.start(
+                key, argv, port=port, cwd=BENCH, env={"BENCH_PG_DSN": self.dsn},
+                log_dir=self.log_dir, ready_path="/json",
+            )  # fmt: skip
         except Exception as exc:
             for t in wanted:
-                cells.setdefault(t, {"status": "failed", "note": f"server did not start: {exc}"})
+                if cells[t]["status"] != "n/a":
+                    self._fail(cells[t], f"server did not start: {exc}")
             log(f"{key}: FAILED to start: {str(exc).splitlines()[0]}")
             return
         try:
-            for t in wanted:
-                if t in cells:
-                    continue
-                test = TESTS[t]
-                try:
-                    problems = test.check(port, self.db)
-                except Exception as exc:
-                    problems = [f"check raised {exc!r}"]
-                if problems:
-                    cells[t] = {"status": "failed", "note": "; ".join(problems)[:2000]}
-                    log(f"{key} {t}: WRONG ANSWER: {problems[0][:200]}")
-                    continue
-                try:
-                    runs = self.wrk_runs(t, f"{running.url}{test.path}", test.connections, test.lua, self.args.duration)
-                except Exception as exc:
-                    cells[t] = {"status": "failed", "note": f"wrk: {exc}"}
-                    continue
-                cells[t] = summarize(runs)
-                log(f"{key} {t}: {cells[t]['rps']:,.0f} req/s, {cells[t]['errors']} errors")
-                if not running.alive():
-                    cells[t] = {"status": "failed", "note": f"server died: {running.log_tail(5)}"}
-                    return
-            if server == CONCURRENCY_SERVER and FRAMEWORKS[framework][1] == "asgi" and framework != "carafe-sync":
-                self.run_concurrency(key, running)
-            self.memory[key] = round(running.rss_mb(), 1)
+            self._run_tests(key, running, cells, wanted)
+            if (
+                server == CONCURRENCY_SERVER
+                and FRAMEWORKS[framework][1] == "asgi"
+                and framework != "carafe-sync"
+                and cells.get("json", {}).get("status") == "ok"
+            ):
+                self._run_concurrency(key, running)
+            self.memory.setdefault(key, []).append(round(running.rss_mb(), 1))
         finally:
             running.stop()
 
-    def run_concurrency(self, key: str, running: servers.Running) -> None:
-        if "json" in self.results[key] and self.results[key]["json"].get("status") not in (None, "ok"):
-            return
-        out: dict[str, Any] = {}
-        self.concurrency[key] = out
-        for c in self.args.concurrency:
+    def _run_tests(self, key: str, running: servers.Running, cells: dict, wanted: list[str]) -> None:
+        for t in wanted:
+            cell = cells[t]
+            if cell["status"] != "ok":
+                continue  # n/a, or already wrong in an earlier pass: never timed
+            test = TESTS[t]
             try:
-                runs = self.wrk_runs(f"json@{c}", f"{running.url}/json", c, None, max(self.args.duration, self.args.concurrency_duration))
-                out[str(c)] = summarize(runs)
-                log(f"{key} json@{c}: {out[str(c)]['rps']:,.0f} req/s, {out[str(c)]['errors']} errors")
+                problems = test.check(running.port, self.db)
             except Exception as exc:
-                out[str(c)] = {"status": "failed", "note": str(exc)[:500]}
+                problems = [f"check raised {exc!r}"]
+            if problems:
+                self._fail(cell, "; ".join(problems)[:2000])
+                log(f"{key} {t}: WRONG ANSWER: {problems[0][:200]}")
+                continue
+            try:
+                url = f"{running.url}{test.path}"
+                run = self.wrk_run(t, url, test.connections, test.lua, self.args.duration)
+            except Exception as exc:
+                self._fail(cell, f"wrk: {exc}")
+                continue
             if not running.alive():
-                out[str(c)] = {"status": "failed", "note": f"server died: {running.log_tail(5)}"}
+                self._fail(cell, f"server died: {running.log_tail(5)}")
                 return
+            cell["runs"].append(run)
+            log(f"{key} {t}: {run['requests_per_s']:,.0f} req/s, {run['errors']} errors")
+
+    def _run_concurrency(self, key: str, running: servers.Running) -> None:
+        by_level = self.conc.setdefault(key, {})
+        duration = max(self.args.duration, self.args.concurrency_duration)
+        for c in self.args.concurrency:
+            cell = by_level.setdefault(str(c), {"status": "ok", "runs": []})
+            if cell["status"] != "ok":
+                continue
+            try:
+                run = self.wrk_run(f"json@{c}", f"{running.url}/json", c, None, duration)
+            except Exception as exc:
+                self._fail(cell, str(exc)[:500])
+                continue
+            if not running.alive():
+                self._fail(cell, f"server died: {running.log_tail(5)}")
+                return
+            cell["runs"].append(run)
+            log(f"{key} json@{c}: {run['requests_per_s']:,.0f} req/s, {run['errors']} errors")
+
+    @staticmethod
+    def _final(cell: dict[str, Any]) -> dict[str, Any]:
+        if cell["status"] == "ok" and cell["runs"]:
+            return summarize(cell["runs"])
+        if cell["status"] == "failed":
+            return {"status": "failed", "note": " | ".join(dict.fromkeys(cell.get("notes", [])))}
+        if cell["status"] == "ok":
+            return {"status": "failed", "note": "no run completed"}
+        return {k: v for k, v in cell.items() if k != "runs"}
+
+    def results(self) -> dict[str, dict[str, Any]]:
+        return {k: {t: self._final(c) for t, c in cells.items()} for k, cells in self.cells.items()}
+
+    def concurrency(self) -> dict[str, dict[str, Any]]:
+        return {k: {c: self._final(v) for c, v in lv.items()} for k, lv in self.conc.items()}
+
+
+def _loads(suite: Suite) -> dict[str, float]:
+    """The 1-minute load average seen at the start of each timed run: on a 2-core
+    machine anything well above 2 means something else was competing for the cores."""
+    loads = [
+        r["load1"]
+        for by in (*suite.cells.values(), *suite.conc.values())
+        for cell in by.values()
+        for r in cell.get("runs", [])
+    ]
+    if not loads:
+        return {}
+    return {"median": statistics.median(loads), "max": max(loads), "min": min(loads)}
 
 
 def import_times(frameworks: list[str], repeat: int) -> dict[str, dict[str, float]]:
@@ -284,9 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     all_servers = sorted({s for v in SERVERS.values() for s in v} | {"carafe"})
     parser.add_argument("--servers", default=",".join(all_servers))
     parser.add_argument("--tests", default=",".join(TESTS))
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per wrk run")
-    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--runs", type=int, default=3, help="passes; each figure is their median")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of wrk before each run")
     parser.add_argument("--timeout", type=float, default=5.0, help="wrk --timeout, seconds")
     parser.add_argument("--concurrency", default="100,1000,10000")
     parser.add_argument("--concurrency-duration", type=float, default=6.0)
@@ -319,11 +379,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with psycopg.connect(cluster.dsn, autocommit=True) as db:
             suite = Suite(args, cluster.dsn, db, log_dir)
-            for fw, server in configs(args):
-                try:
-                    suite.run_config(fw, server)
-                except Exception:
-                    log(f"{fw}/{server}: suite error:\n{traceback.format_exc()}")
+            for pass_no in range(1, args.runs + 1):
+                for fw, server in configs(args):
+                    try:
+                        suite.run_config(fw, server, pass_no)
+                    except Exception:
+                        log(f"{fw}/{server}: suite error:\n{traceback.format_exc()}")
         log("import times")
         imports = import_times(args.frameworks, args.import_repeat)
         pg_version = cluster.version
@@ -347,9 +408,10 @@ def main(argv: list[str] | None = None) -> int:
         "tests": {k: {"title": t.title, "path": t.path, "connections": t.connections} for k, t in TESTS.items() if k in args.tests},
         "server_commands": suite.commands,
         "wrk_commands": suite.wrk_commands,
-        "results": suite.results,
-        "concurrency": suite.concurrency,
-        "memory_mb": suite.memory,
+        "results": suite.results(),
+        "concurrency": suite.concurrency(),
+        "memory_mb": {k: statistics.median(v) for k, v in suite.memory.items()},
+        "load1": _loads(suite),
         "import_ms": imports,
     }
     out = Path(args.out)

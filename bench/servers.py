@@ -51,6 +51,8 @@ def server_argv(server: str, target: str, port: int, *, backlog: int = 4096) -> 
             _bin("gunicorn"), target, "--bind", f"{host}:{port}", "--workers", "1",
             "--log-level", "warning", "--backlog", str(backlog),
         ]  # fmt: skip
+        if _gunicorn_has_control_socket():
+            argv.append("--no-control-socket")  # gunicorn >= 25 would open one in ~/.gunicorn
         if server == "gunicorn-gthread":
             argv += ["--worker-class", "gthread", "--threads", "8"]
         else:
@@ -59,6 +61,16 @@ def server_argv(server: str, target: str, port: int, *, backlog: int = 4096) -> 
     if server == "carafe":
         return [_bin("carafe"), "run", target, "--host", host, "--port", str(port)]
     raise ValueError(f"unknown server {server!r}")
+
+
+_GUNICORN_CONTROL: list[bool] = []
+
+
+def _gunicorn_has_control_socket() -> bool:
+    if not _GUNICORN_CONTROL:
+        out = subprocess.run([_bin("gunicorn"), "--help"], capture_output=True, text=True)
+        _GUNICORN_CONTROL.append("--no-control-socket" in out.stdout)
+    return _GUNICORN_CONTROL[0]
 
 
 def free_port() -> int:

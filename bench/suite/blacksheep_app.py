@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from operator import itemgetter
 
 import asyncpg
 import jinja2
 from blacksheep import Application, FromJSON, Request, get, html, json, post, text
+from pydantic import BaseModel
 
 from suite.common import (
     ADDITIONAL_FORTUNE, DSN, POOL_MAX, POOL_MIN, SELECT_FORTUNES, SELECT_WORLD, SLEEP,
@@ -27,11 +27,12 @@ template = jinja2.Environment(
 ).get_template("fortunes.html")
 
 
-@dataclass
-class Item:
+# BlackSheep binds dataclasses without checking types; its docs point to pydantic
+# models for validated bodies.
+class Item(BaseModel):
     name: str
     price: float
-    tags: list[str] = field(default_factory=list)
+    tags: list[str] = []
 
 
 def clamp(request: Request) -> int:
@@ -95,7 +96,7 @@ async def updates(request: Request):
 
 @post("/items")
 async def create_item(item: FromJSON[Item]):
-    return json(item.value, status=201)
+    return json(item.value.model_dump(), status=201)
 
 
 @get("/io")
