@@ -179,12 +179,13 @@ def preflight(
 
 def test_cors_simple_request_from_an_allowed_origin() -> None:
     client = cors_client(allow_origins=[A], expose_headers=["X-Total"])
-    response = client.get("/", headers={"origin": A})
-    assert response.json() == {"hello": "world"}
-    assert response.headers["access-control-allow-origin"] == A
-    assert response.headers["vary"] == "Origin"
-    assert response.headers["access-control-expose-headers"] == "X-Total"
-    assert "access-control-allow-credentials" not in response.headers
+    for _ in range(2):  # the second time from the middleware's per-origin cache
+        response = client.get("/", headers={"origin": A})
+        assert response.json() == {"hello": "world"}
+        assert response.headers["access-control-allow-origin"] == A
+        assert response.headers["vary"] == "Origin"
+        assert response.headers["access-control-expose-headers"] == "X-Total"
+        assert "access-control-allow-credentials" not in response.headers
 
 
 def test_cors_request_without_origin_is_untouched() -> None:
@@ -224,6 +225,15 @@ def test_cors_origin_regex() -> None:
     # The whole origin must match: a suffix added by an attacker does not.
     bad = client.get("/", headers={"origin": "https://eu.shop.example.evil.test"})
     assert "access-control-allow-origin" not in bad.headers
+
+
+def test_cors_answers_right_past_its_origin_cache() -> None:
+    client = cors_client(allow_origin_regex=r"https://s\d+\.example")
+    for n in range(270):  # more distinct origins than the middleware remembers
+        allowed = client.get("/", headers={"origin": f"https://s{n}.example"})
+        assert allowed.headers["access-control-allow-origin"] == f"https://s{n}.example"
+    refused = client.get("/", headers={"origin": "https://x1.example"})
+    assert "access-control-allow-origin" not in refused.headers
 
 
 def test_cors_replaces_the_apps_own_allow_origin_and_keeps_its_vary() -> None:
@@ -399,6 +409,15 @@ def test_gzip_only_when_the_client_accepts_it() -> None:
     assert raw == BIG.encode()
     del client.headers["accept-encoding"]  # httpx sends one unless told not to
     response, raw = raw_body(client, "/big")
+    assert raw == BIG.encode()
+
+
+def test_gzip_answers_right_past_its_accept_encoding_cache() -> None:
+    client = TestClient(gzip_app())
+    for n in range(1, 270):  # more distinct values than the middleware remembers
+        response, _ = raw_body(client, "/big", headers={"accept-encoding": f"gzip;q=0.{n:03d}"})
+        assert response.headers["content-encoding"] == "gzip"
+    response, raw = raw_body(client, "/big", headers={"accept-encoding": "gzip;q=0.000"})
     assert raw == BIG.encode()
 
 

@@ -71,19 +71,22 @@ class SecurityHeadersMiddleware:
             for name, value in values.items()
             if value is not None
         ]
+        self.names = frozenset(name for name, _ in self.headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.headers:
             await self.app(scope, receive, send)
             return
-        ours = self.headers
+        ours, names = self.headers, self.names
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
+                headers = message.get("headers", ())
                 present = {key.lower() for key, _ in headers}
-                headers.extend(h for h in ours if h[0] not in present)
-                message["headers"] = headers
+                if present.isdisjoint(names):  # the usual case: add them all
+                    message["headers"] = [*headers, *ours]
+                else:
+                    message["headers"] = [*headers, *(h for h in ours if h[0] not in present)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,144 @@
+"""What each shipped middleware adds to a request, in-process, next to Starlette's.
+
+    .venv/bin/python bench/middleware.py
+
+One JSON route (GET /json) behind no middleware, a do-nothing middleware, and each of
+Carafe's middleware; Starlette's equivalents for comparison. Every app is called as an
+ASGI callable with a fresh scope; blocks of calls are interleaved across apps so drift
+hits all alike, and the fastest block is reported (microseconds per request), as the
+least disturbed by other load on the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware as StarletteCORS
+from starlette.middleware.gzip import GZipMiddleware as StarletteGZip
+from starlette.middleware.trustedhost import TrustedHostMiddleware as StarletteTrustedHost
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from carafe import Carafe
+from carafe.middleware import (
+    CORSMiddleware,
+    GZipMiddleware,
+    SecurityHeadersMiddleware,
+    TrustedHostMiddleware,
+)
+
+ORIGIN = "https://a.example"
+PLAIN = [(b"host", b"example.com")]
+CROSS = [*PLAIN, (b"origin", ORIGIN.encode()), (b"accept-encoding", b"gzip, deflate, br")]
+
+
+def passthrough(app: Any) -> Any:
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        await app(scope, receive, send)
+
+    return middleware
+
+
+def carafe_app(middleware: list[tuple[Callable[..., Any], dict[str, Any]]]) -> Any:
+    app = Carafe()
+
+    @app.get("/json")
+    async def json() -> dict[str, str]:
+        return {"message": "Hello, World!"}
+
+    for cls, options in middleware:
+        app.add_middleware(cls, **options)
+    app.compile()
+    return app
+
+
+def starlette_app(middleware: list[tuple[Any, dict[str, Any]]]) -> Any:
+    async def json(request: Any) -> JSONResponse:
+        return JSONResponse({"message": "Hello, World!"})
+
+    return Starlette(
+        routes=[Route("/json", json)], middleware=[Middleware(c, **o) for c, o in middleware]
+    )
+
+
+CASES: dict[str, tuple[list[Any], list[Any] | None, list[tuple[bytes, bytes]]]] = {
+    # name: (Carafe middleware, Starlette middleware or None, request headers)
+    "no middleware": ([], [], PLAIN),
+    "do-nothing middleware": ([(passthrough, {})], [(passthrough, {})], PLAIN),
+    "CORS, no Origin": (
+        [(CORSMiddleware, {"allow_origins": [ORIGIN]})],
+        [(StarletteCORS, {"allow_origins": [ORIGIN]})],
+        PLAIN,
+    ),
+    "CORS, allowed Origin": (
+        [(CORSMiddleware, {"allow_origins": [ORIGIN]})],
+        [(StarletteCORS, {"allow_origins": [ORIGIN]})],
+        CROSS,
+    ),
+    "GZip, body under minimum": ([(GZipMiddleware, {})], [(StarletteGZip, {})], CROSS),
+    "TrustedHost": (
+        [(TrustedHostMiddleware, {"allowed_hosts": ["example.com"]})],
+        [(StarletteTrustedHost, {"allowed_hosts": ["example.com"]})],
+        PLAIN,
+    ),
+    "SecurityHeaders": ([(SecurityHeadersMiddleware, {})], None, PLAIN),
+}
+
+
+async def receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def send(message: dict[str, Any]) -> None:
+    return None
+
+
+async def block(app: Any, headers: list[tuple[bytes, bytes]], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/json",
+            "raw_path": b"/json",
+            "root_path": "",
+            "query_string": b"",
+            "headers": headers,
+            "server": ("example.com", 80),
+            "client": ("127.0.0.1", 50000),
+            "state": {},
+        }
+        await app(scope, receive, send)
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+async def main(blocks: int = 30, calls: int = 3000) -> None:
+    apps: dict[tuple[str, str], tuple[Any, list[tuple[bytes, bytes]]]] = {}
+    for name, (ours, theirs, headers) in CASES.items():
+        apps[(name, "carafe")] = (carafe_app(ours), headers)
+        if theirs is not None:
+            apps[(name, "starlette")] = (starlette_app(theirs), headers)
+    best = dict.fromkeys(apps, float("inf"))
+    for app, headers in apps.values():
+        await block(app, headers, 500)  # warm up
+    for _ in range(blocks):
+        for key, (app, headers) in apps.items():
+            best[key] = min(best[key], await block(app, headers, calls))
+    print(f"{'case':28s} {'carafe':>9s} {'starlette':>10s}   (us per request, best block)")
+    for name in CASES:
+        ours = best[(name, "carafe")]
+        theirs = best.get((name, "starlette"))
+        shown = f"{theirs:10.2f}" if theirs is not None else f"{'-':>10s}"
+        print(f"{name:28s} {ours:9.2f} {shown}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
