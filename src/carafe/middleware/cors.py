@@ -181,7 +181,8 @@ class CORSMiddleware:
         For an allowed origin the middleware's CORS headers replace any the app set.
         """
         # PERF: a site sees few distinct origins; the headers for each are built once
-        # (bench/middleware.py, "CORS, allowed Origin": 2.4 µs over no middleware).
+        # (bench/middleware.py, "CORS, allowed Origin": ~3 µs over no middleware; the
+        # same case costs ~7 µs with Starlette's CORSMiddleware).
         extra = self._labels.get(origin)
         if extra is None:
             extra = []
