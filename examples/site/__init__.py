@@ -1,0 +1,1 @@
+"""The example web site: sign up, log in, a protected page, a profile form, flash, log out."""
