@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from carafe import Carafe, HTTPError, Response, StreamingResponse
+from carafe import Carafe, HTTPError, Response, StreamingResponse, WebSocket
+from carafe.exceptions import WebSocketDisconnect
 from carafe.middleware import (
     CORSMiddleware,
     GZipMiddleware,
@@ -580,28 +581,23 @@ def test_trusted_host_star_lets_everything_through() -> None:
 
 
 def test_trusted_host_closes_a_websocket_for_another_host() -> None:
-    reached: list[str] = []
+    app = Carafe()
 
-    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
-        reached.append(scope["type"])
+    @app.websocket("/ws")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hello")
 
-    middleware = TrustedHostMiddleware(inner, allowed_hosts=["example.com"])
-    sent: list[Message] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    async def receive() -> Message:
-        return {"type": "websocket.connect"}
-
-    def scope(host: bytes) -> dict[str, Any]:
-        return {"type": "websocket", "path": "/ws", "headers": [(b"host", host)]}
-
-    asyncio.run(middleware(scope(b"evil.test"), receive, send))
-    assert sent == [{"type": "websocket.close", "code": 1008}]
-    assert reached == []
-    asyncio.run(middleware(scope(b"example.com"), receive, send))
-    assert reached == ["websocket"]
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["example.com"])
+    client = TestClient(app)
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/ws", headers={"host": "evil.test"}),
+    ):
+        pass  # pragma: no cover - the handshake fails
+    assert refused.value.code == 1008
+    with client.websocket_connect("/ws", headers={"host": "example.com"}) as websocket:
+        assert websocket.receive_text() == "hello"
 
 
 @pytest.mark.parametrize(

@@ -352,6 +352,33 @@ def test_root_path_under_a_real_uvicorn(live_server: Any) -> None:
         assert http.get("/").status_code == 200  # still serving after a 422
 
 
+# --- Websockets -----------------------------------------------------------------------
+
+
+def test_websocket_to_a_mounted_starlette_app_sees_its_lifespan_state() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket as StarletteWebSocket
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, str]]:
+        yield {"motd": "welcome"}
+
+    async def chat(websocket: StarletteWebSocket) -> None:
+        await websocket.accept()
+        text = await websocket.receive_text()
+        await websocket.send_json(
+            {"echo": text, "motd": websocket.state.motd, "root": websocket.scope["root_path"]}
+        )
+        await websocket.close()
+
+    app = Carafe()
+    app.mount("/chat", Starlette(routes=[WebSocketRoute("/ws", chat)], lifespan=lifespan))
+    with TestClient(app) as client, client.websocket_connect("/chat/ws") as websocket:
+        websocket.send_text("hi")
+        assert websocket.receive_json() == {"echo": "hi", "motd": "welcome", "root": "/chat"}
+
+
 # --- Middleware -----------------------------------------------------------------------
 
 
