@@ -13,6 +13,8 @@
 
 from carafe.app import Carafe
 from carafe.background import BackgroundTasks
+from carafe.binding import BoundForm, bind_form
+from carafe.csrf import CSRFProtect, csrf_exempt
 from carafe.datastructures import Headers, QueryParams, State
 from carafe.di import Depends
 from carafe.exceptions import (
@@ -24,6 +26,7 @@ from carafe.exceptions import (
     SlowSubscriber,
     WebSocketDisconnect,
 )
+from carafe.flash import flash, get_flashed_messages
 from carafe.forms import File, Form, FormData
 from carafe.limits import Limits
 from carafe.params import Body, Cookie, Header, Path, Query
@@ -39,9 +42,11 @@ from carafe.responses import (
     StreamingResponse,
 )
 from carafe.routing import Router
-from carafe.views import route_options
+from carafe.sessions import MemoryStore, RedisStore, Session, Sessions
 from carafe.sse import EventSourceResponse, JSONLinesResponse, ServerSentEvent
+from carafe.templating import Templates
 from carafe.uploads import UploadFile
+from carafe.views import route_options
 from carafe.websockets import WebSocket
 
 __version__ = "0.1.0"
@@ -49,8 +54,10 @@ __version__ = "0.1.0"
 __all__ = [
     "BackgroundTasks",
     "Body",
+    "BoundForm",
     "Broker",
     "BrokerUnavailable",
+    "CSRFProtect",
     "Carafe",
     "CarafeError",
     "ConfigurationError",
@@ -69,21 +76,30 @@ __all__ = [
     "JSONLinesResponse",
     "JSONResponse",
     "Limits",
+    "MemoryStore",
     "Path",
     "PlainTextResponse",
     "Query",
     "QueryParams",
     "RedirectResponse",
+    "RedisStore",
     "Request",
     "RequestValidationError",
     "Response",
     "Router",
     "ServerSentEvent",
+    "Session",
+    "Sessions",
     "SlowSubscriber",
     "State",
     "StreamingResponse",
+    "Templates",
     "UploadFile",
     "WebSocket",
     "WebSocketDisconnect",
+    "bind_form",
+    "csrf_exempt",
+    "flash",
+    "get_flashed_messages",
     "route_options",
 ]
