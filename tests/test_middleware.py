@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -501,6 +501,25 @@ def test_gzip_passes_other_messages_through() -> None:
     asyncio.run(GZipMiddleware(app)(scope, receive, send))
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.pathsend"]
     assert sent[0]["headers"] == [(b"content-type", b"text/plain")]
+
+
+def test_gzip_holding_the_head_lets_a_failing_stream_become_a_500() -> None:
+    app = Carafe()
+
+    @app.get("/fails")
+    def fails() -> StreamingResponse:
+        def chunks() -> Iterator[str]:
+            raise RuntimeError("broken before the first chunk")
+            yield "never"  # pragma: no cover
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    app.add_middleware(GZipMiddleware)
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/fails", headers={"accept-encoding": "gzip"})
+    # GZip had not sent the 200 head yet, so the client gets a clean 500 instead.
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_gzip_per_response_state_is_slotted() -> None:
