@@ -314,6 +314,7 @@ def test_cors_preflight_refused_with_a_reason(
     assert response.status_code == 400
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.text == f"CORS preflight refused: {reason}."
+    assert response.headers["x-content-type-options"] == "nosniff"
     assert "access-control-allow-origin" not in response.headers
 
 
@@ -323,6 +324,13 @@ def test_plain_options_request_reaches_the_app() -> None:
     assert response.status_code == 204
     assert response.headers["allow"] == "POST, OPTIONS"
     assert response.headers["access-control-allow-origin"] == A
+
+
+def test_cors_rejects_a_broken_origin_pattern() -> None:
+    from carafe import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="is not a valid pattern"):
+        CORSMiddleware(make_app(), allow_origin_regex="https://(unclosed")
 
 
 @pytest.mark.parametrize("origin", ["https://a.example/", "a.example", "https://a.example/x"])

@@ -52,6 +52,14 @@ def _check_origin(origin: str) -> str:
     return origin
 
 
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        message = f"allow_origin_regex {pattern!r} is not a valid pattern: {exc}"
+        raise ConfigurationError(message) from None
+
+
 class CORSMiddleware:
     """Cross-Origin Resource Sharing for every route of the app.
 
@@ -86,8 +94,7 @@ class CORSMiddleware:
         origins = ["*"] if allow_origins == "*" else list(allow_origins)
         self.any_origin = "*" in origins
         self.origins = frozenset(_check_origin(o) for o in origins if o != "*")
-        self.origin_regex = re.compile(allow_origin_regex) if allow_origin_regex else None
-        self.credentials = allow_credentials
+        self.origin_regex = _compile(allow_origin_regex) if allow_origin_regex else None
         methods = ["*"] if allow_methods == "*" else [m.upper() for m in allow_methods]
         self.any_method = "*" in methods
         self.methods = frozenset(ALL_METHODS if self.any_method else methods)
@@ -158,6 +165,7 @@ class CORSMiddleware:
             headers = [
                 (b"content-type", b"text/plain; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),
+                (b"x-content-type-options", b"nosniff"),
                 _VARY_ORIGIN,
             ]
             await send({"type": "http.response.start", "status": 400, "headers": headers})
