@@ -511,6 +511,33 @@ def test_gzip_passes_other_messages_through() -> None:
     assert sent[0]["headers"] == [(b"content-type", b"text/plain")]
 
 
+def test_gzip_compresses_big_bodies_off_the_event_loop() -> None:
+    import random
+
+    noise = random.Random(7)
+    # Half-random text: compressible, and big enough to go to the thread pool.
+    lines = [f"{noise.getrandbits(64):x} {BIG[:40]}\n" for _ in range(20_000)]
+    document = "".join(lines)
+    app = Carafe()
+
+    @app.get("/report")
+    def report() -> str:
+        return document
+
+    @app.get("/report/stream")
+    def report_stream() -> StreamingResponse:
+        return StreamingResponse(iter([document, document]), media_type="text/plain")
+
+    app.add_middleware(GZipMiddleware)
+    client = TestClient(app)
+    response, raw = raw_body(client, "/report", headers={"accept-encoding": "gzip"})
+    assert len(document) > 256 * 1024
+    assert int(response.headers["content-length"]) == len(raw) < len(document) // 2
+    assert gzip.decompress(raw).decode() == document
+    streamed = client.get("/report/stream", headers={"accept-encoding": "gzip"})
+    assert streamed.text == document * 2
+
+
 def test_gzip_holding_the_head_lets_a_failing_stream_become_a_500() -> None:
     app = Carafe()
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 
+from carafe._concurrency import run_sync
 from carafe.middleware._headers import Header, add_vary, get_header, replace_header
 from carafe.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,6 +38,7 @@ DEFAULT_EXCLUDED = (
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib writes a gzip header and trailer
 _NO_BODY = frozenset({204, 206, 304})
 _CACHE_SIZE = 256
+_OFFLOAD_SIZE = 256 * 1024  # bodies this big are compressed in the thread pool
 _accepted: dict[bytes, bool] = {}  # Accept-Encoding value -> accepts gzip
 
 
@@ -127,6 +129,10 @@ class GZipMiddleware:
         return True
 
 
+def _deflate(compressor: zlib._Compress, body: bytes, mode: int) -> bytes:
+    return compressor.compress(body) + compressor.flush(mode)
+
+
 class _Compressor:
     """One response: holds the head back until the first body chunk decides."""
 
@@ -154,7 +160,7 @@ class _Compressor:
                 return
             await self._flush_start("plain")  # e.g. http.response.pathsend: send as is
         elif self.mode == "gzip" and kind == "http.response.body":
-            message = self._compress(message)
+            message = await self._compress(message)
         await self.send_next(message)
 
     async def _first_body(self, message: Message) -> None:
@@ -167,20 +173,21 @@ class _Compressor:
         self.compressor = zlib.compressobj(
             self.middleware.compresslevel, zlib.DEFLATED, _GZIP_WBITS
         )
-        message = self._compress(message)
+        message = await self._compress(message)
         length = None if streaming else str(len(message["body"])).encode()
         await self._flush_start("gzip", length)
         await self.send_next(message)
 
-    def _compress(self, message: Message) -> Message:
+    async def _compress(self, message: Message) -> Message:
         compressor = self.compressor
         assert compressor is not None
-        data = compressor.compress(message.get("body", b""))
-        if message.get("more_body", False):
-            # NOTE: a sync flush per chunk costs a little ratio; it lets streams stream.
-            data += compressor.flush(zlib.Z_SYNC_FLUSH)
-        else:
-            data += compressor.flush()
+        body: bytes = message.get("body", b"")
+        # NOTE: a sync flush per chunk costs a little ratio; it lets streams stream.
+        mode = zlib.Z_SYNC_FLUSH if message.get("more_body", False) else zlib.Z_FINISH
+        if len(body) < _OFFLOAD_SIZE:
+            data = compressor.compress(body) + compressor.flush(mode)
+        else:  # a big body would hold up the event loop for milliseconds
+            data = await run_sync(_deflate, compressor, body, mode)
         return {**message, "body": data}
 
     async def _flush_start(self, mode: str, length: bytes | None = None) -> None:
