@@ -585,7 +585,20 @@ def test_trusted_host_allows_listed_hosts_and_subdomains() -> None:
         assert response.json() == {"hello": "world"}, host
 
 
-@pytest.mark.parametrize("host", ["evil.test", "example.org", "example.com.evil.test"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.test",
+        "example.org",
+        "example.com.evil.test",
+        "evil.test/.example.org",  # would pass a bare suffix test and poison links
+        "evil.test?.example.org",
+        "evil.test#.example.org",
+        "user@evil.test",
+        "example.com:80:80",
+        "example..com",
+    ],
+)
 def test_trusted_host_refuses_others_with_a_problem(host: str) -> None:
     client = host_client(allowed_hosts=["example.com", "*.example.org"])
     response = client.get("/", headers={"host": host})
@@ -677,7 +690,9 @@ def test_trusted_host_wants_a_list() -> None:
 def test_host_name() -> None:
     assert host_name("Example.COM.:8000") == "example.com"
     assert host_name("[::1]:8000") == "[::1]"
-    assert host_name("[::1") == "[::1"
+    assert host_name("[::1") == ""
+    assert host_name("a.test/.b.test") == ""
+    assert host_name("") == ""
     assert TrustedHostMiddleware(make_app(), allowed_hosts=["[::1]"]).allows("[::1]")
 
 

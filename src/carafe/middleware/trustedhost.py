@@ -9,6 +9,7 @@ problem+json response; a websocket for another host is closed before it is accep
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
@@ -21,17 +22,21 @@ __all__ = ["TrustedHostMiddleware", "host_name"]
 _SHOWN = 100  # at most this much of a rejected Host is echoed in the error
 
 
-def host_name(host: str) -> str:
-    """The host without its port, lowercased, without a trailing dot.
+# A host name (dot-separated labels) or a bracketed IPv6 address, then maybe a port.
+_HOST_HEADER = re.compile(r"((?:[a-z0-9_-]+\.)*[a-z0-9_-]+\.?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
-    >>> host_name("Example.COM.:8000"), host_name("[::1]:8000")
-    ('example.com', '[::1]')
+
+def host_name(header: str) -> str:
+    """The host a ``Host`` header names: no port, lowercased, no trailing dot.
+
+    Anything that is not a host name or an IPv6 literal gives ``""``, so that
+    ``evil.test/.example.com`` cannot pass for a subdomain of ``example.com``.
+
+    >>> host_name("Example.COM.:8000"), host_name("[::1]:8000"), host_name("a.test/.b.test")
+    ('example.com', '[::1]', '')
     """
-    host = host.strip().lower()
-    if host.startswith("["):
-        end = host.find("]")
-        return host[: end + 1] if end != -1 else host
-    return host.partition(":")[0].rstrip(".")
+    match = _HOST_HEADER.fullmatch(header.strip().lower())
+    return match.group(1).rstrip(".") if match else ""
 
 
 def _check_pattern(pattern: str) -> str:
