@@ -90,6 +90,22 @@ def test_route_at_the_prefix_itself_wins() -> None:
     assert client.get("/legacy/").json()["app"] == "flask"
 
 
+def test_flask_app_at_the_root_behind_new_routes() -> None:
+    """Moving off Flask a route at a time: Carafe routes first, Flask for the rest."""
+    app = Carafe()
+
+    @app.get("/form")
+    def new_form() -> dict[str, str]:
+        return {"served_by": "carafe"}
+
+    app.mount("/", mounting.legacy)
+    client = TestClient(app, follow_redirects=False)
+    assert client.get("/form").json() == {"served_by": "carafe"}
+    assert client.get("/").json() == {"app": "flask", "self": "/", "form": "/form"}
+    assert client.get("/old-home").headers["location"] == "/"
+    assert client.get("/nowhere").status_code == 404  # Flask's 404 now
+
+
 def test_wsgi_interface_can_be_forced() -> None:
     def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain")])
