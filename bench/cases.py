@@ -51,6 +51,56 @@ PAGE_TEMPLATE = (
 )
 
 
+#: The fortunes case (after TechEmpower's): rows "from the database", one more added per
+#: request, sorted by message, rendered by Jinja2 with escaping. Messages carry markup,
+#: quotes and non-ASCII text on purpose.
+FORTUNES = [
+    (1, "A watched kettle never boils, but an unwatched one boils over."),
+    (2, "<script>alert('fortunes must be escaped');</script>"),
+    (3, "Measure twice, deploy once."),
+    (4, "Fortune & glory favour the well-indexed table."),
+    (5, 'He said "it works on my machine", and it did.'),
+    (6, "Caf\u00e9 cr\u00e8me, s'il vous pla\u00eet."),
+    (7, "\u30d5\u30ec\u30fc\u30e0\u30ef\u30fc\u30af\u306e\u30d9\u30f3\u30c1\u30de\u30fc\u30af"),
+    (8, "Every cache is a promise you may not keep."),
+    (9, "Zero bugs were harmed in the making of this page."),
+    (10, "Brevity is the soul of a good log line."),
+    (11, "The queue is long, but it moves."),
+    (12, "Lazy imports make happy start-ups."),
+]
+FORTUNE_ADDED = "Additional fortune added at request time."
+
+#: The Jinja2 source of the fortunes page.
+FORTUNES_TEMPLATE = (
+    "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
+    "<tr><th>id</th><th>message</th></tr>"
+    "{% for id, message in fortunes %}<tr><td>{{ id }}</td><td>{{ message }}</td></tr>{% endfor %}"
+    "</table></body></html>"
+)
+
+
+def sorted_fortunes() -> list[tuple[int, str]]:
+    """What every fortunes handler does per request: add one, sort by message."""
+    rows = [*FORTUNES, (0, FORTUNE_ADDED)]
+    rows.sort(key=lambda row: row[1])
+    return rows
+
+
+def _fortunes_html() -> str:
+    from markupsafe import escape
+
+    rows = "".join(f"<tr><td>{i}</td><td>{escape(m)}</td></tr>" for i, m in sorted_fortunes())
+    return (
+        "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
+        f"<tr><th>id</th><th>message</th></tr>{rows}</table></body></html>"
+    )
+
+
+#: The session every framework's ``session_read`` case reads (each signs its own cookie
+#: for it at import, with its own session machinery, and sends it with the request).
+SESSION_DATA = {"user": "ann", "visits": 5}
+
+
 @dataclass(frozen=True)
 class Case:
     """One request and its expected answer.
@@ -170,6 +220,21 @@ CASES: dict[str, Case] = {
             "/session",
             expect_json={"visits": 1},
             expect_headers={"set-cookie": "session"},
+        ),
+        Case(
+            "fortunes",
+            "GET /fortunes (13 rows sorted, rendered and escaped by Jinja2)",
+            "GET",
+            "/fortunes",
+            content_type="text/html",
+            expect_body=_fortunes_html().encode(),
+        ),
+        Case(
+            "session_read",
+            "GET /session/read (a signed session cookie sent, read, not changed)",
+            "GET",
+            "/session/read",
+            expect_json={"user": "ann", "visits": 5},
         ),
     ]
 }

@@ -9,6 +9,22 @@ router that scans linearly pays for it as it would in a real app.
 
 EXTRA_ROUTES = 100
 
+
+def with_cookie(app, cookie: bytes):
+    """``app``, called with ``cookie`` added to the request's ``Cookie`` header.
+
+    For the ``session_read`` case: each framework signs its own session cookie at import
+    (with its own session machinery); every app pays the same tiny cost for this wrapper.
+    """
+
+    async def call(scope, receive, send):
+        if scope["type"] == "http":
+            scope = {**scope, "headers": [*scope["headers"], (b"cookie", cookie)]}
+        await app(scope, receive, send)
+
+    return call
+
+
 #: Module names under ``bench/apps``, in table order.
 APPS = {
     "raw": "apps.raw_app",
@@ -16,4 +32,5 @@ APPS = {
     "starlette": "apps.starlette_app",
     "fastapi": "apps.fastapi_app",
     "litestar": "apps.litestar_app",
+    "flask": "apps.flask_app",
 }

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
+from cases import FORTUNES_TEMPLATE, PAGE_ITEMS, PAGE_TEMPLATE, SESSION_DATA, sorted_fortunes
 from pydantic import BaseModel
 
-from apps import EXTRA_ROUTES
-from cases import PAGE_ITEMS, PAGE_TEMPLATE
+from apps import EXTRA_ROUTES, with_cookie
 from carafe import Carafe, Depends, Request
 from carafe.responses import HTMLResponse, PlainTextResponse
 
@@ -135,13 +135,19 @@ def _add_template() -> None:
         return
     from jinja2 import DictLoader
 
-    templates = Templates(loader=DictLoader({"page.html": PAGE_TEMPLATE}))
+    templates = Templates(
+        loader=DictLoader({"page.html": PAGE_TEMPLATE, "fortunes.html": FORTUNES_TEMPLATE})
+    )
 
     @app.get("/page")
     async def page(request: Request) -> HTMLResponse:
         return await templates.render(request, "page.html", name="World", items=PAGE_ITEMS)
 
-    SUPPORTED.add("template")
+    @app.get("/fortunes")
+    async def fortunes(request: Request) -> HTMLResponse:
+        return await templates.render(request, "fortunes.html", fortunes=sorted_fortunes())
+
+    SUPPORTED.update({"template", "fortunes"})
 
 
 def _session_app() -> Carafe | None:
@@ -157,11 +163,32 @@ def _session_app() -> Carafe | None:
         session["visits"] = session.get("visits", 0) + 1
         return {"visits": session["visits"]}
 
-    SUPPORTED.add("session")
+    @sapp.get("/session/login")
+    async def login(session: Session) -> dict:
+        session.update(SESSION_DATA)
+        return {}
+
+    @sapp.get("/session/read")
+    async def read(session: Session) -> dict:
+        return {"user": session.get("user"), "visits": session.get("visits")}
+
+    SUPPORTED.update({"session", "session_read"})
     return sapp
+
+
+def _session_cookie(sapp: Carafe) -> bytes:
+    from carafe.testing import TestClient
+
+    with TestClient(sapp) as client:
+        client.get("/session/login")
+        return f"session={client.cookies['session']}".encode()
 
 
 _add_multipart()
 _add_template()
 _session = _session_app()
-CASE_APPS = {"session": _session} if _session is not None else {}
+CASE_APPS = (
+    {"session": _session, "session_read": with_cookie(_session, _session_cookie(_session))}
+    if _session is not None
+    else {}
+)

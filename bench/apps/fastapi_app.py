@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from cases import FORTUNES_TEMPLATE, PAGE_ITEMS, PAGE_TEMPLATE, SESSION_DATA, sorted_fortunes
 from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.templating import Jinja2Templates
@@ -11,8 +12,7 @@ from jinja2 import DictLoader, Environment
 from pydantic import BaseModel
 from starlette.middleware.sessions import SessionMiddleware
 
-from apps import EXTRA_ROUTES
-from cases import PAGE_ITEMS, PAGE_TEMPLATE
+from apps import EXTRA_ROUTES, with_cookie
 
 SUPPORTED = {
     "json",
@@ -24,6 +24,8 @@ SUPPORTED = {
     "multipart",
     "template",
     "session",
+    "fortunes",
+    "session_read",
 }
 PENDING: dict[str, str] = {}
 
@@ -36,7 +38,10 @@ class Item(BaseModel):
 
 app = FastAPI()
 templates = Jinja2Templates(
-    env=Environment(loader=DictLoader({"page.html": PAGE_TEMPLATE}), autoescape=True)
+    env=Environment(
+        loader=DictLoader({"page.html": PAGE_TEMPLATE, "fortunes.html": FORTUNES_TEMPLATE}),
+        autoescape=True,
+    )
 )
 
 
@@ -107,6 +112,11 @@ async def page(request: Request):
     return templates.TemplateResponse(request, "page.html", {"name": "World", "items": PAGE_ITEMS})
 
 
+@app.get("/fortunes")
+async def fortunes(request: Request):
+    return templates.TemplateResponse(request, "fortunes.html", {"fortunes": sorted_fortunes()})
+
+
 # Session middleware wraps every route, so the session case gets its own app: the other
 # cases are not taxed for it.
 session_app = FastAPI()
@@ -120,4 +130,23 @@ async def session(request: Request) -> dict:
     return {"visits": visits}
 
 
-CASE_APPS = {"session": session_app}
+@session_app.get("/session/login")
+async def login(request: Request) -> dict:
+    request.session.update(SESSION_DATA)
+    return {}
+
+
+@session_app.get("/session/read")
+async def read(request: Request) -> dict:
+    return {"user": request.session.get("user"), "visits": request.session.get("visits")}
+
+
+def _session_cookie() -> bytes:
+    from fastapi.testclient import TestClient
+
+    with TestClient(session_app) as client:
+        client.get("/session/login")
+        return f"session={client.cookies['session']}".encode()
+
+
+CASE_APPS = {"session": session_app, "session_read": with_cookie(session_app, _session_cookie())}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
+from cases import PAGE_ITEMS, PAGE_TEMPLATE
 from jinja2 import DictLoader, Environment
 from litestar import Litestar, MediaType, Request, get, post
 from litestar.contrib.jinja import JinjaTemplateEngine
@@ -16,7 +17,6 @@ from litestar.template.config import TemplateConfig
 from pydantic import BaseModel
 
 from apps import EXTRA_ROUTES
-from cases import PAGE_ITEMS, PAGE_TEMPLATE
 
 SUPPORTED = {
     "json",

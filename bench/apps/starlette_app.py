@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cases import PAGE_ITEMS, PAGE_TEMPLATE
 from jinja2 import DictLoader, Environment
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -12,7 +13,6 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from apps import EXTRA_ROUTES
-from cases import PAGE_ITEMS, PAGE_TEMPLATE
 
 SUPPORTED = {"json", "plaintext", "path_query", "post_model", "multipart", "template", "session"}
 PENDING: dict[str, str] = {}
