@@ -36,7 +36,8 @@ def make_app(**options: Any) -> tuple[Carafe, dict[str, Any]]:
 
     @app.post("/signup")
     async def signup(
-        tasks: BackgroundTasks, audit: BackgroundTasks = Depends(audit_tasks)
+        tasks: BackgroundTasks,
+        audit: BackgroundTasks = Depends(audit_tasks),  # noqa: B008  (a local function)
     ) -> dict[str, bool]:
         assert tasks is audit  # one object per request
         tasks.add(blocking_note, "welcome")

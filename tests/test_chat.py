@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import httpx
 import msgspec
 import pytest
+from examples.chat import app as chat
 
 from carafe import Broker
 from carafe.testing import TestClient
-from examples.chat import app as chat
 from tests.conftest import LiveServer, free_port
 
 

@@ -47,8 +47,7 @@ def parse(text: str) -> list[dict[str, str]]:
 def test_event_fields_and_multiline_data() -> None:
     event = ServerSentEvent("one\r\ntwo\rthree\nfour", event="note", id="42", retry=1500)
     assert event.encode() == (
-        b"event: note\nid: 42\nretry: 1500\n"
-        b"data: one\ndata: two\ndata: three\ndata: four\n\n"
+        b"event: note\nid: 42\nretry: 1500\ndata: one\ndata: two\ndata: three\ndata: four\n\n"
     )
     assert ServerSentEvent(Point(1, 2)).encode() == b'data: {"x":1,"y":2}\n\n'
     assert ServerSentEvent(["a", None]).encode() == b'data: ["a",null]\n\n'
@@ -132,6 +131,11 @@ def make_app() -> tuple[Carafe, dict[str, Any]]:
 
         return EventSourceResponse(endless(), ping=0.05 if ping else None)
 
+    add_sync_and_line_routes(app, seen)
+    return app, seen
+
+
+def add_sync_and_line_routes(app: Carafe, seen: dict[str, Any]) -> None:
     @app.get("/sync")
     def sync_events() -> EventSourceResponse:
         return EventSourceResponse(iter(["x", "y"]), ping=None)
@@ -161,8 +165,6 @@ def make_app() -> tuple[Carafe, dict[str, Any]]:
                 seen["closed"].set()
 
         return JSONLinesResponse(endless())
-
-    return app, seen
 
 
 @pytest.fixture

@@ -81,6 +81,11 @@ def make_app() -> tuple[Carafe, list[str]]:
         finally:
             events.append("handler ended")
 
+    add_message_routes(app)
+    return app, events
+
+
+def add_message_routes(app: Carafe) -> None:
     @app.websocket("/chat")
     async def chat(ws: WebSocket) -> None:
         await ws.accept()
@@ -114,8 +119,6 @@ def make_app() -> tuple[Carafe, list[str]]:
         await ws.accept()
         while True:
             await ws.send_text(await ws.receive_text())
-
-    return app, events
 
 
 @pytest.fixture
@@ -640,7 +643,7 @@ def test_test_session_with_apps_that_break_the_protocol() -> None:
     app.mount("/leaves", leaves)
     app.mount("/stuck", stuck)
     with TestClient(app) as client:
-        with pytest.raises(RuntimeError, match="handshake with 'websocket.send'"):
+        with pytest.raises(RuntimeError, match=r"handshake with 'websocket\.send'"):
             with client.websocket_connect("/chatty"):
                 pass
         with client.websocket_connect("/leaves") as ws, pytest.raises(WebSocketDisconnect) as c:
