@@ -84,7 +84,9 @@ class Cluster:
         return out.stdout
 
     @classmethod
-    def create(cls, port: int, cpu: int | None = 1, max_connections: int = 300) -> Cluster:
+    def create(
+        cls, port: int, cpu: int | None = 1, max_connections: int = 300, nice: int = 0
+    ) -> Cluster:
         bindir = _bindir()
         directory = Path(tempfile.mkdtemp(prefix="carafe-bench-pg-"))
         runas: list[str] = []
@@ -104,11 +106,12 @@ class Cluster:
         )
         start = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"),
                  "-o", opts, "-w", "start"]  # fmt: skip
+        start = [*cluster.runas, *start]
         if cpu is not None and shutil.which("taskset"):
-            start = ["taskset", "-c", str(cpu), *cluster.runas, *start]
-            subprocess.run(start, check=True, capture_output=True, text=True)
-        else:
-            cluster._run(start)
+            start = ["taskset", "-c", str(cpu), *start]
+        if nice:
+            start = ["nice", "-n", str(nice), *start]
+        subprocess.run(start, check=True, capture_output=True, text=True)
         cluster.load()
         return cluster
 

@@ -108,6 +108,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     rps = [r["requests_per_s"] for r in runs]
     p50 = [r["p50_ms"] for r in runs if r["p50_ms"] is not None]
     p99 = [r["p99_ms"] for r in runs if r["p99_ms"] is not None]
+    cpu = [r["cpu_us_per_req"] for r in runs if r.get("cpu_us_per_req")]
     return {
         "status": "ok",
         "rps": statistics.median(rps),
@@ -115,6 +116,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "rps_max": max(rps),
         "p50_ms": statistics.median(p50) if p50 else None,
         "p99_ms": statistics.median(p99) if p99 else None,
+        "cpu_us": statistics.median(cpu) if cpu else None,
         "errors": sum(r["errors"] for r in runs),
         "requests": sum(r["requests"] for r in runs),
         "runs": runs,
@@ -139,25 +141,34 @@ class Suite:
         self.wrk_commands: dict[str, list[str]] = {}
 
     def wrk_run(
-        self, name: str, url: str, connections: int, lua: str | None, duration: float
-    ) -> dict[str, Any]:
+        self, name: str, running: servers.Running, path: str, connections: int,
+        lua: str | None, duration: float,
+    ) -> dict[str, Any]:  # fmt: skip
+        url = f"{running.url}{path}"
         script = None
         if lua:
             script = str(self.log_dir / f"{name}.lua")
             Path(script).write_text(lua)
-        kw = {"connections": connections, "script": script, "timeout": self.args.timeout}
+        kw = {
+            "connections": connections, "script": script, "timeout": self.args.timeout,
+            "nice": self.args.nice,
+        }  # fmt: skip
         if self.args.warmup > 0:
             wrk.run(url, duration=self.args.warmup, **kw)
             # A worker that handles one connection at a time (gunicorn sync) still owes
             # answers to the warmup's abandoned connections; wait until it is free, or
             # the timed run would measure that backlog.
-            port = int(url.split(":")[2].split("/")[0])
-            servers.get(port, "/json", timeout=120)
+            servers.get(running.port, "/json", timeout=120)
         load = float(Path("/proc/loadavg").read_text().split()[0])
+        cpu_before = running.cpu_seconds()
         res, _, argv = wrk.run(url, duration=duration, **kw)
+        cpu = running.cpu_seconds() - cpu_before
         shown = [re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:$PORT", a) for a in argv]
         self.wrk_commands[name] = [a.replace(str(self.log_dir), "$LOGS") for a in shown]
-        return {**res.as_dict(), "load1": load}
+        # CPU time the server spent per answered request: unlike req/s it barely moves
+        # when other work competes for the core.
+        cpu_us = cpu / res.requests * 1e6 if res.requests else None
+        return {**res.as_dict(), "load1": load, "cpu_us_per_req": cpu_us}
 
     def _fail(self, cell: dict[str, Any], note: str) -> None:
         cell["status"] = "failed"
@@ -182,7 +193,7 @@ class Suite:
         try:
             running = servers.start(
                 key, argv, port=port, cwd=BENCH, env={"BENCH_PG_DSN": self.dsn},
-                log_dir=self.log_dir, ready_path="/json",
+                log_dir=self.log_dir, ready_path="/json", nice=self.args.nice,
             )  # fmt: skip
         except Exception as exc:
             for t in wanted:
@@ -218,8 +229,9 @@ class Suite:
                 log(f"{key} {t}: WRONG ANSWER: {problems[0][:200]}")
                 continue
             try:
-                url = f"{running.url}{test.path}"
-                run = self.wrk_run(t, url, test.connections, test.lua, self.args.duration)
+                run = self.wrk_run(
+                    t, running, test.path, test.connections, test.lua, self.args.duration
+                )
             except Exception as exc:
                 self._fail(cell, f"wrk: {exc}")
                 continue
@@ -237,7 +249,7 @@ class Suite:
             if cell["status"] != "ok":
                 continue
             try:
-                run = self.wrk_run(f"json@{c}", f"{running.url}/json", c, None, duration)
+                run = self.wrk_run(f"json@{c}", running, "/json", c, None, duration)
             except Exception as exc:
                 self._fail(cell, str(exc)[:500])
                 continue
@@ -352,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency-duration", type=float, default=6.0)
     parser.add_argument("--import-repeat", type=int, default=5)
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument(
+        "--nice", type=int, default=0,
+        help="run servers, wrk and PostgreSQL at this nice level (e.g. -10 on a shared machine)",
+    )  # fmt: skip
     parser.add_argument("--pg-port", type=int, default=0, help="0 = any free port")
     args = parser.parse_args(argv)
     if args.quick:
@@ -372,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"open-file limit: {fd_limit}")
     log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/carafe-bench-logs"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    cluster = pg.Cluster.create(port=args.pg_port or servers.free_port(), cpu=1)
+    cluster = pg.Cluster.create(port=args.pg_port or servers.free_port(), cpu=1, nice=args.nice)
     log(f"PostgreSQL up: {cluster.version} on port {cluster.port}, pinned to core 1")
     import psycopg
 
@@ -401,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             "runs": args.runs, "duration_s": args.duration, "warmup_s": args.warmup,
             "timeout_s": args.timeout, "concurrency": args.concurrency,
             "concurrency_duration_s": max(args.duration, args.concurrency_duration),
-            "fd_limit": fd_limit, "pool_max": int(os.environ.get("BENCH_POOL_MAX", "64")),
+            "fd_limit": fd_limit, "nice": args.nice, "pool_max": int(os.environ.get("BENCH_POOL_MAX", "64")),
         },  # fmt: skip
         "machine": {**machine(), "postgresql": pg_version},
         "versions": versions(),

@@ -113,6 +113,18 @@ class Running:
                 continue
         return total / 1024
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the server and all its children."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in _tree(self.proc.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             try:
@@ -153,6 +165,7 @@ def start(
     cwd: Path,
     env: dict[str, str] | None = None,
     cpu: int | None = 0,
+    nice: int = 0,
     log_dir: Path,
     ready_path: str = "/",
     timeout: float = 30.0,
@@ -160,6 +173,8 @@ def start(
     """Start ``argv`` (pinned to ``cpu``) and wait until it answers on ``ready_path``."""
     if cpu is not None and shutil.which("taskset"):
         argv = ["taskset", "-c", str(cpu), *argv]
+    if nice:
+        argv = ["nice", "-n", str(nice), *argv]
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name.replace('/', '_')}.log"
     full_env = {**os.environ, "PYTHONPATH": f"{cwd}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}

@@ -97,6 +97,7 @@ def command(
     cpu: int | None = 1,
     timeout: float | None = None,
     script: str | None = None,
+    nice: int = 0,
 ) -> list[str]:
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--latency"]
     if timeout is not None:
@@ -106,6 +107,8 @@ def command(
     argv.append(url)
     if cpu is not None and shutil.which("taskset"):
         argv = ["taskset", "-c", str(cpu), *argv]
+    if nice:
+        argv = ["nice", "-n", str(nice), *argv]
     return argv
 
 

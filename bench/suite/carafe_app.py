@@ -1,7 +1,7 @@
 """Carafe, written against its public API: typed handlers, msgspec Structs, Depends.
 
-Carafe has no ORM; the pool is asyncpg's, opened in the lifespan. The fortunes page
-uses Jinja2 directly (see ``_render``) until ``carafe.templating`` lands.
+Carafe has no ORM; the pool is asyncpg's, opened in the lifespan. The fortunes page is
+rendered by ``carafe.templating`` (Jinja2 underneath).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from operator import itemgetter
 from typing import Annotated
 
 import asyncpg
-import jinja2
 import msgspec
 
-from carafe import Carafe, Depends
+from carafe import Carafe, Depends, Request
 from carafe.responses import HTMLResponse, PlainTextResponse
+from carafe.templating import Templates
 from suite.common import (
     ADDITIONAL_FORTUNE, DSN, POOL_MAX, POOL_MIN, SELECT_FORTUNES, SELECT_WORLD, SLEEP,
     TEMPLATES, UPDATE_WORLD,
@@ -25,9 +25,7 @@ from suite.common import (
 TESTS = {"json", "plaintext", "db", "queries", "fortunes", "updates", "post", "deps", "io"}
 
 pool: asyncpg.Pool
-_template = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True
-).get_template("fortunes.html")
+templates = Templates(TEMPLATES)
 
 
 @asynccontextmanager
@@ -80,10 +78,10 @@ async def queries(queries: str | None = None) -> list[dict]:
 
 
 @app.get("/fortunes")
-async def fortunes() -> HTMLResponse:
+async def fortunes(request: Request) -> HTMLResponse:
     rows = [*await pool.fetch(SELECT_FORTUNES), ADDITIONAL_FORTUNE]
     rows.sort(key=itemgetter(1))
-    return HTMLResponse(_template.render(fortunes=rows))
+    return await templates.render(request, "fortunes.html", fortunes=rows)
 
 
 @app.get("/updates")
