@@ -684,3 +684,103 @@ def test_an_override_may_take_other_parameters() -> None:
     with TestClient(app) as client:
         assert client.get("/", headers={"X-User": "bob"}).text == "bob"
         assert client.get("/").status_code == 422
+
+
+async def no_yield_async() -> AsyncIterator[int]:
+    if False:
+        yield 1
+
+
+def no_yield_sync() -> Iterator[int]:
+    if False:
+        yield 1
+
+
+async def twice_async() -> AsyncIterator[int]:
+    yield 1
+    yield 2
+
+
+def twice_sync() -> Iterator[int]:
+    yield 1
+    yield 2
+
+
+async def again_async() -> AsyncIterator[int]:
+    try:
+        yield 1
+    except LookupError:
+        yield 2
+
+
+def again_sync() -> Iterator[int]:
+    try:
+        yield 1
+    except LookupError:
+        yield 2
+
+
+def _using(dependency: Any, fail: bool) -> Any:
+    async def handler(value: Annotated[int, Depends(dependency)]) -> int:
+        if fail:
+            raise LookupError("boom")
+        return value
+
+    return handler
+
+
+def test_misbehaving_yield_dependencies_are_reported_as_server_errors() -> None:
+    app = Carafe()
+
+    for name, dependency in [
+        ("no_yield_async", no_yield_async),
+        ("no_yield_sync", no_yield_sync),
+        ("twice_async", twice_async),
+        ("twice_sync", twice_sync),
+        ("again_async", again_async),
+        ("again_sync", again_sync),
+    ]:
+        app.add_route(f"/{name}", _using(dependency, fail=name.startswith("again")), name=name)
+
+    for path, message in [
+        ("/no_yield_async", "did not yield"),
+        ("/no_yield_sync", "did not yield"),
+        ("/twice_async", "yielded more than once"),
+        ("/twice_sync", "yielded more than once"),
+        ("/again_async", "yielded again after an error"),
+        ("/again_sync", "yielded again after an error"),
+    ]:
+        with TestClient(app) as client, pytest.raises(RuntimeError, match=message):
+            client.get(path)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/again_sync")
+        assert response.status_code == 500
+        assert "yielded" not in response.text
+
+
+def test_a_yield_dependency_may_swallow_the_error() -> None:
+    app = Carafe()
+    seen: list[str] = []
+
+    def forgiving() -> Iterator[None]:
+        try:
+            yield
+        except HTTPError as exc:
+            seen.append(f"swallowed {exc.status_code}")
+
+    async def forgiving_async() -> AsyncIterator[None]:
+        try:
+            yield
+        except HTTPError as exc:
+            seen.append(f"async swallowed {exc.status_code}")
+
+    @app.get("/")
+    async def handler(
+        a: Annotated[None, Depends(forgiving)], b: Annotated[None, Depends(forgiving_async)]
+    ) -> None:
+        raise HTTPError(418, "Teapot")
+
+    with TestClient(app) as client:
+        # The handler's error is still answered: the response is about the request.
+        assert client.get("/").status_code == 418
+    assert seen == ["async swallowed 418"]

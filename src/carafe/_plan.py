@@ -15,6 +15,7 @@ import inspect
 import sys
 import typing
 from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
 from typing import Any, get_args, get_origin
 
 import msgspec
@@ -204,17 +205,88 @@ async def _invoke(
     if kind == "sync":
         return await run_sync(call.fn, **kwargs)
     assert stack is not None
+    # PERF: generators are driven directly rather than through contextlib's
+    # asynccontextmanager, which wraps the function on every call (bench/inprocess.py,
+    # case deps).
     if kind == "asyncgen":
-        manager = contextlib.asynccontextmanager(call.fn)(**kwargs)
-        return await stack.enter_async_context(manager)
-    sync_manager = contextlib.contextmanager(call.fn)(**kwargs)
-    value = await run_sync(sync_manager.__enter__)
-
-    async def leave(*exc_info: Any) -> bool:
-        return bool(await run_sync(sync_manager.__exit__, *exc_info))
-
-    stack.push_async_exit(leave)
+        agen = call.fn(**kwargs)
+        try:
+            value = await agen.__anext__()
+        except StopAsyncIteration:
+            raise RuntimeError(f"Dependency {_name(call.fn)} did not yield") from None
+        stack.push_async_exit(_AsyncGenExit(agen))
+        return value
+    gen = call.fn(**kwargs)
+    value = await run_sync(next, gen, _NOTHING)
+    if value is _NOTHING:
+        raise RuntimeError(f"Dependency {_name(call.fn)} did not yield")
+    stack.push_async_exit(_GenExit(gen))
     return value
+
+
+_NOTHING: Any = object()
+
+
+class _AsyncGenExit:
+    """Finishes a ``yield`` dependency: resumes it, or throws the handler's error in."""
+
+    __slots__ = ("gen",)
+
+    def __init__(self, gen: Any) -> None:
+        self.gen = gen
+
+    async def __call__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        gen = self.gen
+        if exc is None:
+            try:
+                await gen.__anext__()
+            except StopAsyncIteration:
+                return False
+            raise RuntimeError(f"Dependency {_name(gen)} yielded more than once")
+        try:
+            await gen.athrow(exc)
+        except StopAsyncIteration:
+            return True  # the dependency swallowed the error
+        except BaseException as raised:
+            if raised is exc:
+                return False
+            raise
+        raise RuntimeError(f"Dependency {_name(gen)} yielded again after an error")
+
+
+class _GenExit:
+    """``_AsyncGenExit`` for a sync generator, finished in the thread pool."""
+
+    __slots__ = ("gen",)
+
+    def __init__(self, gen: Any) -> None:
+        self.gen = gen
+
+    async def __call__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        # NOTE: StopIteration cannot cross a thread pool future, so it is caught there.
+        return await run_sync(_finish_generator, self.gen, exc)
+
+
+def _finish_generator(gen: Any, exc: BaseException | None) -> bool:
+    if exc is None:
+        try:
+            next(gen)
+        except StopIteration:
+            return False
+        raise RuntimeError(f"Dependency {_name(gen)} yielded more than once")
+    try:
+        gen.throw(exc)
+    except StopIteration:
+        return True
+    except BaseException as raised:
+        if raised is exc:
+            return False
+        raise
+    raise RuntimeError(f"Dependency {_name(gen)} yielded again after an error")
 
 
 # --- Building -------------------------------------------------------------------------
