@@ -18,6 +18,7 @@ from urllib.parse import unquote
 import pytest
 
 from carafe import Carafe, FileResponse
+from carafe._files import _Conditions
 from carafe.exceptions import ConfigurationError
 from carafe.staticfiles import StaticFiles
 from carafe.testing import TestClient
@@ -249,6 +250,24 @@ def test_websocket_and_lifespan_scopes(site: Path) -> None:
 
     asyncio.run(run())
     assert sent == [{"type": "websocket.close", "code": 1000}]
+
+
+def test_the_example_site() -> None:
+    from examples.static_site import app
+
+    with TestClient(app) as client:
+        css = client.get(app.url_path_for("static", path="app.css"))
+        assert css.headers["content-type"] == "text/css; charset=utf-8"
+        assert css.text == "body { font-family: sans-serif; }\n"
+        download = client.get("/download")
+        assert download.headers["content-disposition"] == 'attachment; filename="hello.txt"'
+        assert download.text == "Hello from Carafe.\n"
+
+
+def test_per_request_objects_are_slotted(site: Path) -> None:
+    transfer = FileResponse(site / "app.css").prepare({"type": "http", "headers": []})
+    assert not hasattr(transfer, "__dict__")
+    assert not hasattr(_Conditions([]), "__dict__")
 
 
 # --- Conditional requests ------------------------------------------------------------
