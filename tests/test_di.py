@@ -784,3 +784,68 @@ def test_a_yield_dependency_may_swallow_the_error() -> None:
         # The handler's error is still answered: the response is about the request.
         assert client.get("/").status_code == 418
     assert seen == ["async swallowed 418"]
+
+
+def test_sync_yield_dependencies_may_swallow_or_convert_the_error() -> None:
+    app = Carafe()
+    seen: list[str] = []
+
+    def forgiving() -> Iterator[None]:
+        try:
+            yield
+        except LookupError:
+            seen.append("swallowed")
+
+    def converting() -> Iterator[None]:
+        try:
+            yield
+        except KeyError as exc:
+            raise HTTPError(404, "Not here") from exc
+
+    @app.get("/swallow")
+    def swallow(_: Annotated[None, Depends(forgiving)]) -> None:
+        raise LookupError("lost")
+
+    @app.get("/convert")
+    def convert(_: Annotated[None, Depends(converting)]) -> None:
+        raise KeyError("k")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/swallow").status_code == 500
+        response = client.get("/convert")
+    assert seen == ["swallowed"]
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Not here"
+
+
+def test_a_client_leaving_mid_stream_still_closes_the_dependency() -> None:
+    app = Carafe()
+    log: list[str] = []
+    closed = threading.Event()
+
+    async def connection() -> AsyncIterator[None]:
+        log.append("connect")
+        try:
+            yield
+        finally:
+            log.append("disconnect")
+            closed.set()
+
+    @app.get("/forever")
+    async def forever(_: Annotated[None, Depends(connection)]) -> StreamingResponse:
+        async def ticks() -> AsyncIterator[bytes]:
+            n = 0
+            while True:
+                n += 1
+                yield f"tick {n}\n".encode()
+                await asyncio.sleep(0.001)
+
+        return StreamingResponse(ticks(), media_type="text/plain")
+
+    with TestClient(app) as client:
+        with client.stream("GET", "/forever") as response:
+            first = next(response.iter_lines())
+            assert log == ["connect"]  # open while the stream runs
+        assert first == "tick 1"
+        assert closed.wait(5)
+    assert log == ["connect", "disconnect"]
