@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,20 @@ def test_missing_file_is_a_problem_404(client: Any) -> None:
 
 def test_a_file_named_like_a_directory_is_404(client: Any) -> None:
     assert client.get("/static/app.css/").status_code == 404
+
+
+def test_very_long_paths_are_cheap_404s(client: Any) -> None:
+    started = time.perf_counter()
+    response = client.get("/static/" + "a/" * 20000 + "x.css")
+    assert response.status_code == 404
+    assert time.perf_counter() - started < 2
+    assert client.get("/static/" + "n" * 5000).status_code == 404
+
+
+def test_symlink_loops_are_404(site: Path, client: Any) -> None:
+    (site / "loop-a").symlink_to(site / "loop-b")
+    (site / "loop-b").symlink_to(site / "loop-a")
+    assert client.get("/static/loop-a").status_code == 404
 
 
 def test_fifo_is_refused_without_hanging(site: Path, client: Any) -> None:
