@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 
@@ -490,3 +492,34 @@ def test_head_of_a_streamed_route_has_no_body() -> None:
 
 def test_file_response_is_part_of_the_family() -> None:
     assert issubclass(FileResponse, Response)
+
+
+# --- A real server: the client hangs up ------------------------------------------------
+
+
+def read_some_and_hang_up(port: int, path: str, wanted: int = 4096) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        received = b""
+        while len(received) < wanted:
+            chunk = sock.recv(65536)
+            assert chunk, "the server closed first"
+            received += chunk
+    return received
+
+
+@pytest.mark.slow
+def test_streams_are_closed_when_a_real_client_hangs_up(live_server: Any) -> None:
+    server = live_server("tests.apps.streams_app:app")
+    for kind in ("async", "sync"):
+        head = read_some_and_hang_up(server.port, f"/stream/{kind}")
+        assert head.startswith(b"HTTP/1.1 200 OK")
+        assert b"transfer-encoding: chunked" in head.lower()
+    deadline = time.monotonic() + 10
+    closed: list[str] = []
+    while time.monotonic() < deadline:
+        closed = httpx.get(f"{server.url}/closed").json()
+        if len(closed) == 2:
+            break
+        time.sleep(0.05)
+    assert sorted(closed) == ["async", "sync"]

@@ -813,3 +813,41 @@ def test_escapes_against_real_uvicorn(site: Path, live_server: Any) -> None:
     assert b'content-disposition: attachment; filename="hello.txt"' in download.lower()
     # After all of that, the server still serves.
     assert status_of(raw_request(server.port, b"/static/sub/deep.txt")) == 200
+
+
+def open_fds_in(pid: int, path: Path) -> int:
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_real_server_stops_reading_when_a_download_is_dropped(
+    tmp_path: Path, live_server: Any
+) -> None:
+    big = tmp_path / "huge.bin"
+    with open(big, "wb") as file:
+        # Sparse, and far too big to read in the time allowed: only a server that stops
+        # reading when the client leaves closes it within the deadline below.
+        file.truncate(64 * 1024**3)
+    server = live_server("tests.apps.streams_app:app", env={"CARAFE_BIG_FILE": str(big)})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        head = sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200 OK")
+        assert b"content-length: 68719476736" in head.lower()
+        assert open_fds_in(server.proc.pid, big) == 1  # mid-download, waiting on us
+    deadline = time.monotonic() + 5
+    while open_fds_in(server.proc.pid, big) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert open_fds_in(server.proc.pid, big) == 0
+    # The server goes on serving, from the same file.
+    reply = raw_request(server.port, b"/big", extra=b"Range: bytes=-3\r\n")
+    assert status_of(reply) == 206
+    assert reply.endswith(b"\x00\x00\x00")
