@@ -7,7 +7,7 @@ Response                 bytes or str with a media type
  ├── PlainTextResponse   text/plain; charset=utf-8
  ├── RedirectResponse    307 to a URL by default
  ├── StreamingResponse   a sync or async iterator of chunks
- └── FileResponse        (carafe.staticfiles) Range, ETag, Last-Modified, 304
+ └── FileResponse        a file from disk: Range, ETag, Last-Modified, 304 (carafe._files)
 """
 
 from __future__ import annotations
@@ -207,14 +207,19 @@ class ProblemResponse(JSONResponse):
 
     @classmethod
     def from_error(cls, error: HTTPError) -> ProblemResponse:
+        """The problem document of ``error``, with its status and headers."""
         return cls(error.problem(), status_code=error.status_code, headers=error.headers)
 
 
 class HTMLResponse(Response):
+    """HTML: ``HTMLResponse("<h1>Hi</h1>")`` is sent as ``text/html; charset=utf-8``."""
+
     media_type = "text/html"
 
 
 class PlainTextResponse(Response):
+    """Text: ``PlainTextResponse("ok")`` is sent as ``text/plain; charset=utf-8``."""
+
     media_type = "text/plain"
 
 
@@ -237,10 +242,29 @@ ContentStream = AsyncIterable[str | bytes] | Iterable[str | bytes]
 
 
 class StreamingResponse(Response):
-    """A body sent chunk by chunk as an iterator yields it.
+    """A body sent chunk by chunk as an iterator yields it, with no ``Content-Length``.
 
     Sync iterators are advanced in the thread pool. If the client goes away, the
-    iterator is closed promptly (its ``finally`` blocks run) and sending stops.
+    iterator is closed promptly (its ``finally`` blocks run), sending stops, and
+    ``background`` does not run. An error from the iterator once the head is sent can
+    only end the connection; the server logs it.
+
+    Args:
+        content: An iterable or async iterable of chunks, ``bytes`` or ``str`` (UTF-8).
+        status_code: The HTTP status.
+        headers: Extra headers; a ``Content-Length`` given here is sent as is.
+        media_type: The ``Content-Type``; ``text/*`` types get ``; charset=utf-8``.
+        background: An async callable run after the last chunk is sent.
+
+    ::
+
+        async def numbers():
+            for n in range(3):
+                yield f"{n}\n"
+
+        @app.get("/numbers")
+        async def stream() -> StreamingResponse:
+            return StreamingResponse(numbers(), media_type="text/plain")
     """
 
     def __init__(
