@@ -462,6 +462,25 @@ def test_strict_config_and_extra_forbid_are_respected() -> None:
         assert {e["type"] for e in response.json()["errors"]} == {"int_type", "extra_forbidden"}
 
 
+def test_openapi_document_uses_pydantic_schemas_and_lists_group_fields() -> None:
+    from openapi_spec_validator import validate
+
+    with TestClient(make_app()) as client:
+        document = client.get("/openapi.json").json()
+    validate(document)
+    search = document["paths"]["/search"]["get"]["parameters"]
+    assert [(p["name"], p["in"], p["required"]) for p in search] == [
+        ("q", "query", False),
+        ("limit", "query", False),
+        ("tags", "query", False),
+        ("sortBy", "query", False),
+    ]
+    body = document["paths"]["/users"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/User"}
+    address = document["components"]["schemas"]["Address"]
+    assert address["properties"]["zipCode"]["pattern"] == r"^\d{5}$"
+
+
 def test_importing_carafe_does_not_import_pydantic() -> None:
     code = "import sys, carafe, carafe.views; print('pydantic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

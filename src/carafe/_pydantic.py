@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable
-from typing import Any, NamedTuple, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 import msgspec
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
@@ -165,9 +165,14 @@ class PydanticPlugin:
             return value.model_dump(mode="json", by_alias=True)
         raise NotImplementedError
 
-    def json_schema(self, tp: Any, ref_template: str = "#/components/schemas/{model}") -> Any:
-        """The JSON Schema of ``tp`` in serialization mode, for the OpenAPI document."""
-        return TypeAdapter(tp).json_schema(ref_template=ref_template, mode="serialization")
+    def json_schema(
+        self,
+        tp: Any,
+        ref_template: str = "#/components/schemas/{model}",
+        mode: Literal["validation", "serialization"] = "serialization",
+    ) -> Any:
+        """The JSON Schema of ``tp`` for the OpenAPI document (``$defs`` for nested models)."""
+        return TypeAdapter(tp).json_schema(ref_template=ref_template, mode=mode)
 
 
 def _model_encoder(tp: type[BaseModel]) -> codecs.Encoder:
