@@ -232,3 +232,35 @@ def test_view_mistakes_fail_at_startup() -> None:
     app.add_view("/things/{thing_id}", MissingPath)
     with pytest.raises(ConfigurationError, match="thing_id"):
         app.compile()
+
+
+def test_the_inventory_docs_example() -> None:
+    from docs.examples import inventory
+
+    editor = {"X-Editor": "ann"}
+    with TestClient(inventory.app) as client:
+        assert client.get("/items").json() == []
+        lamp = {"name": "lamp", "price": 20, "tags": ["light"]}
+        created = client.put("/items/1", json=lamp, headers=editor)
+        assert created.status_code == 201
+        assert created.json() == {"id": 1, "name": "lamp", "price": 20.0}
+        client.put("/items/2", json={"name": "desk", "price": 99}, headers=editor)
+        assert [i["name"] for i in client.get("/items").json()] == ["lamp", "desk"]
+        assert [i["name"] for i in client.get("/items?tag=light").json()] == ["lamp"]
+        assert client.get("/items?limit=1&offset=1").json() == [
+            {"id": 2, "name": "desk", "price": 99.0}
+        ]
+        bad_page = client.get("/items?limit=0")
+        assert bad_page.status_code == 422
+        assert bad_page.json()["errors"][0]["loc"] == ["query", "limit"]
+        bad_item = client.put("/items/3", json={"name": "", "price": -1}, headers=editor)
+        assert [e["loc"] for e in bad_item.json()["errors"]] == [
+            ["body", "name"],
+            ["body", "price"],
+        ]
+        assert client.put("/items/3", json=lamp).status_code == 401
+        assert client.get("/items/1").json()["name"] == "lamp"
+        assert client.delete("/items/1", headers=editor).status_code == 204
+        assert client.get("/items/1").status_code == 404
+        # The app-scoped pool is shared, and every transaction was finished.
+        assert client.get("/health").json() == {"pool_open": True, "transactions": 0}
