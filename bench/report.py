@@ -59,6 +59,19 @@ def overview(report: dict[str, Any]) -> list[str]:
         lines.append("|---|" + "---:|" * len(tests))
         for k in keys:
             lines.append(f"| {_split(k)[0]} | " + " | ".join(_cell_text(results[k].get(t)) for t in tests) + " |")
+        lines += ["", "Server CPU time per request, µs (median; lower is better).", ""]
+        lines.append("| framework | " + " | ".join(tests) + " |")
+        lines.append("|---|" + "---:|" * len(tests))
+        for k in keys:
+            cells = [results[k].get(t) or {} for t in tests]
+            lines.append(
+                f"| {_split(k)[0]} | "
+                + " | ".join(
+                    _fmt(c.get("cpu_us"), 1) if c.get("status") == "ok" else _cell_text(c)
+                    for c in cells
+                )
+                + " |"
+            )
         lines.append("")
     return lines
 
@@ -123,6 +136,51 @@ def concurrency(report: dict[str, Any]) -> list[str]:
                 f"| {key} | {int(c):,} | {_fmt(cell['rps'])} | {_spread(cell)} | {_fmt(cell['p50_ms'], 2)} | "
                 f"{_fmt(cell['p99_ms'], 2)} | {sum(errs)} ({'/'.join(map(str, errs))}) |"
             )
+    lines.append("")
+    return lines
+
+
+def inprocess(report: dict[str, Any]) -> list[str]:
+    data = report.get("inprocess")
+    if not data:
+        return ["Not run.", ""]
+    results = data["results"]
+    names = list(results)
+    lines = [
+        f"Each app called directly as an ASGI callable (no server, no network), 100 other "
+        f"routes registered first; {data['clock']} time per request in µs, median of "
+        f"{data['repeat']} blocks (`bench/inprocess.py`). (harness) is the cost of the "
+        f"calling loop itself, included in every figure.",
+        "",
+        "| case | " + " | ".join(names) + " | (harness) |",
+        "|---|" + "---:|" * (len(names) + 1),
+    ]
+    for case in data["cases"]:
+        row = []
+        for n in names:
+            d = results[n][case]
+            row.append(f"{d['median_us']:.2f}" if d["status"] == "ok" else d["status"])
+        lines.append(f"| {case} | " + " | ".join(row) + f" | {data['harness'][case]['median_us']:.2f} |")
+    if "carafe" in results:
+        lines += ["", "Carafe's speed-up (peer time / Carafe time):", ""]
+        peers = [n for n in names if n != "carafe"]
+        lines += ["| case | " + " | ".join(peers) + " |", "|---|" + "---:|" * len(peers)]
+        for case in data["cases"]:
+            mine = results["carafe"][case]
+            row = []
+            for n in peers:
+                d = results[n][case]
+                ok = d["status"] == "ok" and mine["status"] == "ok"
+                row.append(f"{d['median_us'] / mine['median_us']:.2f}" if ok else "–")
+            lines.append(f"| {case} | " + " | ".join(row) + " |")
+    notes = [
+        f"- {n} / {c}: {d['status']} — {d.get('note', '').splitlines()[0] if d.get('note') else ''}"
+        for n in names
+        for c, d in results[n].items()
+        if d["status"] in ("failed", "pending", "unavailable")
+    ]
+    if notes:
+        lines += ["", *notes]
     lines.append("")
     return lines
 
@@ -370,6 +428,9 @@ def render(report: dict[str, Any]) -> str:
         "## Each test",
         "",
         *detail(report),
+        "## In-process: the framework's own cost",
+        "",
+        *inprocess(report),
         "## Concurrency: GET /json with many keep-alive connections",
         "",
         *concurrency(report),

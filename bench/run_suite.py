@@ -14,7 +14,8 @@ Usually started by ``bench/run``, which installs what this needs first. Steps:
    at 100, 1,000 and 10,000 connections; read the server's resident memory; stop it.
    Figures are medians over the passes, so a busy spell of a shared machine hits one
    run of every config instead of every run of one;
-3. time each app module's import in a fresh interpreter;
+3. time each app module's import in a fresh interpreter (and, first of all, run the
+   in-process benchmark ``bench/inprocess.py``);
 4. write ``docs/benchmarks.md``, ``docs/benchmarks/*.png`` and the raw
    ``docs/benchmarks/results.json``.
 """
@@ -368,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         "--nice", type=int, default=0,
         help="run servers, wrk and PostgreSQL at this nice level (e.g. -10 on a shared machine)",
     )  # fmt: skip
+    parser.add_argument("--no-inprocess", action="store_true", help="skip bench/inprocess.py")
     parser.add_argument("--pg-port", type=int, default=0, help="0 = any free port")
     args = parser.parse_args(argv)
     if args.quick:
@@ -385,6 +387,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.time()
     fd_limit = raise_fd_limit()
+    inproc = None
+    if not args.no_inprocess:
+        log("in-process benchmark (bench/inprocess.py)")
+        path = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/carafe-bench-logs")) / "inprocess.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rep = ["--repeat", "3", "--block", "0.1"] if args.quick else []
+        subprocess.run([sys.executable, str(BENCH / "inprocess.py"), "--json", str(path), *rep], check=False)
+        if path.exists():
+            inproc = json.loads(path.read_text())
     log(f"open-file limit: {fd_limit}")
     log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/carafe-bench-logs"))
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -429,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory_mb": {k: statistics.median(v) for k, v in suite.memory.items()},
         "load1": _loads(suite),
         "import_ms": imports,
+        "inprocess": inproc,
     }
     out = Path(args.out)
     data_dir = out.parent / "benchmarks"
