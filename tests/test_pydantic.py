@@ -485,3 +485,38 @@ def test_importing_carafe_does_not_import_pydantic() -> None:
     code = "import sys, carafe, carafe.views; print('pydantic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_pydantic_metadata_on_parameters_is_validated_by_pydantic() -> None:
+    app = Carafe()
+
+    @app.get("/scalars")
+    async def scalars(
+        n: Annotated[int, pydantic.Field(gt=0)],
+        shout: Annotated[str, pydantic.AfterValidator(str.upper)] = "hi",
+        small: pydantic.conint(le=5) = 1,  # type: ignore[valid-type]
+        code: Annotated[str | None, Query(alias="c"), pydantic.Field(pattern="^[a-z]{2}$")] = None,
+    ) -> dict[str, Any]:
+        return {"n": n, "shout": shout, "small": small, "code": code}
+
+    @app.post("/tags")
+    async def tags(names: list[Annotated[str, pydantic.Field(max_length=3)]]) -> list[str]:
+        return names
+
+    with TestClient(app) as client:
+        assert client.get("/scalars?n=2&shout=hey&small=5&c=fr").json() == {
+            "n": 2,
+            "shout": "HEY",
+            "small": 5,
+            "code": "fr",
+        }
+        response = client.get("/scalars?n=0&small=6&c=FRA")
+        assert response.status_code == 422
+        assert [(e["loc"], e["type"]) for e in response.json()["errors"]] == [
+            (["query", "n"], "greater_than"),
+            (["query", "small"], "less_than_equal"),
+            (["query", "c"], "string_pattern_mismatch"),
+        ]
+        assert client.post("/tags", json=["abc"]).json() == ["abc"]
+        response = client.post("/tags", json=["abcd"])
+        assert response.json()["errors"][0]["loc"] == ["body", 0]

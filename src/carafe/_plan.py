@@ -329,6 +329,16 @@ def _split_annotated(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
     return annotation, ()
 
 
+_VALIDATION_LIBRARIES = ("pydantic", "pydantic_core", "annotated_types")
+
+
+def _with_validation_metadata(tp: Any, extras: tuple[Any, ...]) -> Any:
+    """Keep pydantic's ``Annotated`` metadata (``Field(gt=0)``, ``AfterValidator``,
+    ``conint``'s bounds): the type is then validated by pydantic, which reads it."""
+    kept = tuple(e for e in extras if type(e).__module__.split(".")[0] in _VALIDATION_LIBRARIES)
+    return typing.Annotated[(tp, *kept)] if kept else tp
+
+
 def _with_constraints(tp: Any, marker: Param | None) -> Any:
     if marker is None or not marker.constraints:
         return tp
@@ -488,7 +498,8 @@ class _Builder:
                     f"has no {{{key}}}"
                 )
             self.used_path.add(key)
-        return ParamInfo(name, key, source, _with_constraints(base, marker), default, marker)
+        annotation = _with_constraints(_with_validation_metadata(base, extras), marker)
+        return ParamInfo(name, key, source, annotation, default, marker)
 
     def _body_extractor(self, source: str, group: list[ParamInfo]) -> tuple[str, AsyncExtractor]:
         if source == "body":

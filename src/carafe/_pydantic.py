@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Any, Literal, NamedTuple, get_args, get_origin
 
 import msgspec
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
@@ -33,6 +33,7 @@ from carafe.exceptions import ErrorDetail, HTTPError, RequestValidationError
 __all__ = ["GroupField", "PydanticPlugin", "group_fields"]
 
 _MAX_DEPTH = 8
+_VALIDATION_LIBRARIES = ("pydantic", "annotated_types", "pydantic_core")
 
 
 def _involves_model(tp: Any, depth: int = 0) -> bool:
@@ -49,6 +50,10 @@ def _involves_model(tp: Any, depth: int = 0) -> bool:
                 return False
             return any(_involves_model(f.type, depth + 1) for f in fields)
         return False
+    if get_origin(tp) is typing.Annotated and any(
+        type(meta).__module__.split(".")[0] in _VALIDATION_LIBRARIES for meta in tp.__metadata__
+    ):
+        return True  # Field(gt=0), AfterValidator(...), conint()'s bounds
     return any(_involves_model(arg, depth + 1) for arg in get_args(tp))
 
 
