@@ -849,3 +849,35 @@ def test_a_client_leaving_mid_stream_still_closes_the_dependency() -> None:
         assert first == "tick 1"
         assert closed.wait(5)
     assert log == ["connect", "disconnect"]
+
+
+def test_server_sent_events_keep_yield_dependencies_open_until_the_stream_ends() -> None:
+    from carafe import EventSourceResponse, ServerSentEvent
+
+    app = Carafe()
+    log: list[str] = []
+
+    async def feed() -> AsyncIterator[list[str]]:
+        log.append("subscribe")
+        try:
+            yield log
+        finally:
+            log.append("unsubscribe")
+
+    @app.get("/events")
+    async def events(subscription: Annotated[list[str], Depends(feed)]) -> EventSourceResponse:
+        async def stream() -> AsyncIterator[ServerSentEvent]:
+            for n in range(3):
+                await asyncio.sleep(0)
+                yield ServerSentEvent({"n": n, "open": "unsubscribe" not in subscription})
+
+        return EventSourceResponse(stream())
+
+    with TestClient(app) as client, client.stream("GET", "/events") as response:
+        data = [line for line in response.iter_lines() if line.startswith("data:")]
+    assert data == [
+        'data: {"n":0,"open":true}',
+        'data: {"n":1,"open":true}',
+        'data: {"n":2,"open":true}',
+    ]
+    assert log == ["subscribe", "unsubscribe"]
