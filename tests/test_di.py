@@ -881,3 +881,29 @@ def test_server_sent_events_keep_yield_dependencies_open_until_the_stream_ends()
         'data: {"n":2,"open":true}',
     ]
     assert log == ["subscribe", "unsubscribe"]
+
+
+def test_a_stream_that_breaks_off_throws_its_error_into_the_dependency() -> None:
+    app = Carafe()
+    log: list[str] = []
+
+    async def connection() -> AsyncIterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            log.append(f"saw {exc}")
+            raise
+        finally:
+            log.append("closed")
+
+    @app.get("/stream")
+    async def stream(_: Annotated[None, Depends(connection)]) -> StreamingResponse:
+        async def rows() -> AsyncIterator[bytes]:
+            yield b"row 1\n"
+            raise OSError("disk gone")
+
+        return StreamingResponse(rows(), media_type="text/plain")
+
+    with TestClient(app) as client, pytest.raises(OSError, match="disk gone"):
+        client.get("/stream")
+    assert log == ["saw disk gone", "closed"]

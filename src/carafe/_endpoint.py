@@ -250,6 +250,11 @@ def build_endpoint(
             await renderer.send(result, scope, receive, send)
         except Unencodable as exc:  # a response model mismatch is the server's error
             await send_error(exc.__cause__ or exc, request, send)
+        except BaseException as exc:  # a stream broke off: its dependencies see why
+            if stack is not None:
+                open_stack, stack = stack, None
+                await open_stack.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
         finally:
             if stack is not None:
                 await stack.aclose()
