@@ -639,7 +639,20 @@ def test_dependency_overrides_swap_dependencies_everywhere_and_can_be_undone() -
         app.dependency_overrides[real_user] = lambda: "again"
         app.dependency_overrides.clear()
         assert client.get("/").text == "real"
-    assert seen == ["real", "fake", "real", "updated", "real", "real"]
+        app.dependency_overrides.setdefault(real_user, lambda: "default")
+        assert client.get("/").text == "default"
+        app.dependency_overrides.popitem()
+        assert client.get("/").text == "real"
+        app.dependency_overrides |= {real_user: lambda: "merged"}
+        assert client.get("/").text == "merged"
+        app.dependency_overrides = {}  # the FastAPI way to reset
+        assert client.get("/").text == "real"
+        app.dependency_overrides = {real_user: lambda: "assigned"}
+        assert client.get("/").text == "assigned"
+    assert seen == [
+        *["real", "fake", "real", "updated", "real", "real"],
+        *["default", "real", "merged", "real", "assigned"],
+    ]
 
 
 def test_overriding_an_app_scoped_dependency_after_startup() -> None:

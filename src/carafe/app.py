@@ -78,6 +78,20 @@ class _Overrides(dict[Any, Any]):
         super().update(*args, **kwargs)
         self._app._changed()
 
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        value = super().setdefault(key, default)
+        self._app._changed()
+        return value
+
+    def popitem(self) -> tuple[Any, Any]:
+        item = super().popitem()
+        self._app._changed()
+        return item
+
+    def __ior__(self, other: Any) -> _Overrides:  # type: ignore[misc]
+        self.update(other)
+        return self
+
 
 class Carafe(Router):
     """The application: a router that is also an ASGI app.
@@ -134,7 +148,7 @@ class Carafe(Router):
         self.secret_key = secret_key
         self.limits = DEFAULT_LIMITS if limits is None else limits.over(DEFAULT_LIMITS)
         self.state = State()
-        self.dependency_overrides: dict[Any, Any] = _Overrides(self)
+        self._overrides = _Overrides(self)
         self.extensions: dict[str, Any] = {}
         self.docs = docs
         self._docs_router: Router | None = None
@@ -162,6 +176,20 @@ class Carafe(Router):
             from carafe.csrf import CSRFProtect
 
             CSRFProtect(self)
+
+    @property
+    def dependency_overrides(self) -> dict[Any, Any]:
+        """``{original: replacement}`` for dependencies, for tests; see ``carafe.di``.
+
+        Changing it, or assigning a new mapping (``app.dependency_overrides = {}``),
+        makes the app rebuild its plans on the next request.
+        """
+        return self._overrides
+
+    @dependency_overrides.setter
+    def dependency_overrides(self, overrides: Mapping[Any, Any]) -> None:
+        self._overrides = _Overrides(self)
+        self._overrides.update(overrides)
 
     @property
     def debug(self) -> bool:
