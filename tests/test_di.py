@@ -678,6 +678,10 @@ def test_overriding_an_app_scoped_dependency_after_startup() -> None:
         app.dependency_overrides[real_db] = test_db
         assert client.get("/").text == "test-db"
     assert log == ["real:open", "test:open", "test:close", "real:close"]
+    log.clear()
+    with TestClient(app) as client:  # started again: only the override is created
+        assert client.get("/").text == "test-db"
+    assert log == ["test:open", "test:close"]
 
 
 def test_an_override_may_take_other_parameters() -> None:

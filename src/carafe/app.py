@@ -261,6 +261,7 @@ class Carafe(Router):
         names: dict[str, PathTemplate] = {}
         mounts: list[Mount] = []
         hooks = Hooks(self._before, self._after)
+        self._app_scope.begin()  # the plans below register the app-scoped dependencies
         gets: list[tuple[PathTemplate, Endpoint]] = []
         for item in self.walk():
             if isinstance(item, Mount):

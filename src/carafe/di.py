@@ -122,6 +122,14 @@ class AppScope:
         self._stack: contextlib.AsyncExitStack | None = None
         self._lock = asyncio.Lock()
 
+    def begin(self) -> None:
+        """Start a new registration round (the app recompiles): forget what was registered.
+
+        Values already created stay until ``close``; a dependency no longer used (an
+        override that was removed) is then not created again at the next start.
+        """
+        self._calls = {}
+
     def register(
         self, key: Any, fn: Callable[..., Any], kind: str, args: tuple[tuple[str, Any], ...]
     ) -> None:
@@ -136,7 +144,7 @@ class AppScope:
     @property
     def pending(self) -> bool:
         """Whether some registered dependency has not been created yet."""
-        return len(self.values) < len(self._calls)
+        return any(key not in self.values for key in self._calls)
 
     async def start(self) -> None:
         """Create every registered dependency that has no value yet, in order."""
