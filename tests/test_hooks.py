@@ -285,6 +285,95 @@ def test_hook_errors_reach_exception_handlers() -> None:
     assert (response.status_code, response.text) == (403, "banned")
 
 
+def test_after_request_sees_error_responses_too() -> None:
+    app = Carafe()
+    stamped: list[int] = []
+
+    @app.get("/missing")
+    def missing() -> None:
+        raise HTTPError(404, "No such thing.")
+
+    @app.get("/crash")
+    def crash() -> None:
+        raise RuntimeError("secret detail")
+
+    @app.get("/items/{item_id}")
+    def item(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    @app.after_request
+    def stamp(request: Request, response: Response) -> None:
+        stamped.append(response.status_code)
+        response.headers["x-request-id"] = "r-1"
+
+    client = TestClient(app, raise_server_exceptions=False)
+    missing_response = client.get("/missing")
+    assert missing_response.status_code == 404
+    assert missing_response.json()["detail"] == "No such thing."
+    assert missing_response.headers["x-request-id"] == "r-1"
+    crashed = client.get("/crash")
+    assert crashed.status_code == 500
+    assert crashed.headers["x-request-id"] == "r-1"
+    assert "secret detail" not in crashed.text
+    invalid = client.get("/items/abc")
+    assert invalid.status_code == 422
+    assert invalid.headers["x-request-id"] == "r-1"
+    assert stamped == [404, 500, 422]
+
+
+def test_after_request_may_replace_an_error_response() -> None:
+    app = Carafe()
+
+    @app.get("/missing")
+    def missing() -> None:
+        raise HTTPError(404)
+
+    @app.after_request
+    async def friendly(request: Request, response: Response) -> Response | None:
+        if response.status_code == 404:
+            return PlainTextResponse("Nothing here, sorry.", status_code=404)
+        return None
+
+    response = TestClient(app).get("/missing")
+    assert (response.status_code, response.text) == (404, "Nothing here, sorry.")
+
+
+def test_after_request_failing_on_an_error_response() -> None:
+    app = Carafe()
+
+    @app.get("/missing")
+    def missing() -> None:
+        raise HTTPError(404)
+
+    @app.after_request
+    def picky(request: Request, response: Response) -> None:
+        if response.status_code == 404:
+            raise HTTPError(410, "Gone for good.")
+
+    response = TestClient(app).get("/missing")
+    assert response.status_code == 410
+    assert response.json()["detail"] == "Gone for good."
+
+
+def test_no_after_request_when_the_client_is_gone() -> None:
+    from carafe.exceptions import ClientDisconnect
+
+    app = Carafe()
+    stamped: list[int] = []
+
+    @app.post("/upload")
+    def upload() -> None:
+        raise ClientDisconnect()  # as reading the body does when the client has left
+
+    @app.after_request
+    def stamp(request: Request, response: Response) -> None:  # pragma: no cover
+        stamped.append(response.status_code)
+
+    response = TestClient(app).post("/upload", content=b"x")
+    assert response.content == b""  # nothing was sent: nobody is listening
+    assert stamped == []
+
+
 def test_hooks_added_after_the_first_request_take_effect() -> None:
     app, _ = make_app()
     client = TestClient(app)

@@ -20,6 +20,7 @@ from carafe.requests import Request
 from carafe.responses import PlainTextResponse, Response
 
 if TYPE_CHECKING:
+    from carafe._errors import ErrorHandlers
     from carafe.routing.router import Route
     from carafe.types import Message, Receive, Scope, Send
 
@@ -29,6 +30,7 @@ __all__ = [
     "Endpoint",
     "Hooks",
     "build_endpoint",
+    "error_sender",
     "head_endpoint",
 ]
 
@@ -205,6 +207,30 @@ class _Invoker:
         for hook in self.after:
             response = await hook(request, response) or response
         return response
+
+
+def error_sender(errors: ErrorHandlers, hooks: Hooks) -> ErrorSender:
+    """``errors.send``, with the error's response passed through the after-request hooks.
+
+    As in Flask, ``after_request`` sees error responses too (a 404 the handler raised, a
+    500). If a hook fails on an error response, the response for that failure is sent
+    as it is. Without after-request hooks this is ``errors.send`` itself.
+    """
+    after = hooks.after
+    if not after:
+        return errors.send
+
+    async def send_error(exc: BaseException, request: Request, send: Send) -> None:
+        response = await errors.response_for(exc, request)  # None: the client is gone
+        try:
+            for hook in after if response is not None else ():
+                response = await hook(request, response) or response
+        except Exception as hook_error:
+            response = await errors.response_for(hook_error, request)
+        if response is not None:
+            await response(request.scope, request.receive, send)
+
+    return send_error
 
 
 def build_endpoint(

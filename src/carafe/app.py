@@ -15,7 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from carafe._concurrency import run_sync, set_thread_pool_size
-from carafe._endpoint import Endpoint, Hooks, build_endpoint, head_endpoint
+from carafe._endpoint import Endpoint, Hooks, build_endpoint, error_sender, head_endpoint
 from carafe._errors import ErrorHandlers, ExceptionHandler, logger
 from carafe._plan import Plan, build_plan, call_kind
 from carafe.background import wait_for_background
@@ -262,6 +262,7 @@ class Carafe(Router):
         mounts: list[Mount] = []
         hooks = Hooks(self._before, self._after)
         self._app_scope.begin()  # the plans below register the app-scoped dependencies
+        send_error = error_sender(self._errors, hooks)
         gets: list[tuple[PathTemplate, Endpoint]] = []
         for item in self.walk():
             if isinstance(item, Mount):
@@ -288,9 +289,7 @@ class Carafe(Router):
                 continue
             # walk() merged the route's limits over its routers' and the app's.
             limits = item.limits if item.limits is not None else DEFAULT_LIMITS
-            endpoint = build_endpoint(
-                item, plan, template.param_names, limits, hooks, self._errors.send
-            )
+            endpoint = build_endpoint(item, plan, template.param_names, limits, hooks, send_error)
             for method in item.methods:
                 table.add(template, method, endpoint)
                 if method == "GET":
