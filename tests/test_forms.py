@@ -967,3 +967,21 @@ def test_a_client_leaving_mid_upload_leaves_no_temp_file(live_server: Any, tmp_p
 
     got = httpx.post(f"{server.url}/upload", files={"file": ("s", b"\0\0")}, timeout=10)
     assert got.json() == {"size": 2, "on_disk": False, "zeros": 2}
+
+
+def test_the_docs_example() -> None:
+    from docs.examples import uploads
+
+    with TestClient(uploads.app) as client:
+        got = client.post("/signup", data={"name": "Ann", "email": "a@x", "tags": ["a", "b"]})
+        assert got.status_code == 201
+        assert got.json() == {"name": "Ann", "email": "a@x", "tags": ["a", "b"]}
+        got = client.post("/signup", data={"name": "", "email": "a@x"})
+        assert got.status_code == 422
+        assert got.json()["errors"][0]["loc"] == ["form", "name"]
+        photo = {"photo": ("sea.png", b"\x89PNG" + bytes(2 * MiB), "image/png")}
+        got = client.post("/photos", files=photo, data={"caption": "Sea"})
+        assert got.json()["bytes"] == 2 * MiB + 4
+        assert got.json()["caption"] == "Sea"
+        got = client.post("/photos", files={"photo": ("a.txt", b"x", "text/plain")})
+        assert got.status_code == 415
