@@ -791,3 +791,25 @@ def test_the_shipped_middleware_together() -> None:
         assert response.headers["x-frame-options"] == "DENY"
         refused = client.get("/big", headers={**headers, "host": "evil.test"})
         assert refused.status_code == 400
+
+
+def test_the_docs_example() -> None:
+    from docs.examples.middleware import app
+
+    with TestClient(app, base_url="https://shop.example", follow_redirects=False) as client:
+        headers = {"origin": "https://shop.example", "accept-encoding": "gzip"}
+        catalog = client.get("/catalog", headers=headers)
+        assert len(catalog.json()["items"]) == 100
+        assert catalog.headers["content-encoding"] == "gzip"
+        assert catalog.headers["access-control-allow-origin"] == "https://shop.example"
+        assert catalog.headers["strict-transport-security"] == "max-age=31536000"
+        assert len(catalog.headers["x-request-id"]) == 32
+        given = client.get("/catalog", headers={"x-request-id": "abc"})
+        assert given.headers["x-request-id"] == "abc"
+        to_login = client.get("/admin")
+        assert (to_login.status_code, to_login.headers["location"]) == (303, "/login")
+        assert to_login.headers["x-request-id"]
+        client.cookies.set("session", "s1")
+        assert client.get("/admin").text == "the admin page"
+        assert client.get("/catalog", headers={"host": "elsewhere.example"}).status_code == 400
+        assert client.get("/login", headers={"host": "eu.shop.example"}).text == "log in here"
