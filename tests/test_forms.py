@@ -344,6 +344,18 @@ def test_file_parameters_must_be_files() -> None:
         app.compile()
 
 
+def test_a_missing_parser_is_a_startup_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "multipart", None)
+    app = Carafe()
+
+    @app.post("/")
+    async def handler(note: Annotated[str, Form()]) -> str:
+        return note
+
+    with pytest.raises(ConfigurationError, match=r"pip install 'carafe\[forms\]'"):
+        app.compile()
+
+
 def test_request_form_and_form_data() -> None:
     app = Carafe()
 

@@ -285,13 +285,25 @@ def _check_boundary(boundary: str | None) -> str:
     return boundary
 
 
-async def _read_multipart(request: Request, boundary: str | None) -> FormData:
+def _parser() -> Any:
+    """The multipart parser module; a ConfigurationError (at startup) when it is missing."""
     # PERF: defnull's ``multipart`` (PushMultipartParser) over python-multipart: it finds
     # boundaries with bytes.find in C where python-multipart walks headers byte by byte
     # in Python; parsing the 2-field form of bench/cases.py ("multipart") takes 10.7 µs
     # against 32.2 µs (python-multipart with the callbacks Starlette uses).
-    import multipart  # NOTE: lazy; ``import carafe`` must not import the parser
+    try:
+        import multipart  # NOTE: lazy; ``import carafe`` must not import the parser
+    except ImportError:
+        multipart = None
+    if not hasattr(multipart, "PushMultipartParser"):
+        raise ConfigurationError(
+            "Forms need the 'multipart' package (>= 1.2): pip install 'carafe[forms]'"
+        )
+    return multipart
 
+
+async def _read_multipart(request: Request, boundary: str | None) -> FormData:
+    multipart = _parser()
     boundary = _check_boundary(boundary)
     limits = request.limits
     max_size = _bound(limits, "max_multipart_size")
@@ -598,6 +610,7 @@ async def _contents(value: Any) -> Any:
 
 def build_form_extractor(group: list[ParamInfo]) -> Callable[[Request], Awaitable[Any]]:
     """The plan's extractor for the ``Form``/``File`` parameters of one function."""
+    _parser()  # a missing parser is a startup error, not a 500 on the first upload
     readers: list[tuple[str, Reader]] = []
     wants_bytes: list[str] = []
     for info in group:
