@@ -106,6 +106,18 @@ def test_flask_app_at_the_root_behind_new_routes() -> None:
     assert client.get("/nowhere").status_code == 404  # Flask's 404 now
 
 
+def test_mount_inside_an_included_router_takes_its_prefix() -> None:
+    from carafe import Router
+
+    v1 = Router(prefix="/v1")
+    v1.mount("/legacy", mounting.legacy)
+    app = Carafe()
+    app.include(v1, prefix="/api")
+    client = TestClient(app)
+    assert client.get("/api/v1/legacy/").json()["form"] == "/api/v1/legacy/form"
+    assert client.get("/v1/legacy/").status_code == 404
+
+
 def test_wsgi_interface_can_be_forced() -> None:
     def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain")])
