@@ -321,6 +321,50 @@ def test_missing_and_mistyped_files() -> None:
         ]
 
 
+@dataclasses.dataclass
+class Prefs:
+    email: str
+    news: bool = False
+    weekly: bool | None = None
+
+
+def test_checkboxes_read_as_booleans() -> None:
+    app = Carafe()
+
+    @app.post("/one")
+    async def one(agree: Annotated[bool, Form()] = False) -> bool:
+        return agree
+
+    @app.post("/model")
+    async def model(prefs: Annotated[Prefs, Form()]) -> dict[str, Any]:
+        return dataclasses.asdict(prefs)
+
+    with TestClient(app) as client:
+        assert client.post("/one", data={"agree": "on"}).json() is True
+        assert client.post("/one", data={"agree": "Off"}).json() is False
+        assert client.post("/one", data={"other": "x"}).json() is False
+        assert client.post("/one", data={"agree": "maybe"}).status_code == 422
+        got = client.post("/model", data={"email": "a@x", "news": "on", "weekly": "no"})
+        assert got.json() == {"email": "a@x", "news": True, "weekly": False}
+        got = client.post("/model", data={"email": "a@x", "weekly": ""})
+        assert got.json() == {"email": "a@x", "news": False, "weekly": None}
+
+
+@dataclasses.dataclass
+class Broken:
+    x: Nowhere  # type: ignore[name-defined]  # noqa: F821
+
+
+def test_a_model_with_an_unresolvable_annotation_is_a_startup_error() -> None:
+    app = Carafe()
+
+    @app.post("/")
+    async def handler(item: Annotated[Broken, Form()]) -> None: ...
+
+    with pytest.raises(ConfigurationError, match="Cannot read the fields of Broken"):
+        app.compile()
+
+
 def test_a_text_list_rejects_files() -> None:
     app = Carafe()
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+import typing
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeAlias, cast, get_args, get_origin, is_typeddict
 from urllib.parse import unquote_plus
@@ -69,6 +70,7 @@ _PART_HEADERS = "The headers of a multipart part are"
 # instead of one per 64 KiB chunk (tests/test_forms.py, the 2 GiB upload: 8x fewer hops).
 _WRITE_BATCH = 1024 * 1024
 _SEQUENCES = (list, tuple, set, frozenset)
+_CHECKBOX = {"on": "true", "off": "false", "yes": "true", "no": "false"}
 
 
 # --- Markers ----------------------------------------------------------------------------
@@ -80,7 +82,8 @@ class Form(Param):
     A scalar or ``list[...]`` type reads one field (all its values for a list); a model
     type (msgspec Struct, dataclass, TypedDict, pydantic model) reads one field per
     attribute, with errors located at ``["form", attribute]``. An empty field counts as
-    missing for any type but ``str``, as browsers send empty inputs that way.
+    missing for any type but ``str``, as browsers send empty inputs that way; a ``bool``
+    reads a checkbox's ``on``.
     """
 
     source = "form"
@@ -510,6 +513,7 @@ def _text_reader(info: ParamInfo, inner: Any) -> Reader:
     many = codecs.is_sequence(inner)
     convert = codecs.param_converter(inner, loc)
     blank_is_missing = _strip(inner) not in (str, Any)
+    is_bool = _strip(inner) is bool
 
     def read(form: FormData) -> Any:
         values = form._data.get(key)
@@ -524,58 +528,60 @@ def _text_reader(info: ParamInfo, inner: Any) -> Reader:
             raise _wrong_kind(loc, "text, got a file")
         if blank_is_missing and not value:
             return missing()
-        return convert(value)
+        return convert(_checkbox(value) if is_bool else value)
 
     return read
 
 
-def _model_fields(tp: Any) -> list[tuple[str, bool, bool]] | None:
-    """``(key, many, is_str)`` for each field of model ``tp``, or None if it is no model."""
+def _kind(tp: Any) -> str:
+    """How a form value of type ``tp`` is read: "many", "str", "bool" or "one"."""
+    if codecs.is_sequence(tp):
+        return "many"
+    inner = _strip(codecs.unwrap_optional(tp)[0])
+    return "str" if inner is str else "bool" if inner is bool else "one"
+
+
+def _model_fields(tp: Any) -> list[tuple[str, str]] | None:
+    """``(key, kind)`` for each field of model ``tp``, or None if it is no model."""
     if not isinstance(tp, type):
         return None
     if hasattr(tp, "model_fields") and hasattr(tp, "model_validate"):  # pydantic
         from carafe._pydantic import group_fields
 
-        return [
-            (f.name, codecs.is_sequence(f.annotation), _strip(f.annotation) is str)
-            for f in group_fields(tp) or ()
-        ]
+        return [(f.name, _kind(f.annotation)) for f in group_fields(tp) or ()]
     if not (issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp) or is_typeddict(tp)):
         return None
+    try:
+        hints = typing.get_type_hints(tp, include_extras=True)
+    except NameError as exc:
+        raise ConfigurationError(f"Cannot read the fields of {tp.__qualname__}: {exc}") from exc
     info: Any = msgspec.inspect.type_info(tp)
-    found = []
-    for field in info.fields:
-        kinds = (
-            field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else [field.type]
-        )
-        many = any(isinstance(k, _MANY_TYPES) for k in kinds)
-        found.append((field.encode_name, many, isinstance(field.type, msgspec.inspect.StrType)))
-    return found
+    return [(field.encode_name, _kind(hints.get(field.name, Any))) for field in info.fields]
 
 
-_MANY_TYPES = (
-    msgspec.inspect.ListType,
-    msgspec.inspect.SetType,
-    msgspec.inspect.FrozenSetType,
-    msgspec.inspect.VarTupleType,
-)
+def _checkbox(value: str) -> str:
+    """An HTML checkbox sends "on"; yes/no and on/off read as booleans."""
+    return _CHECKBOX.get(value.lower(), value)
 
 
-def _model_reader(info: ParamInfo, inner: Any, fields: list[tuple[str, bool, bool]]) -> Reader:
+def _model_reader(info: ParamInfo, inner: Any, fields: list[tuple[str, str]]) -> Reader:
     convert = codecs.param_converter(inner, (info.source,))
     missing = _missing(info)
 
     def read(form: FormData) -> Any:
         data = form._data
         values: dict[str, Any] = {}
-        for key, many, is_str in fields:
+        for key, kind in fields:
             found = data.get(key)
             if found is None:
                 continue
-            if many:
+            value = found[0]
+            if kind == "many":
                 values[key] = found
-            elif is_str or found[0] != "":
-                values[key] = found[0]
+            elif kind == "str":
+                values[key] = value
+            elif value != "":  # an empty input is a missing value
+                values[key] = _checkbox(value) if kind == "bool" and type(value) is str else value
         if not values and not data:
             return missing()
         return convert(values)
