@@ -33,7 +33,15 @@ import contextlib
 import dataclasses
 import re
 import typing
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, MutableMapping
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+)
 from typing import TYPE_CHECKING, Any, TypeAlias, cast, get_args, get_origin, is_typeddict
 from urllib.parse import unquote_plus
 
@@ -106,7 +114,7 @@ class File(Param):
 # --- FormData ---------------------------------------------------------------------------
 
 
-class FormData:
+class FormData(Mapping[str, FormValue]):
     """The fields and files of a form, multi-valued; indexing gives the first value.
 
     >>> form = FormData([("tag", "a"), ("tag", "b"), ("name", "x")])
@@ -143,9 +151,6 @@ class FormData:
 
     def __len__(self) -> int:
         return len(self._data)
-
-    def keys(self) -> Iterable[str]:
-        return self._data.keys()
 
     def getlist(self, key: str) -> list[FormValue]:
         """Every value of ``key`` in the order received, or an empty list."""
