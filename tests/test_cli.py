@@ -94,7 +94,7 @@ def test_granian_is_chosen_with_server_flag(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(cli, "_run_granian", lambda *args: seen.append(args))
     result = CliRunner().invoke(main, ["run", "examples.demo:app", "--server", "granian"])
     assert result.exit_code == 0, result.output
-    assert seen == [("examples.demo:app", "127.0.0.1", 8000, False, 1, False)]
+    assert seen == [("examples.demo:app", "127.0.0.1", 8000, False, 1, False, "")]
 
 
 def test_carafe_run_serves_with_uvicorn(live_server: Any) -> None:

@@ -424,6 +424,56 @@ def test_the_apps_middleware_wraps_mounted_apps_too() -> None:
     assert response.headers["access-control-allow-origin"] == "https://a.example"
 
 
+@pytest.mark.slow
+def test_root_path_under_a_real_granian(live_server: Any) -> None:
+    server = live_server("examples.mounting:app", "--server", "granian", "--root-path", "/proxy")
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=10) as http:
+        # granian leaves the prefix out of ``path`` when the proxy stripped it.
+        assert http.get("/").json()["self"] == "/proxy/"
+        assert http.get("/start").headers["location"] == "/proxy/"
+        assert http.get("/legacy/").json()["self"] == "/proxy/legacy/"
+        assert http.get("/legacy/old-home").headers["location"] == "/proxy/legacy/"
+        admin = http.get("/admin/").json()
+        assert admin["greeting"] == "hello, admin"
+        assert admin["users"] == "/proxy/admin/users/7"
+        starlette = http.get("/starlette/").json()
+        assert starlette["path"] == "/proxy/starlette/"
+        # ... and keeps it in when the proxy passed it on: the same routes answer.
+        assert http.get("/proxy/admin/users/7").json() == {"user_id": 7}
+
+
+def test_a_server_that_leaves_root_path_out_of_path() -> None:
+    """The app puts ``root_path`` into ``path`` (as ASGI says) before anyone sees it."""
+    import asyncio
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    def scope(path: str) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "root_path": "/proxy",
+            "query_string": b"",
+            "headers": [(b"host", b"example.com")],
+        }
+
+    app = mounting.app
+    app.compile()
+    asyncio.run(app(scope("/"), receive, send))
+    assert b'"self":"/proxy/"' in sent[1]["body"]
+    asyncio.run(app(scope("/legacy/"), receive, send))
+    assert b'"self":"/proxy/legacy/"' in b"".join(m.get("body", b"") for m in sent[2:])
+
+
 # --- ASGI details ---------------------------------------------------------------------
 
 

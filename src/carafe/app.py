@@ -347,8 +347,8 @@ class Carafe(Router):
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         root = scope.get("root_path")
-        if root and path.startswith(root):
-            path = path[len(root) :] or "/"
+        if root:
+            path = _route_path(scope, path, root)
         found = self._table.match(path)
         if found is not None:
             table, values = found
@@ -405,8 +405,8 @@ class Carafe(Router):
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         root = scope.get("root_path")
-        if root and path.startswith(root):
-            path = path[len(root) :] or "/"
+        if root:
+            path = _route_path(scope, path, root)
         found = self._ws_table.match(path)
         if found is not None:
             table, values = found
@@ -518,6 +518,19 @@ class Carafe(Router):
 
         options.setdefault("access_log", False)
         uvicorn.run(self, host=host, port=port, **options)
+
+
+def _route_path(scope: Scope, path: str, root: str) -> str:
+    """``path`` without the ``root_path``: the path the routes are matched against.
+
+    ASGI puts the root path in ``path``, and uvicorn does. A server that leaves it out
+    (granian's ``url_path_prefix``) gets it put in here, so that ``request.url``, the
+    app and its mounted apps all see one convention.
+    """
+    if path.startswith(root):
+        return path[len(root) :] or "/"
+    scope["path"] = root + path
+    return path
 
 
 async def _call(fn: Callable[[], Any]) -> None:

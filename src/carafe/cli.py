@@ -93,7 +93,7 @@ def run(
     if reload and workers > 1:
         raise click.UsageError("--reload and --workers cannot be combined")
     if server == "granian":
-        _run_granian(app, host, port, reload, workers, access_log)
+        _run_granian(app, host, port, reload, workers, access_log, root_path)
         return
     import uvicorn
 
@@ -112,7 +112,7 @@ def run(
 
 
 def _run_granian(
-    app: str, host: str, port: int, reload: bool, workers: int, access_log: bool
+    app: str, host: str, port: int, reload: bool, workers: int, access_log: bool, root_path: str
 ) -> None:
     if importlib.util.find_spec("granian") is None:
         raise click.UsageError("granian is not installed: pip install 'carafe[granian]'")
@@ -127,6 +127,7 @@ def _run_granian(
         workers=workers,
         reload=reload,
         log_access=access_log,
+        url_path_prefix=root_path or None,  # granian's name for the ASGI root_path
         working_dir=Path.cwd(),
     ).serve()
 
