@@ -1,8 +1,9 @@
-"""The ``carafe`` command: ``run`` a server, list ``routes``.
+"""The ``carafe`` command: ``run`` a server, list ``routes``, print the ``openapi`` document.
 
     carafe run module:app [--host H] [--port P] [--reload] [--workers N]
                           [--server uvicorn|granian] [--access-log] [--debug]
     carafe routes module:app
+    carafe openapi module:app [--indent N] [--output FILE]
 
 Plain ``carafe run`` is set for production speed: no per-request access log, uvloop and
 httptools when installed. ``--debug`` turns on the app's debug mode and reloading.
@@ -156,6 +157,28 @@ def routes(app: str) -> None:
             + "  "
             + row[3]
         )
+
+
+@main.command()
+@click.argument("app")
+@click.option("--indent", default=2, show_default=True, type=click.IntRange(0), help="0: compact.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file.")
+def openapi(app: str, indent: int, output: str | None) -> None:
+    """Print APP's OpenAPI 3.1 document as JSON."""
+    import json
+
+    from carafe.openapi.schema import build_openapi
+
+    application = load_app(app)
+    try:
+        document = build_openapi(application)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    text = json.dumps(document, indent=indent or None, ensure_ascii=False)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
 
 
 if __name__ == "__main__":  # pragma: no cover
