@@ -6,98 +6,36 @@ by the app itself (the ``docs`` extra), so the page works with no network at all
 
 from __future__ import annotations
 
-import itertools
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from websockets.sync.client import ClientConnection, connect
 
 from carafe.openapi.docs import find_assets
+from tests.browser import Browser
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--remote-debugging-port=0",
-    "--remote-allow-origins=*",
-    "--window-size=1280,1024",
-]
 
-
-class Browser:
-    """Just enough of the Chrome DevTools protocol: evaluate JavaScript, wait for a result."""
-
-    def __init__(self, socket: ClientConnection) -> None:
-        self.socket = socket
-        self.ids = itertools.count(1)
-
-    def send(self, method: str, **params: Any) -> dict[str, Any]:
-        message_id = next(self.ids)
-        self.socket.send(json.dumps({"id": message_id, "method": method, "params": params}))
-        while True:
-            reply = json.loads(self.socket.recv(timeout=30))
-            if reply.get("id") == message_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply["result"]  # type: ignore[no-any-return]
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def wait_for(self, expression: str, timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
-            time.sleep(0.1)
-        page = self.evaluate("document.body.innerText")
-        raise AssertionError(f"timed out waiting for: {expression}\n--- page ---\n{page}")
+def wait_for(browser: Browser, expression: str, timeout: float = 20.0) -> Any:
+    """The first truthy value of ``expression``, polled; the page's text if none comes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = browser.evaluate(expression)
+        if value:
+            return value
+        time.sleep(0.1)
+    page = browser.evaluate("document.body.innerText")
+    raise AssertionError(f"timed out waiting for: {expression}\n--- page ---\n{page}")
 
 
 @pytest.fixture
 def browser(chromium: str, tmp_path: Path) -> Iterator[Browser]:
-    profile = tmp_path / "profile"
-    proc = subprocess.Popen(
-        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not port_file.exists() or not port_file.read_text().strip():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("chromium did not start its DevTools endpoint")
-            time.sleep(0.05)
-        port = int(port_file.read_text().split()[0])
-        targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
-        page = next(t for t in targets if t["type"] == "page")
-        with connect(page["webSocketDebuggerUrl"], max_size=None) as socket:
-            yield Browser(socket)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with Browser(chromium, tmp_path / "profile") as opened:
+        yield opened
 
 
 OPERATION = "/items/{item_id}"
@@ -111,12 +49,13 @@ def test_swagger_ui_lists_operations_and_tries_one_out(live_server: Any, browser
     if find_assets("swagger") is None:
         pytest.fail("the docs extra (drf-spectacular-sidecar) is not installed")
     server = live_server("examples.api:app")
-    browser.send("Page.navigate", url=f"{server.url}/docs")
+    browser.open(f"{server.url}/docs")
 
     # The operations render from the document.
-    count = browser.wait_for(
+    count = wait_for(
+        browser,
         "document.querySelectorAll('.opblock').length >= 10 && "
-        "document.querySelectorAll('.opblock').length"
+        "document.querySelectorAll('.opblock').length",
     )
     assert count == 10
     paths = browser.evaluate(
@@ -133,9 +72,9 @@ def test_swagger_ui_lists_operations_and_tries_one_out(live_server: Any, browser
         f"(({FIND_BLOCK}).querySelector('.opblock-summary-control') || "
         f"({FIND_BLOCK}).querySelector('.opblock-summary')).click()"
     )
-    browser.wait_for(f"!!({FIND_BLOCK}).querySelector('.try-out__btn')")
+    wait_for(browser, f"!!({FIND_BLOCK}).querySelector('.try-out__btn')")
     browser.evaluate(f"({FIND_BLOCK}).querySelector('.try-out__btn').click()")
-    browser.wait_for(f"!!({FIND_BLOCK}).querySelector('input[placeholder=\"item_id\"]')")
+    wait_for(browser, f"!!({FIND_BLOCK}).querySelector('input[placeholder=\"item_id\"]')")
     # Type the id as a user would: focus the field, then send the keystrokes.
     browser.send("Emulation.setFocusEmulationEnabled", enabled=True)
     box = browser.evaluate(
@@ -150,16 +89,17 @@ def test_swagger_ui_lists_operations_and_tries_one_out(live_server: Any, browser
     browser.send("Input.insertText", text="1")
     # NOTE: Swagger UI debounces parameter inputs (300 ms) before it stores the value.
     time.sleep(1.0)
-    browser.wait_for(f"!!({FIND_BLOCK}).querySelector('.execute')")
+    wait_for(browser, f"!!({FIND_BLOCK}).querySelector('.execute')")
     browser.evaluate(f"({FIND_BLOCK}).querySelector('.execute').click()")
 
     # The response Swagger UI shows is the app's answer.
     row = f"({FIND_BLOCK}).querySelector('.live-responses-table tbody"
-    status = browser.wait_for(f"{row} .response-col_status')?.textContent")
+    status = wait_for(browser, f"{row} .response-col_status')?.textContent")
     assert status.strip().startswith("200"), status
-    shown = browser.wait_for(
+    shown = wait_for(
+        browser,
         f"({FIND_BLOCK}).querySelector('.live-responses-table tbody .microlight, "
-        f".live-responses-table tbody pre')?.textContent"
+        f".live-responses-table tbody pre')?.textContent",
     )
     assert json.loads(shown) == {"id": 1, "name": "kettle", "price": 24.5, "tags": ["kitchen"]}
     request_url = browser.evaluate(f"({FIND_BLOCK}).querySelector('.request-url pre')?.textContent")

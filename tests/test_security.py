@@ -379,3 +379,49 @@ def test_security_leaves_plain_dependencies_shared() -> None:
     with TestClient(app) as client:
         assert client.get("/").json() == [["db", "x", "x"], "db"]
     assert calls == ["database"]  # one call: the scoped chain did not copy it
+
+
+@pytest.fixture
+def example_app() -> Iterator[Carafe]:
+    from examples import api
+
+    saved = dict(api.ITEMS)
+    yield api.app
+    api.ITEMS.clear()
+    api.ITEMS.update(saved)
+    api.TOKENS.clear()
+
+
+def test_the_example_apps_oauth2_flow(example_app: Carafe) -> None:
+    with TestClient(example_app) as client:
+        wrong = client.post("/token", data={"username": "alice", "password": "nope"})
+        assert wrong.status_code == 401
+        assert wrong.headers["www-authenticate"] == "Bearer"
+        login = client.post("/token", data={"username": "alice", "password": "wonderland"})
+        assert login.status_code == 200
+        token = login.json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/me", headers=headers).json() == {
+            "username": "alice",
+            "scopes": ["items:write", "me"],
+        }
+        assert client.get("/me", headers={"Authorization": "Bearer forged"}).status_code == 401
+        item = {"name": "teapot", "price": 30.0}
+        assert client.put("/items/1", json=item).status_code == 401
+        replaced = client.put("/items/1", json=item, headers=headers)
+        assert replaced.json() == {"id": 1, "name": "teapot", "price": 30.0, "tags": []}
+        narrow = client.post(
+            "/token", data={"username": "alice", "password": "wonderland", "scope": "me"}
+        ).json()["access_token"]
+        denied = client.delete("/items/1", headers={"Authorization": f"Bearer {narrow}"})
+        assert denied.status_code == 403
+        assert client.delete("/items/1", headers=headers).status_code == 204
+        assert client.get("/items/1").status_code == 404
+        contact = client.post("/contact", data={"email": "a@b.c", "message": "hi"})
+        assert contact.json() == {"received": True, "reply_to": "a@b.c"}
+        created = client.post("/items", json={"name": "cup", "price": 3}).json()
+        review = client.post("/reviews", json={"item_id": created["id"], "rating": 5})
+        assert review.status_code == 201 and review.json()["rating"] == 5
+        assert client.post("/reviews", json={"item_id": 10**6, "rating": 5}).status_code == 404
+        assert client.get("/items", params={"q": "CU"}).json()["total"] == 1
+        assert client.get("/items/search/legacy", params={"name": "cup"}).json()[0]["name"] == "cup"

@@ -29,6 +29,7 @@ from carafe.exceptions import (
 from carafe.flash import flash, get_flashed_messages
 from carafe.forms import File, Form, FormData
 from carafe.limits import Limits
+from carafe.openapi import DocsConfig
 from carafe.params import Body, Cookie, Header, Path, Query
 from carafe.pubsub import Broker
 from carafe.requests import HTTPConnection, Request
@@ -42,6 +43,7 @@ from carafe.responses import (
     StreamingResponse,
 )
 from carafe.routing import Router
+from carafe.security import Security, SecurityScopes
 from carafe.sessions import MemoryStore, RedisStore, Session, Sessions
 from carafe.sse import EventSourceResponse, JSONLinesResponse, ServerSentEvent
 from carafe.templating import Templates
@@ -63,6 +65,7 @@ __all__ = [
     "ConfigurationError",
     "Cookie",
     "Depends",
+    "DocsConfig",
     "EventSourceResponse",
     "File",
     "FileResponse",
@@ -87,6 +90,8 @@ __all__ = [
     "RequestValidationError",
     "Response",
     "Router",
+    "Security",
+    "SecurityScopes",
     "ServerSentEvent",
     "Session",
     "Sessions",
