@@ -214,11 +214,13 @@ def _helpers(jinja2: Any) -> dict[str, Any]:
     async def get_flashed_messages(
         context: Any, with_categories: bool = False, category_filter: Sequence[str] = ()
     ) -> list[Any]:
-        from carafe import flash
+        # NOTE: not ``from carafe import flash``: the package exports the function of
+        # that name, which hides the module.
+        from carafe.flash import get_flashed_messages as read_flashes
         from carafe.sessions import get_session
 
         session = await get_session(context["request"])
-        return flash.get_flashed_messages(session, with_categories, category_filter)
+        return read_flashes(session, with_categories, category_filter)
 
     helpers = (url_for, static_url, csrf_token, get_flashed_messages)
     return {fn.__name__: pass_context(fn) for fn in helpers}
