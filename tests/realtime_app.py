@@ -10,9 +10,11 @@ import asyncio
 import os
 import resource
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated
 
 from carafe import (
+    BackgroundTasks,
     Carafe,
     Depends,
     EventSourceResponse,
@@ -108,3 +110,14 @@ async def events(last_event_id: Annotated[int | None, Header()] = None) -> Event
             stats["sse_closed"] += 1
 
     return EventSourceResponse(numbers(), ping=0.5)
+
+
+async def write_later(path: str, seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    Path(path).write_text("written after the response")
+
+
+@app.post("/background")
+async def background(path: str, seconds: float, tasks: BackgroundTasks) -> dict[str, bool]:
+    tasks.add(write_later, path, seconds)
+    return {"accepted": True}

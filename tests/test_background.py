@@ -6,12 +6,15 @@ import asyncio
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from carafe import BackgroundTasks, Carafe, Depends, HTTPError, JSONResponse
 from carafe.testing import TestClient
+from tests.conftest import LiveServer
 
 
 def make_app(**options: Any) -> tuple[Carafe, dict[str, Any]]:
@@ -133,3 +136,19 @@ def test_background_tasks_object() -> None:
     tasks.add(print, "x", sep="")
     assert len(tasks) == 1
     assert repr(tasks) == "<BackgroundTasks 1>"
+
+
+@pytest.mark.slow
+def test_a_real_server_finishes_running_tasks_before_it_exits(
+    live_server: type[LiveServer], tmp_path: Path
+) -> None:
+    server = live_server("tests.realtime_app:app")
+    target = tmp_path / "out.txt"
+    started = time.monotonic()
+    response = httpx.post(f"{server.url}/background", params={"path": str(target), "seconds": 1})
+    assert response.json() == {"accepted": True}
+    assert time.monotonic() - started < 1  # answered before the task ran
+    assert not target.exists()
+    log = server.stop()  # SIGTERM while the task sleeps
+    assert target.read_text() == "written after the response"
+    assert "cancelled" not in log  # it finished; it was not cut short

@@ -654,3 +654,23 @@ def test_test_session_with_apps_that_break_the_protocol() -> None:
             pass
         with pytest.raises(ZeroDivisionError), client.websocket_connect("/stuck", timeout=0.1):
             1 / 0  # noqa: B018  (the test's own error wins over the app's timeout)
+
+
+def test_test_session_raw_messages_explicit_close_and_a_denial_in_parts() -> None:
+    async def denies(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await send({"type": "websocket.http.response.start", "status": 403, "headers": []})
+        await send({"type": "websocket.http.response.body", "body": b"go ", "more_body": True})
+        await send({"type": "websocket.http.response.body", "body": b"away"})
+
+    app, _ = make_app()
+    app.mount("/denies", denies)
+    with TestClient(app) as client:
+        with client.websocket_connect("/echo") as ws:
+            ws.send_text("raw")
+            assert ws.receive() == {"type": "websocket.send", "text": "db:raw"}
+            ws.close(1001)
+        with pytest.raises(WebSocketDenied) as denied, client.websocket_connect("/denies"):
+            pass
+    assert (denied.value.response.status_code, denied.value.response.text) == (403, "go away")

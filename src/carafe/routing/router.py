@@ -292,7 +292,7 @@ class Router:
             route = WebSocketRoute(
                 path=path,
                 handler=handler,
-                name=name or getattr(handler, "__name__", "websocket"),
+                name=name or str(getattr(handler, "__name__", "websocket")),
                 dependencies=tuple(dependencies),
                 max_message_size=max_message_size,
             )
