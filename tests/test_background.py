@@ -22,7 +22,7 @@ def make_app(**options: Any) -> tuple[Carafe, dict[str, Any]]:
     seen: dict[str, Any] = {"log": [], "done": threading.Event()}
     log: list[str] = seen["log"]
 
-    async def slow_note(text: str, delay: float = 0.2) -> None:
+    async def slow_note(text: str, delay: float = 0.5) -> None:
         await asyncio.sleep(delay)
         log.append(text)
         seen["done"].set()
@@ -79,10 +79,8 @@ def make_app(**options: Any) -> tuple[Carafe, dict[str, Any]]:
 def test_tasks_run_after_the_response_in_order_and_sync_ones_in_threads() -> None:
     app, seen = make_app()
     with TestClient(app) as client:
-        started = time.monotonic()
         assert client.post("/signup").json() == {"ok": True}
-        assert time.monotonic() - started < 0.2  # the slow task did not hold the response
-        assert "slow done" not in seen["log"]
+        assert "slow done" not in seen["log"]  # the slow task did not hold the response
         assert seen["done"].wait(5)
     assert seen["log"][0] == "audit"
     assert seen["log"][1].startswith("welcome in carafe")  # the thread pool

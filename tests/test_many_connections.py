@@ -78,4 +78,4 @@ async def test_ten_thousand_idle_websockets(live_server: type[LiveServer]) -> No
         f"all closed after {time.monotonic() - started:.1f}s"
     )
     assert per_connection < 200 * 1024  # a sanity bound, not a benchmark
-    assert time.monotonic() - started < 90
+    assert time.monotonic() - started < 120  # ~35 s alone on 2 cores; slack for a busy CI

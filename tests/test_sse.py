@@ -222,7 +222,7 @@ def test_client_disconnect_closes_the_generator_then_the_dependency(
         assert next(lines) == "data: feed 0"
     started = time.monotonic()
     assert seen["closed"].wait(5)
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 2
     log = seen["log"]
     assert log[0] == "feed open"
     # The dependency stayed open for the whole stream and closed after the generator.
