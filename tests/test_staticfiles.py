@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import httpx
 import pytest
 
 from carafe import Carafe, FileResponse
@@ -474,6 +475,14 @@ def test_file_response_header_injection_is_impossible(site: Path) -> None:
         assert response.headers["content-disposition"].startswith('attachment; filename="a__Set')
 
 
+def test_file_response_head_from_a_get_route(site: Path) -> None:
+    with TestClient(file_app(site / "big.bin")) as client:
+        response = client.head("/file")
+    assert response.status_code == 200
+    assert response.headers["content-length"] == str(len(BIG))
+    assert response.content == b""
+
+
 def test_file_response_explicit_headers_win(site: Path) -> None:
     headers = {"etag": '"v1"', "content-type": "text/x-custom", "content-disposition": "inline"}
     app = file_app(site / "notes.txt", headers=headers, filename="ignored.txt")
@@ -851,3 +860,68 @@ def test_real_server_stops_reading_when_a_download_is_dropped(
     reply = raw_request(server.port, b"/big", extra=b"Range: bytes=-3\r\n")
     assert status_of(reply) == 206
     assert reply.endswith(b"\x00\x00\x00")
+
+
+# --- The pathsend extension: the server sends the file -------------------------------
+
+
+def run_asgi(app: Any, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+    requests = iter([{"type": "http.request", "body": b""}])
+
+    async def receive() -> dict[str, Any]:
+        message = next(requests, None)
+        if message is None:
+            await asyncio.Event().wait()  # a connected client: no more messages
+        return message  # type: ignore[return-value]
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_pathsend_hands_whole_big_files_to_the_server(site: Path) -> None:
+    files = StaticFiles(site)
+    base = {"type": "http", "method": "GET", "root_path": "", "headers": []}
+    extensions = {"http.response.pathsend": {}}
+    start, message = run_asgi(files, {**base, "path": "/big.bin", "extensions": extensions})
+    assert start["status"] == 200
+    assert (b"content-length", str(len(BIG)).encode()) in start["headers"]
+    assert message == {"type": "http.response.pathsend", "path": str(site.resolve() / "big.bin")}
+    # A small file is read at once, a range is sent by us, and so is everything without
+    # the extension.
+    for path, headers, ext in (
+        ("/app.css", [], extensions),
+        ("/big.bin", [(b"range", b"bytes=10-19")], extensions),
+        ("/big.bin", [], {}),
+    ):
+        scope = {**base, "path": path, "headers": headers, "extensions": ext}
+        messages = run_asgi(files, scope)
+        assert all(m["type"] != "http.response.pathsend" for m in messages), path
+
+
+@pytest.mark.slow
+def test_big_files_through_granian(site: Path, live_server: Any) -> None:
+    server = live_server(
+        "examples.static_site:app", "--server", "granian", env={"CARAFE_STATIC_DIR": str(site)}
+    )
+    deadline = time.monotonic() + 15
+    while True:  # granian may listen before its workers are ready
+        try:
+            response = httpx.get(f"{server.url}/static/big.bin", timeout=10)
+            break
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    assert response.status_code == 200
+    assert response.content == BIG
+    assert response.headers["content-length"] == str(len(BIG))
+    ranged = httpx.get(f"{server.url}/static/big.bin", headers={"range": "bytes=-5"})
+    assert ranged.status_code == 206
+    assert ranged.content == BIG[-5:]
+    escape = httpx.get(f"{server.url}/static/%2e%2e/secret.txt")
+    assert escape.status_code == 400
+    assert no_secret(escape.content)
