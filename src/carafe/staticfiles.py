@@ -81,6 +81,7 @@ class StaticFiles:
         self._inside = self.directory.rstrip(os.sep) + os.sep
         if check_dir and not os.path.isdir(self.directory):
             raise ConfigurationError(f"Static directory {os.fspath(directory)!r} does not exist")
+        guess_media_type("index.html")  # builds the type table now, not in a request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
