@@ -94,6 +94,43 @@ def test_globals_and_filters_registered_before_and_after_first_use() -> None:
         assert client.get("/page/t.html").text == "Carafe ABC! later 4"
 
 
+def test_async_helpers_work_through_extends_includes_and_context() -> None:
+    loader = DictLoader(
+        {
+            "base.html": "[{{ csrf_token() | length > 40 }}]{% block body %}{% endblock %}",
+            "child.html": "{% extends 'base.html' %}{% block body %}child{% endblock %}",
+            "loop_a.html": "a{% if deep %}{% include 'loop_b.html' %}{% endif %}",
+            "loop_b.html": "b{% include 'loop_a.html' %}",
+            "dynamic.html": "{% include part %}",
+            "part.html": "{{ csrf_token() | length > 40 }}",
+            "plain.html": "{% for x in items %}{{ x }}{% endfor %}",
+        }
+    )
+    templates = Templates(loader=loader)
+    app = Carafe(secret_key="k")
+
+    async def numbers() -> Any:
+        for n in (1, 2):
+            yield n
+
+    @app.get("/{name}")
+    async def page(request: Request, name: str) -> Any:
+        return await templates.render(
+            request, f"{name}.html", deep=False, part="part.html", items=[1, 2]
+        )
+
+    @app.get("/stream/plain")
+    async def streamed(request: Request) -> Any:
+        return await templates.render(request, "plain.html", items=numbers())
+
+    with TestClient(app) as client:
+        assert client.get("/child").text == "[True]child"
+        assert client.get("/loop_a").text == "a"
+        assert client.get("/dynamic").text == "True"
+        assert client.get("/plain").text == "12"
+        assert client.get("/stream/plain").text == "12"  # an async iterable in the context
+
+
 def test_render_options_and_render_string(tmp_path: Path) -> None:
     write(tmp_path, "mail.txt", "Hello {{ name }}")
     write(tmp_path, "form.html", "bad")

@@ -28,6 +28,7 @@ Jinja2 is imported on first use.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -77,6 +78,9 @@ class Templates:
         self._options = options
         self._env: Environment | None = None
         self._cache: dict[str, Template] = {}
+        self._compiled: dict[str, tuple[Template, bool]] = {}
+        self._sync_env: Environment | None = None
+        self._bare: Environment | None = None
         self._debug_checked = auto_reload is not None
 
     # --- Registration ---------------------------------------------------------------
@@ -133,6 +137,12 @@ class Templates:
         # From now on the dicts users change are the environment's own.
         self.globals = env.globals
         self.filters = env.filters
+        # A twin without async mode, sharing globals and filters, for the templates that
+        # call nothing async (see _compile).
+        sync_env = jinja2.Environment(loader=loader, enable_async=False, **options)
+        sync_env.globals = env.globals
+        sync_env.filters = env.filters
+        self._sync_env = sync_env
         return env
 
     def get_template(self, name: str) -> Template:
@@ -146,11 +156,65 @@ class Templates:
             template = self._cache[name] = env.get_template(name)
         return template
 
+    def _compile(self, name: str) -> tuple[Template, bool]:
+        """The template to render ``name`` with, and whether it must render async.
+
+        # PERF: Jinja's async mode costs about as much again as the page itself on a
+        # loop-heavy page (bench/inprocess.py, fortunes), so a template whose source,
+        # and every template it extends, includes or imports, calls no async global
+        # (``csrf_token()``, ``get_flashed_messages()``, your ``async def`` globals) is
+        # compiled without async mode and rendered synchronously.
+        """
+        if self.env.auto_reload:
+            return self.get_template(name), True
+        found = self._compiled.get(name)
+        if found is None:
+            if self._calls_async(name, set()):
+                found = (self.get_template(name), True)
+            else:
+                assert self._sync_env is not None
+                found = (self._sync_env.get_template(name), False)
+            self._compiled[name] = found
+        return found
+
+    def _bare_env(self) -> Environment:
+        import jinja2
+
+        bare = self._bare
+        if bare is None:
+            bare = self._bare = jinja2.Environment(**self._options)
+            bare.filters = self.env.filters  # compiling checks that filters exist
+            bare.tests = self.env.tests
+        return bare
+
+    def _calls_async(self, name: str, seen: set[str]) -> bool:
+        from jinja2 import meta
+
+        env = self.env
+        if name in seen:
+            return False
+        seen.add(name)
+        assert env.loader is not None
+        source, _, _ = env.loader.get_source(env, name)
+        # NOTE: parsed by a bare environment: Jinja's meta does not report names that
+        # are the environment's own globals, and those are the ones asked about.
+        tree = self._bare_env().parse(source)
+        async_names = {
+            key for key, value in env.globals.items() if inspect.iscoroutinefunction(value)
+        }
+        if meta.find_undeclared_variables(tree) & async_names:
+            return True
+        for other in meta.find_referenced_templates(tree):
+            if other is None or self._calls_async(other, seen):  # None: a computed name
+                return True
+        return False
+
     def _follow_debug(self, request: Request) -> None:
         self._debug_checked = True
         if request.app.debug:
             self.env.auto_reload = True
             self._cache.clear()
+            self._compiled.clear()
 
     # --- Rendering ------------------------------------------------------------------
 
@@ -158,9 +222,8 @@ class Templates:
         """Render template ``name`` to a string (for e-mails, fragments...)."""
         if request is not None and not self._debug_checked:
             self._follow_debug(request)
-        template = self.get_template(name)
         context["request"] = request
-        return await template.render_async(context)
+        return await self._render(name, context)
 
     async def render(
         self,
@@ -183,13 +246,24 @@ class Templates:
         """
         if not self._debug_checked:
             self._follow_debug(request)
-        template = self.get_template(name)
         context["request"] = request
-        body = await template.render_async(context)
+        body = await self._render(name, context)
         return HTMLResponse(body, status_code, headers)
+
+    async def _render(self, name: str, context: dict[str, Any]) -> str:
+        template, is_async = self._compile(name)
+        if is_async or any(_is_async_value(value) for value in context.values()):
+            if not is_async:  # an async callable or iterable came in the context
+                template = self.get_template(name)
+            return await template.render_async(context)
+        return template.render(context)
 
     def __repr__(self) -> str:
         return f"Templates({self.directory!r})"
+
+
+def _is_async_value(value: Any) -> bool:
+    return inspect.iscoroutinefunction(value) or hasattr(value, "__aiter__")
 
 
 def _helpers(jinja2: Any) -> dict[str, Any]:
