@@ -306,6 +306,7 @@ def test_session_tracks_every_kind_of_change() -> None:
         change(session)
         assert session.modified
     assert repr(Session({"k": 1})) == "<Session {'k': 1}>"
+    assert not hasattr(Session(), "__dict__")  # per-request objects are slotted
 
 
 # --- Server-side stores ------------------------------------------------------------------
