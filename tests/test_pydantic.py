@@ -3,6 +3,7 @@
 import dataclasses
 import subprocess
 import sys
+import types
 from typing import Annotated, Any
 
 import msgspec
@@ -142,6 +143,10 @@ def _response_routes(app: Carafe) -> None:
     @app.get("/broken-dict")
     async def broken_dict() -> UserOut:
         return {"nom": "Ann"}  # type: ignore[return-value]
+
+    @app.get("/broken-object")
+    async def broken_object() -> UserOut:
+        return types.SimpleNamespace(nom="Ann")  # type: ignore[return-value]
 
     @app.get("/many")
     async def many() -> list[UserOut]:
@@ -329,6 +334,9 @@ def test_a_response_that_does_not_fit_its_model_is_a_500_without_details() -> No
         assert response.status_code == 500
         assert response.headers["content-type"] == "application/problem+json"
         assert "nom" not in response.text and "Traceback" not in response.text
+        response = client.get("/broken-object")
+        assert response.status_code == 500
+        assert response.json()["detail"] == "The server failed to answer this request."
         assert client.get("/leaky").status_code == 200
 
 
