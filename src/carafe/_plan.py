@@ -207,7 +207,7 @@ async def _invoke(
     assert stack is not None
     # PERF: generators are driven directly rather than through contextlib's
     # asynccontextmanager, which wraps the function on every call (bench/inprocess.py,
-    # case deps).
+    # case deps: about 24 -> 9.3 µs).
     if kind == "asyncgen":
         agen = call.fn(**kwargs)
         try:
