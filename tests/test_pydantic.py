@@ -182,6 +182,10 @@ def _group_routes(app: Carafe) -> None:
     async def trace(t: Annotated[Tracing, Header()]) -> dict[str, Any]:
         return t.model_dump()
 
+    @app.get("/raw-trace")
+    async def raw_trace(t: Annotated[Tracing, Header(convert_underscores=False)]) -> str:
+        return t.x_request_id
+
     @app.get("/prefs")
     async def prefs(p: Annotated[Prefs, Cookie()]) -> dict[str, Any]:
         return p.model_dump()
@@ -379,6 +383,8 @@ def test_header_and_cookie_parameter_groups(client: TestClient) -> None:
     response = client.get("/trace")
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["header", "x_request_id"]
+    assert client.get("/raw-trace", headers={"X_Request_Id": "raw"}).text == "raw"
+    assert client.get("/raw-trace", headers={"X-Request-Id": "dashed"}).status_code == 422
     client.cookies.set("font_size", "14")
     try:
         assert client.get("/prefs").json() == {"theme": "light", "font_size": 14}

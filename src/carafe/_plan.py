@@ -581,11 +581,7 @@ def _param_extractor(info: ParamInfo, base: Any) -> tuple[Extractor, list[ParamI
     fields = None if info.source == "path" else _group_fields(inner)
     if fields is None:
         return _simple_extractor(info), [info]
-    header = isinstance(info.marker, Header)
-    wire = [
-        (key.replace("_", "-").lower() if header else key, key, codecs.is_sequence(tp))
-        for key, tp, _, _ in fields
-    ]
+    wire = [(_wire_key(key, info.marker), key, codecs.is_sequence(tp)) for key, tp, _, _ in fields]
     infos = [
         ParamInfo(key, wire_key, info.source, tp, default if not required else REQUIRED, None)
         for (wire_key, _, _), (key, tp, required, default) in zip(wire, fields, strict=True)
@@ -604,6 +600,13 @@ def _param_extractor(info: ParamInfo, base: Any) -> tuple[Extractor, list[ParamI
         return convert(values)
 
     return from_group, infos
+
+
+def _wire_key(key: str, marker: Param | None) -> str:
+    """A group field's name in the request: header fields are read as ``x-request-id``."""
+    if not isinstance(marker, Header):
+        return key
+    return (key.replace("_", "-") if marker.convert_underscores else key).lower()
 
 
 def _lookup(request: Request, source: str, key: str) -> list[str] | None:
