@@ -616,6 +616,7 @@ def test_big_files_through_granian(site: Path, live_server: Any) -> None:
     ranged = httpx.get(f"{server.url}/static/big.bin", headers={"range": "bytes=-5"})
     assert ranged.status_code == 206
     assert ranged.content == BIG[-5:]
-    escape = httpx.get(f"{server.url}/static/%2e%2e/secret.txt")
-    assert escape.status_code == 400
-    assert no_secret(escape.content)
+    for attack in ATTACKS:
+        reply = raw_request(server.port, attack.encode("latin-1"))
+        assert reply == b"" or status_of(reply) in (400, 404), (attack, reply[:200])
+        assert no_secret(reply), attack
