@@ -924,3 +924,13 @@ def test_a_stream_that_breaks_off_throws_its_error_into_the_dependency() -> None
     with TestClient(app) as client, pytest.raises(OSError, match="disk gone"):
         client.get("/stream")
     assert log == ["saw disk gone", "closed"]
+
+
+def test_per_request_dependency_objects_are_slotted() -> None:
+    from carafe._plan import _AsyncGenExit, _GenExit
+
+    def gen() -> Iterator[int]:
+        yield 1
+
+    for exit_callback in (_AsyncGenExit(gen()), _GenExit(gen())):
+        assert not hasattr(exit_callback, "__dict__")
