@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from carafe._concurrency import run_sync
 from carafe.exceptions import ConfigurationError, HTTPError
 from carafe.openapi import DocsConfig
 from carafe.requests import Request
@@ -117,20 +118,27 @@ class _Assets:
                     f"files; {_INSTALL_HINT}, or use assets='auto' to fall back to a CDN"
                 )
             self.local.update(found or {})
-        self._cache: dict[str, tuple[bytes, str]] = {}
+        self.cache: dict[str, tuple[bytes, str]] = {}
 
     def url(self, request: Request, name: str) -> str:
         if name in self.local:
             return f"{request.scope.get('root_path', '')}{self.config.assets_url}/{name}"
         return f"{self.config.cdn_base.rstrip('/')}/{CDN_FILES[name]}"
 
-    def read(self, name: str) -> tuple[bytes, str]:
-        cached = self._cache.get(name)
+    def _read(self, name: str) -> tuple[bytes, str]:
+        path = self.local[name]
+        content = path.read_bytes()
+        etag = f'"{len(content):x}-{path.stat().st_mtime_ns:x}"'
+        self.cache[name] = (content, etag)
+        return content, etag
+
+    async def get(self, name: str) -> tuple[bytes, str]:
+        """The content of a local file and its ETag."""
+        # NOTE: read once (in the thread pool) and kept: about 3 MB for Swagger UI and
+        # ReDoc together.
+        cached = self.cache.get(name)
         if cached is None:
-            path = self.local[name]
-            content = path.read_bytes()
-            etag = f'"{len(content):x}-{path.stat().st_mtime_ns:x}"'
-            cached = self._cache[name] = (content, etag)
+            cached = await run_sync(self._read, name)
         return cached
 
 
@@ -154,15 +162,18 @@ class _Pages:
     def _openapi_url(self, request: Request) -> str:
         return f"{request.scope.get('root_path', '')}{self.config.openapi_url}"
 
+    def _cached(self, root_path: str) -> bytes | None:
+        known = self._documents.get(root_path)
+        if known is not None and known[0] is self.app.compile():
+            return known[1]
+        return None
+
     def document(self, request: Request) -> bytes:
         """The document as JSON bytes, built once per route table and root path."""
         from carafe.openapi.schema import build_openapi
 
         root_path = request.scope.get("root_path", "")
         compiled = self.app.compile()
-        known = self._documents.get(root_path)
-        if known is not None and known[0] is compiled:
-            return known[1]
         config = self.config
         servers = config.servers or ([{"url": root_path}] if root_path else [])
         document = build_openapi(self.app, servers=servers, tags=config.tags, info=config.info)
@@ -171,11 +182,16 @@ class _Pages:
         return encoded
 
     async def openapi(self, request: Request) -> Response:
-        return Response(self.document(request), media_type="application/json")
+        # PERF: built once per route table (in the thread pool, as it walks every type)
+        # and then served as the same bytes: no per-request JSON encoding.
+        body = self._cached(request.scope.get("root_path", ""))
+        if body is None:
+            body = await run_sync(self.document, request)
+        return Response(body, media_type="application/json")
 
     async def swagger(self, request: Request) -> Response:
         assets, config = self.assets, self.config
-        options: dict[str, Any] = {"deepLinking": True, "persistAuthorization": True}
+        options: dict[str, Any] = {"deepLinking": True}
         options.update(config.swagger_ui_parameters)
         options["url"] = self._openapi_url(request)
         redirect = f"{request.scope.get('root_path', '')}{config.swagger_url}/oauth2-redirect"
@@ -198,7 +214,7 @@ class _Pages:
         # Swagger UI's login popup lands here; the script hands the code or token back
         # to the page that opened it. Some packages ship it as a whole page.
         if "oauth2-redirect.html" in self.assets.local:
-            return HTMLResponse(self.assets.read("oauth2-redirect.html")[0])
+            return HTMLResponse((await self.assets.get("oauth2-redirect.html"))[0])
         script = html.escape(self.assets.url(request, "oauth2-redirect.js"))
         return _page("Swagger UI: OAuth2 redirect", "", f'<script src="{script}"></script>\n')
 
@@ -227,7 +243,7 @@ class _Pages:
     async def asset(self, request: Request, name: str) -> Response:
         if name not in self.assets.local:
             raise HTTPError(404, f"There is no docs asset named {name!r}.")
-        content, etag = self.assets.read(name)
+        content, etag = await self.assets.get(name)
         headers = {"etag": etag, "cache-control": "public, max-age=86400"}
         if request.headers.get("if-none-match") == etag:
             return Response(b"", 304, headers)
