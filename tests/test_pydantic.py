@@ -534,3 +534,38 @@ def test_pydantic_metadata_on_parameters_is_validated_by_pydantic() -> None:
         assert client.post("/tags", json=["abc"]).json() == ["abc"]
         response = client.post("/tags", json=["abcd"])
         assert response.json()["errors"][0]["loc"] == ["body", 0]
+
+
+def test_pydantic_value_types_are_single_parameters() -> None:
+    app = Carafe()
+
+    @app.get("/visit")
+    async def visit(
+        url: pydantic.HttpUrl,
+        token: Annotated[pydantic.SecretStr, Header()],
+        mirrors: Annotated[list[pydantic.HttpUrl], Query()] = [],  # noqa: B006
+    ) -> dict[str, Any]:
+        return {
+            "host": url.host,
+            "token_length": len(token.get_secret_value()),
+            "mirrors": [m.host for m in mirrors],
+            "shown": str(token),
+        }
+
+    with TestClient(app) as client:
+        response = client.get(
+            "/visit?url=https://example.org/a&mirrors=http://a.test&mirrors=http://b.test",
+            headers={"token": "s3cret"},
+        )
+        assert response.json() == {
+            "host": "example.org",
+            "token_length": 6,
+            "mirrors": ["a.test", "b.test"],
+            "shown": "**********",
+        }
+        response = client.get("/visit?url=not-a-url&mirrors=ftp:", headers={"token": "x"})
+        assert response.status_code == 422
+        assert [(e["loc"], e["type"]) for e in response.json()["errors"]] == [
+            (["query", "url"], "url_parsing"),
+            (["query", "mirrors", 0], "url_parsing"),
+        ]

@@ -482,7 +482,7 @@ class _Builder:
             source = "path"
         elif _typed_sources and (typed := _typed_source(base)) is not None:
             source = typed
-        elif codecs.is_model(base):
+        elif codecs.is_model(base) and not _is_plugin_scalar(base):
             source = "body"
         else:
             source = "query"
@@ -631,6 +631,15 @@ def _group_fields(tp: Any) -> list[tuple[str, Any, bool, Any]] | None:
         found = group_fields(tp)
         return None if found is None else [tuple(f) for f in found]
     return None
+
+
+def _is_plugin_scalar(tp: Any) -> bool:
+    """A model library's single-value type (pydantic's ``HttpUrl``): a query parameter."""
+    if "carafe._pydantic" not in sys.modules:
+        return False
+    from carafe._pydantic import is_scalar_type
+
+    return is_scalar_type(tp)
 
 
 def _dc_required(field: dataclasses.Field[Any]) -> bool:

@@ -30,7 +30,7 @@ from pydantic_core import PydanticSerializationError
 from carafe import codecs
 from carafe.exceptions import ErrorDetail, HTTPError, RequestValidationError
 
-__all__ = ["GroupField", "PydanticPlugin", "group_fields"]
+__all__ = ["GroupField", "PydanticPlugin", "group_fields", "is_scalar_type"]
 
 _MAX_DEPTH = 8
 _VALIDATION_LIBRARIES = ("pydantic", "annotated_types", "pydantic_core")
@@ -41,7 +41,7 @@ def _involves_model(tp: Any, depth: int = 0) -> bool:
     if depth > _MAX_DEPTH:
         return False
     if isinstance(tp, type):
-        if issubclass(tp, BaseModel) or is_pydantic_dataclass(tp):
+        if issubclass(tp, BaseModel) or is_pydantic_dataclass(tp) or is_scalar_type(tp):
             return True
         if issubclass(tp, msgspec.Struct):
             try:
@@ -55,6 +55,19 @@ def _involves_model(tp: Any, depth: int = 0) -> bool:
     ):
         return True  # Field(gt=0), AfterValidator(...), conint()'s bounds
     return any(_involves_model(arg, depth + 1) for arg in get_args(tp))
+
+
+def is_scalar_type(tp: Any) -> bool:
+    """Whether ``tp`` is one of pydantic's own value types (``HttpUrl``, ``SecretStr``...).
+
+    They are single values, read from the path or query like ``int``, never a body.
+    """
+    return (
+        isinstance(tp, type)
+        and hasattr(tp, "__get_pydantic_core_schema__")
+        and not issubclass(tp, BaseModel)
+        and not is_pydantic_dataclass(tp)
+    )
 
 
 def errors_from(exc: ValidationError, loc: tuple[str | int, ...]) -> list[ErrorDetail]:
