@@ -43,6 +43,8 @@ BackgroundCallable = Callable[[], Awaitable[None]]
 _NO_BODY_STATUSES = frozenset({204, 304})
 _NO_NAMES: frozenset[bytes] = frozenset()
 _SAMESITE = frozenset({"lax", "strict", "none"})
+# RFC 6265 cookie-octets that quote() would encode; "%" is left out so it round-trips.
+_COOKIE_SAFE = "!#$&'()*+/:<=>?@[]^`{|}"
 
 
 def _content_type(media_type: str | None, charset: str) -> bytes | None:
@@ -128,7 +130,10 @@ class Response:
     ) -> None:
         """Set a cookie. ``HttpOnly`` and ``SameSite=Lax`` unless you say otherwise.
 
-        ``samesite="none"`` requires ``secure=True``, as browsers do.
+        ``samesite="none"`` requires ``secure=True``, as browsers do. The value is
+        percent-encoded where a cookie cannot carry it as is (spaces, ``;``, ``,``,
+        ``"``, ``\\``, ``%``, non-ASCII), which ``request.cookies`` decodes: any string
+        comes back as it was set.
         """
         site = samesite.lower() if samesite is not None else None
         if site is not None and site not in _SAMESITE:
@@ -136,7 +141,7 @@ class Response:
         if site == "none" and not secure:
             raise ValueError("SameSite=None cookies must also be Secure")
         morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
-        morsel.set(key, value, http.cookies._quote(value))
+        morsel.set(key, value, quote(value, safe=_COOKIE_SAFE))
         morsel["path"] = path
         if max_age is not None:
             morsel["max-age"] = max_age
