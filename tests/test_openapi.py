@@ -798,3 +798,26 @@ def test_numbered_names_when_nothing_else_is_free() -> None:
 
 class Thing(msgspec.Struct):
     n: int
+
+
+def test_a_source_registered_by_an_extension_is_left_out() -> None:
+    from carafe._plan import register_body_builder
+    from carafe.params import Param
+
+    class Packed(Param):
+        source = "test-openapi-packed"
+
+    def builder(group: list[Any]) -> Any:
+        async def extract(request: Any) -> dict[str, Any]:
+            return {info.name: None for info in group}
+
+        return extract
+
+    register_body_builder(Packed.source, builder)
+    app = Carafe()
+
+    @app.post("/packed")
+    async def packed(data: Annotated[dict[str, int], Packed()]) -> None: ...
+
+    operation = document_of(app)["paths"]["/packed"]["post"]
+    assert "requestBody" not in operation and "parameters" not in operation

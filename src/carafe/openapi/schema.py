@@ -194,8 +194,9 @@ class _Operation:
                 self.simple.append(info)
             elif info.source in _FORM_SOURCES:
                 self.form.append(info)
-            else:
+            elif info.source == "body":
                 self.body.append(info)
+            # NOTE: a source some extension registered is not ours to describe.
         self.annotation = response_annotation(self.route)
 
     def collect(self, components: Components) -> None:
