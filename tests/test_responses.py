@@ -243,6 +243,15 @@ def test_samesite_none_requires_secure() -> None:
     assert cookie_headers(response) == ["x=1; HttpOnly; Path=/; SameSite=None; Secure"]
 
 
+@pytest.mark.parametrize(
+    "attribute",
+    [{"path": "/; Domain=evil.example"}, {"domain": "a.example\r\nX: y"}, {"expires": "x; Secure"}],
+)
+def test_cookie_attributes_cannot_be_smuggled(attribute: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="cannot contain ';'"):
+        Response().set_cookie("x", "1", **attribute)  # type: ignore[arg-type]
+
+
 def test_delete_cookie_expires_it_with_the_same_scope() -> None:
     response = Response()
     response.delete_cookie("session", path="/app", domain="example.com")

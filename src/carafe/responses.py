@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import http.cookies
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from email.utils import format_datetime
@@ -45,6 +46,14 @@ _NO_NAMES: frozenset[bytes] = frozenset()
 _SAMESITE = frozenset({"lax", "strict", "none"})
 # RFC 6265 cookie-octets that quote() would encode; "%" is left out so it round-trips.
 _COOKIE_SAFE = "!#$&'()*+/:<=>?@[]^`{|}"
+_ATTRIBUTE_BREAK = re.compile(r"[;\x00-\x1f\x7f]")
+
+
+def _check_attributes(**attributes: object) -> None:
+    """Refuse a cookie attribute that would end itself early (``path="/; Domain=evil"``)."""
+    for name, value in attributes.items():
+        if isinstance(value, str) and _ATTRIBUTE_BREAK.search(value):
+            raise ValueError(f"The cookie's {name} cannot contain ';' or control characters")
 
 
 def _content_type(media_type: str | None, charset: str) -> bytes | None:
@@ -140,6 +149,7 @@ class Response:
             raise ValueError(f"samesite must be 'lax', 'strict', 'none' or None, not {samesite!r}")
         if site == "none" and not secure:
             raise ValueError("SameSite=None cookies must also be Secure")
+        _check_attributes(path=path, domain=domain, expires=expires)
         morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
         morsel.set(key, value, quote(value, safe=_COOKIE_SAFE))
         morsel["path"] = path
