@@ -934,3 +934,24 @@ def test_per_request_dependency_objects_are_slotted() -> None:
 
     for exit_callback in (_AsyncGenExit(gen()), _GenExit(gen())):
         assert not hasattr(exit_callback, "__dict__")
+
+
+def test_a_failing_app_scoped_dependency_fails_startup_and_closes_the_others() -> None:
+    app = Carafe()
+    log: list[str] = []
+
+    async def cache() -> AsyncIterator[str]:
+        log.append("cache:open")
+        yield "cache"
+        log.append("cache:close")
+
+    def database(c: Annotated[str, Depends(cache, scope="app")]) -> str:
+        raise ConnectionError("no database at db:5432")
+
+    @app.get("/")
+    async def handler(db: Annotated[str, Depends(database, scope="app")]) -> str:
+        return db
+
+    with pytest.raises(Exception, match="no database"), TestClient(app):
+        pass
+    assert log == ["cache:open", "cache:close"]

@@ -324,8 +324,8 @@ class Carafe(Router):
 
     async def _first_call(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.compile()
-        if self._app_scope.pending:  # no lifespan ran, or an override came in since
-            await self._app_scope.start()
+        if self._app_scope.pending and scope["type"] != "lifespan":
+            await self._app_scope.start()  # no lifespan ran, or an override came in since
         self._entry = self._stack
         await self._entry(scope, receive, send)
 
