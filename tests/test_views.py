@@ -264,3 +264,18 @@ def test_the_inventory_docs_example() -> None:
         assert client.get("/items/1").status_code == 404
         # The app-scoped pool is shared, and every transaction was finished.
         assert client.get("/health").json() == {"pool_open": True, "transactions": 0}
+
+
+@pytest.mark.slow
+def test_the_inventory_example_under_a_real_server(live_server: Any) -> None:
+    import httpx
+
+    server = live_server("docs.examples.inventory:app")
+    with httpx.Client(base_url=server.url) as client:
+        lamp = {"name": "lamp", "price": 20}
+        assert client.put("/items/1", json=lamp, headers={"X-Editor": "ann"}).status_code == 201
+        assert client.get("/items/1").json() == {"id": 1, "name": "lamp", "price": 20.0}
+        assert client.get("/items?limit=500").status_code == 422
+        assert client.get("/health").json() == {"pool_open": True, "transactions": 0}
+    output = server.stop()  # a clean shutdown closes the app-scoped pool
+    assert "Traceback" not in output and "ERROR" not in output
