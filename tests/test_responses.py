@@ -524,11 +524,27 @@ def test_async_test_client_streams_too() -> None:
     assert asyncio.run(run()) == "ab"
 
 
-def test_head_of_a_streamed_route_has_no_body() -> None:
-    with serve(lambda: StreamingResponse(iter([b"abc"]), media_type="text/plain")) as client:
+def test_head_of_a_streamed_route_never_starts_the_stream() -> None:
+    started: list[str] = []
+    background: list[str] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        started.append("started")
+        while True:
+            yield b"tick"
+            await asyncio.sleep(0.01)
+
+    async def after() -> None:
+        background.append("ran")
+
+    make = lambda: StreamingResponse(endless(), media_type="text/plain", background=after)  # noqa: E731
+    with serve(make) as client:
         response = client.head("/")
     assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.content == b""
+    assert started == []
+    assert background == ["ran"]
 
 
 def test_file_response_is_part_of_the_family() -> None:

@@ -310,6 +310,11 @@ class StreamingResponse(Response):
         await send({"type": "http.response.body", "body": b""})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") == "HEAD":
+            # The head alone: the iterator is never started, so an endless stream
+            # (server-sent events) does not run on for a client that wants no body.
+            await Response.__call__(self, scope, receive, send)
+            return
         streaming = asyncio.ensure_future(self._stream(send))
         watching = asyncio.ensure_future(_wait_for_disconnect(receive))
         try:
