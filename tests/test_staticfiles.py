@@ -455,6 +455,11 @@ ATTACKS = [
     "/static/link-out.txt",
     "/static/dir-out/secret.txt",
     "/static/%252e%252e/secret.txt",
+    "/static/%c0%ae%c0%ae/secret.txt",  # overlong UTF-8 for ".."
+    "/static/..%c0%afsecret.txt",  # overlong UTF-8 for "/"
+    "/static/%u002e%u002e/secret.txt",  # IIS-style
+    "/static/..;/secret.txt",  # a path parameter, as some Java servers read it
+    "/static/link-out.txt/",
     "/static/.%2e/secret.txt",
     "/static/sub/..",
     "/static/...",
