@@ -279,3 +279,19 @@ def test_the_inventory_example_under_a_real_server(live_server: Any) -> None:
         assert client.get("/health").json() == {"pool_open": True, "transactions": 0}
     output = server.stop()  # a clean shutdown closes the app-scoped pool
     assert "Traceback" not in output and "ERROR" not in output
+
+
+def test_declarations_are_inherited_from_a_base_view() -> None:
+    app = Carafe()
+
+    class Authenticated:
+        user: Annotated[str, Depends(current_user)]
+
+    @app.view("/profile")
+    class Profile(Authenticated):
+        def get(self) -> dict[str, str]:
+            return {"user": self.user}
+
+    with TestClient(app) as client:
+        assert client.get("/profile", headers=ANN).json() == {"user": "ann"}
+        assert client.get("/profile").status_code == 401
