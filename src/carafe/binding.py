@@ -25,6 +25,7 @@ first one. Models: msgspec Structs, dataclasses and pydantic models.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import typing
 from collections.abc import Mapping
@@ -39,22 +40,25 @@ T = TypeVar("T")
 _FieldSpec = tuple[str, Any, bool]  # (name, type, required)
 
 # msgspec's messages, reworded for people filling in a form: (pattern, message).
-_MESSAGES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(pattern), message)
-    for pattern, message in [
-        (r"Expected `str` of length >= (\d+)", "Use at least {0} characters."),
-        (r"Expected `str` of length <= (\d+)", "Use at most {0} characters."),
-        (r"Expected `str` matching regex", "This is not in the expected format."),
-        (r"Expected `int(?: \| null)?`, got", "Enter a whole number."),
-        (r"Expected `float(?: \| null)?`, got", "Enter a number."),
-        (r"Expected `bool(?: \| null)?`, got", "Choose yes or no."),
-        (r"Expected `(?:int|float)` >= (\S+)", "Enter {0} or more."),
-        (r"Expected `(?:int|float)` <= (\S+)", "Enter {0} or less."),
-        (r"Expected `(?:int|float)` > (\S+)", "Enter more than {0}."),
-        (r"Expected `(?:int|float)` < (\S+)", "Enter less than {0}."),
-        (r"Invalid enum value", "Choose one of the options."),
-    ]
+_MESSAGES: list[tuple[str, str]] = [
+    (r"Expected `str` of length >= (\d+)", "Use at least {0} characters."),
+    (r"Expected `str` of length <= (\d+)", "Use at most {0} characters."),
+    (r"Expected `str` matching regex", "This is not in the expected format."),
+    (r"Expected `int(?: \| null)?`, got", "Enter a whole number."),
+    (r"Expected `float(?: \| null)?`, got", "Enter a number."),
+    (r"Expected `bool(?: \| null)?`, got", "Choose yes or no."),
+    (r"Expected `(?:int|float)` >= (\S+)", "Enter {0} or more."),
+    (r"Expected `(?:int|float)` <= (\S+)", "Enter {0} or less."),
+    (r"Expected `(?:int|float)` > (\S+)", "Enter more than {0}."),
+    (r"Expected `(?:int|float)` < (\S+)", "Enter less than {0}."),
+    (r"Invalid enum value", "Choose one of the options."),
 ]
+
+
+@functools.cache
+def _patterns() -> list[tuple[re.Pattern[str], str]]:
+    # NOTE: compiled on first use, not at import: ``import carafe`` stays cheap.
+    return [(re.compile(pattern), message) for pattern, message in _MESSAGES]
 
 
 def friendly(message: str) -> str:
@@ -63,7 +67,7 @@ def friendly(message: str) -> str:
     >>> friendly("Expected `str` of length >= 8")
     'Use at least 8 characters.'
     """
-    for pattern, friendly_message in _MESSAGES:
+    for pattern, friendly_message in _patterns():
         found = pattern.search(message)
         if found:
             return friendly_message.format(*found.groups())
