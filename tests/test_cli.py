@@ -25,6 +25,14 @@ def test_routes_table() -> None:
     assert any("/api/health" in line for line in lines)
 
 
+def test_routes_lists_websockets() -> None:
+    result = CliRunner().invoke(main, ["routes", "examples.chat.app:app"])
+    assert result.exit_code == 0, result.output
+    assert any(
+        line.startswith("WEBSOCKET") and "/ws/{room}" in line for line in result.output.splitlines()
+    )
+
+
 def test_routes_reports_configuration_errors(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -72,6 +80,7 @@ def test_run_passes_production_settings_to_uvicorn(monkeypatch: pytest.MonkeyPat
     assert calls[0]["access_log"] is False
     assert calls[0]["workers"] == 1
     assert calls[0]["reload"] is False
+    assert calls[0]["ws_max_size"] == 16 * 1024 * 1024
 
 
 def test_debug_flag_turns_on_debug_and_reload(monkeypatch: pytest.MonkeyPatch) -> None:

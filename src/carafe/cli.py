@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from carafe.exceptions import ConfigurationError
+from carafe.routing.router import WebSocketRoute
 
 __all__ = ["load_app", "main"]
 
@@ -75,6 +76,13 @@ def main() -> None:
 @click.option("--access-log", is_flag=True, help="Log every request (off for speed).")
 @click.option("--debug", is_flag=True, help="Debug mode: tracebacks to loopback clients, reload.")
 @click.option("--root-path", default="", help="The path prefix a proxy serves the app under.")
+@click.option(
+    "--ws-max-size",
+    default=16 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest websocket frame uvicorn accepts, in bytes (routes set their own message limit).",
+)
 def run(
     app: str,
     host: str,
@@ -85,6 +93,7 @@ def run(
     access_log: bool,
     debug: bool,
     root_path: str,
+    ws_max_size: int,
 ) -> None:
     """Serve APP, given as module:attribute (e.g. examples.demo:app)."""
     load_app(app)  # fail here, with a clear message, rather than in every worker
@@ -106,6 +115,7 @@ def run(
         workers=workers,
         access_log=access_log,
         root_path=root_path,
+        ws_max_size=ws_max_size,
         lifespan="on",
         log_level="info" if access_log or debug else "warning",
         app_dir=os.getcwd(),
@@ -147,6 +157,10 @@ def routes(app: str) -> None:
         route = entry.route
         handler = f"{route.handler.__module__}.{route.handler.__qualname__}"
         rows.append((",".join(route.methods), route.path, route.name, handler))
+    for item in application.walk():
+        if isinstance(item, WebSocketRoute):
+            handler = f"{item.handler.__module__}.{item.handler.__qualname__}"
+            rows.append(("WEBSOCKET", item.path, item.name, handler))
     for mount in application._mounts:
         kind = "WSGI" if mount.wsgi else "ASGI"
         rows.append(("*", mount.prefix + "/...", mount.name or "", f"<mounted {kind} app>"))

@@ -91,7 +91,8 @@ class Query(Param):
 
 
 class Header(Param):
-    """A request header; ``user_agent`` reads ``user-agent``, unless ``convert_underscores=False``."""
+    """A request header: ``user_agent`` reads ``user-agent`` (``convert_underscores=False``
+    keeps the name as it is)."""
 
     source = "header"
 
