@@ -86,10 +86,16 @@ class Templates:
     # --- Registration ---------------------------------------------------------------
 
     def template_global(self, name: str | None = None) -> Callable[[F], F]:
-        """Make the decorated function callable from every template."""
+        """Make the decorated function callable from every template.
+
+        Register globals before the first render: whether a template renders in async
+        mode is decided then. (This decorator starts that decision over; assigning to
+        ``templates.globals`` afterwards does not.)
+        """
 
         def decorate(fn: F) -> F:
             self.globals[name or fn.__name__] = fn
+            self._compiled.clear()
             return fn
 
         return decorate
