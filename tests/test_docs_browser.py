@@ -104,3 +104,15 @@ def test_swagger_ui_lists_operations_and_tries_one_out(live_server: Any, browser
     assert json.loads(shown) == {"id": 1, "name": "kettle", "price": 24.5, "tags": ["kitchen"]}
     request_url = browser.evaluate(f"({FIND_BLOCK}).querySelector('.request-url pre')?.textContent")
     assert request_url == f"{server.url}/items/1"
+
+
+def test_redoc_renders_offline(live_server: Any, browser: Browser) -> None:
+    if find_assets("redoc") is None:
+        pytest.fail("the docs extra (drf-spectacular-sidecar) is not installed")
+    server = live_server("examples.api:app")
+    browser.open(f"{server.url}/redoc")
+    wait_for(browser, "document.body.innerText.includes('Trade a username and password')")
+    title = browser.evaluate("document.querySelector('h1')?.textContent")
+    assert title.startswith("Carafe example API")
+    resources = browser.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+    assert all(url.startswith(server.url) for url in resources), resources
