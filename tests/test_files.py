@@ -127,7 +127,9 @@ def test_file_response_post_with_matching_if_none_match_is_412(site: Path) -> No
         assert ranged.text == "notes\n"
 
 
-def test_file_response_missing_file_is_404_without_the_path(tmp_path: Path) -> None:
+def test_file_response_missing_file_is_404_without_the_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with TestClient(file_app(tmp_path / "private-name.txt")) as client:
         response = client.get("/file")
         assert response.status_code == 404
@@ -135,6 +137,10 @@ def test_file_response_missing_file_is_404_without_the_path(tmp_path: Path) -> N
         assert response.json()["detail"] == "The file is not there."
     with TestClient(file_app(tmp_path)) as client:  # a directory is not a file
         assert client.get("/file").status_code == 404
+    # The server's log says which file, for whoever runs it.
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("private-name.txt" in message for message in messages)
+    assert any("is not a regular file" in message for message in messages)
 
 
 def test_file_response_background_runs_after_the_body(site: Path) -> None:

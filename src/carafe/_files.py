@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import mimetypes
 import os
 import stat
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["CHUNK_SIZE", "FileResponse", "content_disposition", "guess_media_type", "parse_range"]
 
 CHUNK_SIZE: Final = 64 * 1024
+logger = logging.getLogger("carafe")
 _OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
 _BIG: Final = 10**18  # larger than any file; digits beyond this are not worth parsing
 _UNSATISFIABLE: Final = (-1, -1)
@@ -191,12 +193,15 @@ class FileResponse(Response):
         """
         try:
             fd = os.open(self.path, _OPEN_FLAGS)
-        except (OSError, ValueError):
+        except (OSError, ValueError) as error:
+            # The client learns nothing of the path; the server log names it.
+            logger.warning("FileResponse cannot open %r: %s", self.path, error)
             raise HTTPError(404, "The file is not there.") from None
         keep_open = False
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
+                logger.warning("FileResponse: %r is not a regular file", self.path)
                 raise HTTPError(404, "The file is not there.")
             transfer = self._decide(scope, self.stat_result or info)
             if transfer.remaining and not transfer.head_only:
