@@ -425,3 +425,18 @@ def test_the_example_apps_oauth2_flow(example_app: Carafe) -> None:
         assert client.post("/reviews", json={"item_id": 10**6, "rating": 5}).status_code == 404
         assert client.get("/items", params={"q": "CU"}).json()["total"] == 1
         assert client.get("/items/search/legacy", params={"name": "cup"}).json()[0]["name"] == "cup"
+
+
+def test_overriding_the_dependency_behind_security() -> None:
+    app = scopes_app()
+
+    async def fake_user(scopes: SecurityScopes) -> str:
+        return "fake:" + scopes.scope_str
+
+    app.dependency_overrides[current_user] = fake_user
+    with TestClient(app) as client:
+        assert client.get("/write").text == "fake:write read"
+        assert client.get("/plain").text == "fake:"
+    app.dependency_overrides.clear()
+    with TestClient(app) as client:
+        assert client.get("/write").status_code == 401

@@ -367,6 +367,11 @@ class _Builder:
 
     def add(self, fn: Callable[..., Any], *, cache_key: Any, handler: bool = False) -> int:
         fn = self.overrides.get(fn, fn)
+        # A wrapper standing for another callable (carafe.security's Security) follows an
+        # override of the callable it wraps.
+        rebind = getattr(fn, "__carafe_rebind__", None)
+        if rebind is not None:
+            fn = rebind(self.overrides)
         if cache_key is not None and cache_key in self.index:
             return self.index[cache_key]
         if fn in self.visiting:

@@ -27,7 +27,7 @@ import base64
 import binascii
 import contextlib
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -496,6 +496,12 @@ def _wrap(dependency: Callable[..., Any], scopes: tuple[str, ...]) -> Callable[.
         dependency, "__qualname__", type(dependency).__qualname__
     )
     wrapper.__carafe_security__ = (dependency, scopes)  # type: ignore[attr-defined]
+
+    def rebind(overrides: Mapping[Any, Any]) -> Callable[..., Any]:
+        replacement = overrides.get(dependency)
+        return wrapper if replacement is None else _scoped(replacement, scopes)
+
+    wrapper.__carafe_rebind__ = rebind  # type: ignore[attr-defined]
     return wrapper
 
 
