@@ -418,3 +418,16 @@ def test_return_annotation_filters_and_converts() -> None:
     assert client.get("/user").json() == {"name": "ann"}
     assert client.get("/user-struct").json() == {"name": "bob"}
     assert client.get("/points").json() == [{"x": 1, "y": 2}]
+
+
+def test_json_body_and_form_fields_together_fail_at_startup() -> None:
+    from carafe import Form
+
+    app = Carafe()
+
+    @app.post("/both")
+    async def both(item: Item, note: Annotated[str, Form()]) -> str:
+        return note
+
+    with pytest.raises(ConfigurationError, match="one body"):
+        app.compile()

@@ -458,6 +458,11 @@ class _Builder:
                 sync_params.append((name, extractor))
             else:
                 body_infos.setdefault(info.source, []).append(info)
+        if "body" in body_infos and len(body_infos) > 1:
+            raise ConfigurationError(
+                f"{_name(fn)} reads a JSON body ({body_infos['body'][0].name!r}) and form "
+                "fields; a request has one body: use a form model or only JSON"
+            )
         async_params = async_injected + [
             self._body_extractor(source, group) for source, group in body_infos.items()
         ]
