@@ -16,6 +16,7 @@ from carafe import (
     Carafe,
     ConfigurationError,
     Cookie,
+    Form,
     Header,
     Limits,
     Path,
@@ -421,8 +422,6 @@ def test_return_annotation_filters_and_converts() -> None:
 
 
 def test_json_body_and_form_fields_together_fail_at_startup() -> None:
-    from carafe import Form
-
     app = Carafe()
 
     @app.post("/both")
