@@ -67,6 +67,7 @@ def test_swagger_ui_page_uses_local_assets() -> None:
         assert "<title>Shop - Swagger UI</title>" in page
         assert urls_in(page) == ["/docs-assets/swagger-ui.css", "/docs-assets/swagger-ui-bundle.js"]
         assert '"url":"/openapi.json"' in page
+        assert '"validatorUrl":null' in page  # no badge fetched from validator.swagger.io
         assert 'new URL("/docs/oauth2-redirect", location.href)' in page
         # Nothing leaves the machine: every URL on the page is on this server.
         assert "http" not in " ".join(urls_in(page))

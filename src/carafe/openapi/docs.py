@@ -191,7 +191,9 @@ class _Pages:
 
     async def swagger(self, request: Request) -> Response:
         assets, config = self.assets, self.config
-        options: dict[str, Any] = {"deepLinking": True}
+        # validatorUrl: Swagger UI would send the document's URL to validator.swagger.io
+        # for a badge; off, so nothing leaves the network.
+        options: dict[str, Any] = {"deepLinking": True, "validatorUrl": None}
         options.update(config.swagger_ui_parameters)
         options["url"] = self._openapi_url(request)
         redirect = f"{request.scope.get('root_path', '')}{config.swagger_url}/oauth2-redirect"
