@@ -489,6 +489,7 @@ def test_openapi_document_uses_pydantic_schemas_and_lists_group_fields() -> None
         ("tags", "query", False),
         ("sortBy", "query", False),
     ]
+    assert search[1]["schema"] == {"type": "integer", "default": 10, "minimum": 1, "maximum": 100}
     body = document["paths"]["/users"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"] == {"$ref": "#/components/schemas/User"}
     address = document["components"]["schemas"]["Address"]

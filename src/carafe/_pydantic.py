@@ -103,7 +103,13 @@ def group_fields(tp: Any) -> list[GroupField] | None:
         key = info.validation_alias if isinstance(info.validation_alias, str) else None
         key = key or info.alias or name
         default = None if info.is_required() else info.get_default(call_default_factory=True)
-        found.append(GroupField(key, info.annotation, info.is_required(), default))
+        # The constraints (Field(ge=1)) ride along, for the OpenAPI document.
+        annotation = (
+            typing.Annotated[(info.annotation, *info.metadata)]
+            if info.metadata
+            else info.annotation
+        )
+        found.append(GroupField(key, annotation, info.is_required(), default))
     return found
 
 
