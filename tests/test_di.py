@@ -955,3 +955,53 @@ def test_a_failing_app_scoped_dependency_fails_startup_and_closes_the_others() -
     with pytest.raises(Exception, match="no database"), TestClient(app):
         pass
     assert log == ["cache:open", "cache:close"]
+
+
+def test_without_lifespan_a_failing_app_scoped_dependency_is_a_500_then_retried() -> None:
+    app = Carafe()
+    attempts: list[int] = []
+
+    async def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError("db:5432 refused the connection")
+        return "connected"
+
+    @app.get("/")
+    async def handler(db: Annotated[str, Depends(flaky, scope="app")]) -> str:
+        return db
+
+    client = TestClient(app, raise_server_exceptions=False)  # no `with`: no lifespan
+    response = client.get("/")
+    assert response.status_code == 500
+    assert "5432" not in response.text
+    assert client.get("/").text == "connected"
+    assert client.get("/").text == "connected"
+    assert len(attempts) == 2
+    client.close()
+
+
+def test_websocket_routes_use_app_scoped_dependencies() -> None:
+    from carafe import WebSocket
+
+    app = Carafe()
+    attempts: list[int] = []
+
+    async def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError("refused")
+        return "connected"
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket, db: Annotated[str, Depends(flaky, scope="app")]) -> None:
+        await websocket.accept()
+        await websocket.send_text(db)
+        await websocket.close()
+
+    client = TestClient(app)  # no lifespan: created by the first connection
+    with pytest.raises(ConnectionError), client.websocket_connect("/ws"):
+        pass
+    with client.websocket_connect("/ws") as session:
+        assert session.receive_text() == "connected"
+    client.close()

@@ -325,7 +325,14 @@ class Carafe(Router):
     async def _first_call(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.compile()
         if self._app_scope.pending and scope["type"] != "lifespan":
-            await self._app_scope.start()  # no lifespan ran, or an override came in since
+            try:  # no lifespan ran, or an override came in since
+                await self._app_scope.start()
+            except Exception as exc:
+                if scope["type"] != "http":
+                    raise
+                # A 500 for this request; the next one tries again.
+                await self._errors.send(exc, Request(scope, receive), send)
+                return
         self._entry = self._stack
         await self._entry(scope, receive, send)
 
