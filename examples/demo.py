@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from carafe import Carafe, HTTPError, HTMLResponse, Router
+from carafe import Carafe, HTMLResponse, HTTPError, Router
 
 app = Carafe(title="Carafe demo")
 
