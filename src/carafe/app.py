@@ -365,12 +365,21 @@ class Carafe(Router):
                 return
             await self._no_method(table, scope, receive, send)
             return
+        mount = self._mount_for(path, websocket=False)
+        if mount is not None:
+            await mount.app(self._mount_scope(scope, mount), receive, send)
+            return
+        await self._not_found(path, scope, receive, send)
+
+    def _mount_for(self, path: str, *, websocket: bool) -> Mount | None:
+        """The mounted app for ``path``, longest prefix first (WSGI apps take no websockets)."""
         for mount in self._mounts:
+            if websocket and mount.wsgi:
+                continue
             prefix = mount.prefix
             if path == prefix or path.startswith(prefix + "/") or not prefix:
-                await mount.app(self._mount_scope(scope, mount), receive, send)
-                return
-        await self._not_found(path, scope, receive, send)
+                return mount
+        return None
 
     def _mount_scope(self, scope: Scope, mount: Mount) -> Scope:
         """The scope a mounted app sees: the prefix moved into ``root_path``, and the
@@ -419,11 +428,10 @@ class Carafe(Router):
             table, values = found
             await table["WEBSOCKET"](scope, receive, send, values)
             return
-        for mount in self._mounts:
-            prefix = mount.prefix
-            if not mount.wsgi and (path == prefix or path.startswith(prefix + "/") or not prefix):
-                await mount.app(self._mount_scope(scope, mount), receive, send)
-                return
+        mount = self._mount_for(path, websocket=True)
+        if mount is not None:
+            await mount.app(self._mount_scope(scope, mount), receive, send)
+            return
         await deny_websocket(scope, send, HTTPError(404, f"No websocket route is at {path}."))
 
     # --- Lifespan ------------------------------------------------------------------
