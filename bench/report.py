@@ -272,7 +272,40 @@ def targets(report: dict[str, Any]) -> list[str]:
     missed = sum(1 for r in rows if r[3] == "**missed**")
     unmeasured = sum(1 for r in rows if r[3] == "–")
     lines += ["", f"{len(rows) - missed - unmeasured} met, {missed} missed, {unmeasured} not measured.", ""]
+    lines += _ceiling(report)
     return lines
+
+
+def _ceiling(report: dict[str, Any]) -> list[str]:
+    """How far the raw floor itself is ahead of FastAPI and Litestar: a framework can
+    only beat a peer by more than this by doing less work than the floor."""
+    results = report["results"]
+    rows = []
+    for t in report["tests"]:
+        floor = results.get("raw/uvicorn", {}).get(t) or {}
+        if floor.get("status") != "ok":
+            continue
+        out = []
+        for peer in ("fastapi", "litestar"):
+            cell = results.get(f"{peer}/uvicorn", {}).get(t) or {}
+            if cell.get("status") != "ok":
+                out += ["–", "–"]
+                continue
+            out.append(f"{floor['rps'] / cell['rps']:.2f}x")
+            cpu = cell.get("cpu_us") and floor.get("cpu_us") and cell["cpu_us"] / floor["cpu_us"]
+            out.append(f"{cpu:.2f}x" if cpu else "–")
+        rows.append(f"| {t} | " + " | ".join(out) + " |")
+    if not rows:
+        return []
+    return [
+        "For scale, the raw floor's own lead over the same peers in the same run (a "
+        "framework ahead of a peer by more than this is doing less work than the floor):",
+        "",
+        "| test | floor / FastAPI (req/s) | (CPU) | floor / Litestar (req/s) | (CPU) |",
+        "|---|---:|---:|---:|---:|",
+        *rows,
+        "",
+    ]
 
 
 def failures(report: dict[str, Any]) -> list[str]:

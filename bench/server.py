@@ -80,11 +80,17 @@ def measure(names: list[str], args: argparse.Namespace, log_dir: Path) -> dict[s
         wrk_argv: list[str] = []
         for i in range(args.runs):
             for name, proc in running.items():
+                cpu0 = proc.cpu_seconds()
                 res, _, wrk_argv = wrk.run(
                     f"{proc.url}/json", connections=args.connections, duration=args.duration
                 )
-                print(f"  {name} run {i + 1}: {res.requests_per_s:,.0f} req/s", file=sys.stderr)
-                runs[name].append(res.as_dict())
+                cpu_us = (proc.cpu_seconds() - cpu0) / max(res.requests, 1) * 1e6
+                print(
+                    f"  {name} run {i + 1}: {res.requests_per_s:,.0f} req/s, "
+                    f"{cpu_us:.1f} CPU us/req",
+                    file=sys.stderr,
+                )
+                runs[name].append({**res.as_dict(), "cpu_us_per_req": cpu_us})
         for name, proc in running.items():
             if not proc.alive():
                 results[name] = {"status": "failed", "note": f"server died:\n{proc.log_tail()}"}
@@ -100,6 +106,7 @@ def measure(names: list[str], args: argparse.Namespace, log_dir: Path) -> dict[s
                 "p50_ms": statistics.median(r["p50_ms"] for r in runs[name]),
                 "p99_ms": statistics.median(r["p99_ms"] for r in runs[name]),
                 "errors": sum(r["errors"] for r in runs[name]),
+                "cpu_us_per_req": statistics.median(r["cpu_us_per_req"] for r in runs[name]),
                 "rss_mb": round(proc.rss_mb(), 1),
                 "runs": runs[name],
             }
@@ -113,7 +120,7 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         f"wrk -t1 -c{args.connections} -d{args.duration:g}s on /json, server on core 0, "
         f"wrk on core 1, median of {args.runs} runs",
-        f"{'target':<20}{'req/s':>10}{'spread':>9}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}{'RSS MiB':>9}",
+        f"{'target':<20}{'req/s':>10}{'spread':>9}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}{'RSS MiB':>9}{'CPU us/req':>11}",
     ]
     for name, r in results.items():
         if r["status"] != "ok":
@@ -122,7 +129,7 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         spread = (r["rps_max"] - r["rps_min"]) / 2 / r["rps_median"] * 100
         lines.append(
             f"{name:<20}{r['rps_median']:>10,.0f}{f'±{spread:.1f}%':>9}{r['p50_ms']:>8.2f}"
-            f"{r['p99_ms']:>8.2f}{r['errors']:>8}{r['rss_mb']:>9.1f}"
+            f"{r['p99_ms']:>8.2f}{r['errors']:>8}{r['rss_mb']:>9.1f}{r['cpu_us_per_req']:>11.1f}"
         )
     floor = results.get("raw/uvicorn", {})
     if floor.get("status") == "ok":
@@ -130,7 +137,11 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         for name, r in results.items():
             if name != "raw/uvicorn" and r["status"] == "ok":
                 ratio = r["rps_median"] / floor["rps_median"]
-                lines.append(f"{name} / raw/uvicorn = {ratio:.2f} ({ratio * 100:.0f}% of the floor)")
+                by_cpu = floor["cpu_us_per_req"] / r["cpu_us_per_req"]
+                lines.append(
+                    f"{name} / raw/uvicorn = {ratio:.2f} ({ratio * 100:.0f}% of the floor); "
+                    f"by server CPU time per request: {by_cpu * 100:.0f}%"
+                )
     return "\n".join(lines)
 
 
