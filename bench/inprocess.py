@@ -37,8 +37,9 @@ BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from apps import APPS  # noqa: E402
 from cases import CASES, CORE_CASES, Case  # noqa: E402
+
+from apps import APPS  # noqa: E402
 
 DISCONNECT = {"type": "http.disconnect"}
 
@@ -336,7 +337,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "block_seconds": args.block,
         "cases": {c: CASES[c].title for c in case_names},
         "harness": {c: harness[c].as_dict() for c in case_names},
-        "results": {n: {c: cell.as_dict() for c, cell in cells.items()} for n, cells in results.items()},
+        "results": {
+            n: {c: cell.as_dict() for c, cell in cells.items()} for n, cells in results.items()
+        },
     }
 
 
@@ -482,7 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     print(render(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    failed = any(d["status"] == "failed" for cells in report["results"].values() for d in cells.values())
+    failed = any(
+        d["status"] == "failed" for cells in report["results"].values() for d in cells.values()
+    )
     return 1 if failed else 0
 
 

@@ -11,6 +11,7 @@ core under test runs only the app.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import random
@@ -68,12 +69,17 @@ class Cluster:
     @property
     def version(self) -> str:
         out = subprocess.run(
-            [str(self.bindir / "postgres"), "--version"], capture_output=True, text=True
+            [str(self.bindir / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         return out.stdout.strip()
 
     def _run(self, argv: list[str], **kw) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.runas, *argv], check=True, capture_output=True, text=True, **kw)
+        return subprocess.run(
+            [*self.runas, *argv], check=True, capture_output=True, text=True, **kw
+        )
 
     def psql(self, sql: str, db: str = "postgres") -> str:
         out = self._run(
@@ -117,7 +123,9 @@ class Cluster:
 
     def load(self) -> None:
         """Create TFB's user, database and tables: world (10,000 rows), fortune (12)."""
-        self.psql(f"CREATE USER {USER} WITH PASSWORD '{PASSWORD}'; CREATE DATABASE {DB} OWNER {USER};")
+        self.psql(
+            f"CREATE USER {USER} WITH PASSWORD '{PASSWORD}'; CREATE DATABASE {DB} OWNER {USER};"
+        )
         rng = random.Random(42)
         worlds = ",".join(f"({i},{rng.randint(1, 10000)})" for i in range(1, 10001))
         fortunes = ",".join(f"({i},{_sql_str(m)})" for i, m in FORTUNES)
@@ -135,11 +143,9 @@ class Cluster:
         )
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self._run(
                 [str(self.bindir / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "fast",
                  "-w", "stop"]
             )  # fmt: skip
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.directory, ignore_errors=True)

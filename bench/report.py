@@ -1,6 +1,6 @@
 """Turn the suite's results (``docs/benchmarks/results.json``) into docs/benchmarks.md and PNGs.
 
-    .venv/bin/python bench/report.py docs/benchmarks/results.json   # re-render only
+.venv/bin/python bench/report.py docs/benchmarks/results.json   # re-render only
 """
 
 from __future__ import annotations
@@ -58,7 +58,11 @@ def overview(report: dict[str, Any]) -> list[str]:
         lines.append("| framework | " + " | ".join(tests) + " |")
         lines.append("|---|" + "---:|" * len(tests))
         for k in keys:
-            lines.append(f"| {_split(k)[0]} | " + " | ".join(_cell_text(results[k].get(t)) for t in tests) + " |")
+            lines.append(
+                f"| {_split(k)[0]} | "
+                + " | ".join(_cell_text(results[k].get(t)) for t in tests)
+                + " |"
+            )
         lines += ["", "Server CPU time per request, µs (median; lower is better).", ""]
         lines.append("| framework | " + " | ".join(tests) + " |")
         lines.append("|---|" + "---:|" * len(tests))
@@ -92,7 +96,7 @@ def detail(report: dict[str, Any]) -> list[str]:
             cell = cells.get(t)
             if not cell:
                 continue
-            fw, server = _split(key)
+            _fw, server = _split(key)
             if cell.get("status") != "ok":
                 note = cell.get("note", "").replace("|", "\\|").replace("\n", " ")[:160]
                 lines.append(f"| {key} | {_cell_text(cell)} | | | | | | | {note} |")
@@ -126,7 +130,9 @@ def concurrency(report: dict[str, Any]) -> list[str]:
             if not cell:
                 continue
             if cell.get("status") != "ok":
-                lines.append(f"| {key} | {int(c):,} | **failed** | | | | {cell.get('note', '')[:120]} |")
+                lines.append(
+                    f"| {key} | {int(c):,} | **failed** | | | | {cell.get('note', '')[:120]} |"
+                )
                 continue
             errs = [
                 sum(r[f] for r in cell["runs"])
@@ -160,7 +166,9 @@ def inprocess(report: dict[str, Any]) -> list[str]:
         for n in names:
             d = results[n][case]
             row.append(f"{d['median_us']:.2f}" if d["status"] == "ok" else d["status"])
-        lines.append(f"| {case} | " + " | ".join(row) + f" | {data['harness'][case]['median_us']:.2f} |")
+        lines.append(
+            f"| {case} | " + " | ".join(row) + f" | {data['harness'][case]['median_us']:.2f} |"
+        )
     if "carafe" in results:
         lines += ["", "Carafe's speed-up (peer time / Carafe time):", ""]
         peers = [n for n in names if n != "carafe"]
@@ -213,7 +221,12 @@ def targets(report: dict[str, Any]) -> list[str]:
 
     def cpu_ratio(a: str, b: str, t: str) -> float | None:
         x, y = results.get(a, {}).get(t) or {}, results.get(b, {}).get(t) or {}
-        if x.get("status") == "ok" and y.get("status") == "ok" and x.get("cpu_us") and y.get("cpu_us"):
+        if (
+            x.get("status") == "ok"
+            and y.get("status") == "ok"
+            and x.get("cpu_us")
+            and y.get("cpu_us")
+        ):
             return y["cpu_us"] / x["cpu_us"]
         return None
 
@@ -221,7 +234,9 @@ def targets(report: dict[str, Any]) -> list[str]:
         a, b, t = current[-1] if current else ("", "", "")
         current.clear()
         by_cpu = cpu_ratio(a, b, t)
-        cpu_text = "–" if by_cpu is None else (f"{by_cpu * 100:.0f}%" if unit == "%" else f"{by_cpu:.2f}x")
+        cpu_text = (
+            "–" if by_cpu is None else (f"{by_cpu * 100:.0f}%" if unit == "%" else f"{by_cpu:.2f}x")
+        )
         if value is None:
             rows.append((name, "not measured", cpu_text, "–"))
             return
@@ -229,7 +244,12 @@ def targets(report: dict[str, Any]) -> list[str]:
         rows.append((name, shown, cpu_text, "met" if value >= need else "**missed**"))
 
     for t in ("json", "plaintext"):
-        row(f"{t}: ≥ 85% of the raw floor (uvicorn)", ratio("carafe/uvicorn", "raw/uvicorn", t), 0.85, "%")
+        row(
+            f"{t}: ≥ 85% of the raw floor (uvicorn)",
+            ratio("carafe/uvicorn", "raw/uvicorn", t),
+            0.85,
+            "%",
+        )
     for t in report["tests"]:
         if results.get("carafe/uvicorn", {}).get(t, {}).get("status") == "n/a":
             continue
@@ -257,9 +277,18 @@ def targets(report: dict[str, Any]) -> list[str]:
         )
     c10k = conc.get("carafe/uvicorn", {}).get("10000")
     if c10k and c10k.get("status") == "ok":
-        rows.append(("10,000 connections: no errors", f"{c10k['errors']} errors", "", "met" if c10k["errors"] == 0 else "**missed**"))
+        rows.append(
+            (
+                "10,000 connections: no errors",
+                f"{c10k['errors']} errors",
+                "",
+                "met" if c10k["errors"] == 0 else "**missed**",
+            )
+        )
     else:
-        rows.append(("10,000 connections: no errors", "not measured" if not c10k else "failed", "", "–"))
+        rows.append(
+            ("10,000 connections: no errors", "not measured" if not c10k else "failed", "", "–")
+        )
     lines = [
         "Judged on requests per second (median). The CPU column gives the same ratio computed "
         "from the server's CPU time per request, which moves far less when other work "
@@ -271,7 +300,11 @@ def targets(report: dict[str, Any]) -> list[str]:
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     missed = sum(1 for r in rows if r[3] == "**missed**")
     unmeasured = sum(1 for r in rows if r[3] == "–")
-    lines += ["", f"{len(rows) - missed - unmeasured} met, {missed} missed, {unmeasured} not measured.", ""]
+    lines += [
+        "",
+        f"{len(rows) - missed - unmeasured} met, {missed} missed, {unmeasured} not measured.",
+        "",
+    ]
     lines += _ceiling(report)
     return lines
 
@@ -490,7 +523,8 @@ def write(report: dict[str, Any], out: Path, data_dir: Path) -> None:
             for i, a in enumerate(argv)
         ]
         report["server_commands"][key] = [
-            a.replace(str(Path(sys.executable).parent) + "/", ".venv/bin/") for a in report["server_commands"][key]
+            a.replace(str(Path(sys.executable).parent) + "/", ".venv/bin/")
+            for a in report["server_commands"][key]
         ]
         report["server_commands"][key] = [
             a.rsplit(":", 1)[0] + ":$PORT" if a.startswith("127.0.0.1:") else a

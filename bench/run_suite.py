@@ -23,6 +23,7 @@ Usually started by ``bench/run``, which installs what this needs first. Steps:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import importlib.metadata
 import json
@@ -83,7 +84,7 @@ def log(msg: str) -> None:
 
 
 def raise_fd_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = hard if hard != resource.RLIM_INFINITY else 65536
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     return want
@@ -215,7 +216,9 @@ class Suite:
         finally:
             running.stop()
 
-    def _run_tests(self, key: str, running: servers.Running, cells: dict, wanted: list[str]) -> None:
+    def _run_tests(
+        self, key: str, running: servers.Running, cells: dict, wanted: list[str]
+    ) -> None:
         for t in wanted:
             cell = cells[t]
             if cell["status"] != "ok":
@@ -300,7 +303,7 @@ def import_times(frameworks: list[str], repeat: int) -> dict[str, dict[str, floa
         times = []
         for _ in range(repeat):
             proc = subprocess.run(
-                [sys.executable, "-c", code.format(m=module)], cwd=BENCH, capture_output=True, text=True,
+                [sys.executable, "-c", code.format(m=module)], cwd=BENCH, capture_output=True, text=True, check=False,
                 env={**os.environ, "PYTHONPATH": str(BENCH)},
             )  # fmt: skip
             if proc.returncode != 0:
@@ -315,19 +318,29 @@ def import_times(frameworks: list[str], repeat: int) -> dict[str, dict[str, floa
 def machine() -> dict[str, Any]:
     info: dict[str, Any] = {"platform": platform.platform(), "python": sys.version.split()[0]}
     try:
-        cpu = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")]
+        cpu = [
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ]
         info["cpu"] = f"{cpu[0]} x {len(cpu)}" if cpu else platform.processor()
         mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
         info["memory_gib"] = round(int(mem) / 1024 / 1024, 1)
     except OSError:
         pass
     info["cores"] = os.cpu_count()
-    try:
-        info["os"] = next(ln.split("=", 1)[1].strip('"') for ln in Path("/etc/os-release").read_text().splitlines() if ln.startswith("PRETTY_NAME"))
-    except (OSError, StopIteration):
-        pass
-    wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
-    info["wrk"] = (wrk_v.stdout or wrk_v.stderr).strip().splitlines()[0] if (wrk_v.stdout or wrk_v.stderr) else "?"
+    with contextlib.suppress(OSError, StopIteration):
+        info["os"] = next(
+            ln.split("=", 1)[1].strip('"')
+            for ln in Path("/etc/os-release").read_text().splitlines()
+            if ln.startswith("PRETTY_NAME")
+        )
+    wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    info["wrk"] = (
+        (wrk_v.stdout or wrk_v.stderr).strip().splitlines()[0]
+        if (wrk_v.stdout or wrk_v.stderr)
+        else "?"
+    )
     return info
 
 
@@ -346,13 +359,19 @@ def configs(args: argparse.Namespace) -> list[tuple[str, str]]:
     for fw in args.frameworks:
         servers_for = SERVERS[FRAMEWORKS[fw][1]] + EXTRA_SERVERS.get(fw, [])
         servers_for = ONLY_SERVERS.get(fw, servers_for)
-        out += [(fw, s) for s in servers_for if s in args.servers or (s == "carafe" and "carafe" in args.servers)]
+        out += [
+            (fw, s)
+            for s in servers_for
+            if s in args.servers or (s == "carafe" and "carafe" in args.servers)
+        ]
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 run, short durations, 100/1000 connections")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 run, short durations, 100/1000 connections"
+    )
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     all_servers = sorted({s for v in SERVERS.values() for s in v} | {"carafe"})
     parser.add_argument("--servers", default=",".join(all_servers))
@@ -393,7 +412,9 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/carafe-bench-logs")) / "inprocess.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         rep = ["--repeat", "3", "--block", "0.1"] if args.quick else []
-        subprocess.run([sys.executable, str(BENCH / "inprocess.py"), "--json", str(path), *rep], check=False)
+        subprocess.run(
+            [sys.executable, str(BENCH / "inprocess.py"), "--json", str(path), *rep], check=False
+        )
         if path.exists():
             inproc = json.loads(path.read_text())
     log(f"open-file limit: {fd_limit}")
@@ -425,14 +446,23 @@ def main(argv: list[str] | None = None) -> int:
         "elapsed_s": round(elapsed),
         "command": " ".join(["bench/run", *(argv if argv is not None else sys.argv[1:])]),
         "settings": {
-            "runs": args.runs, "duration_s": args.duration, "warmup_s": args.warmup,
-            "timeout_s": args.timeout, "concurrency": args.concurrency,
+            "runs": args.runs,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "timeout_s": args.timeout,
+            "concurrency": args.concurrency,
             "concurrency_duration_s": max(args.duration, args.concurrency_duration),
-            "fd_limit": fd_limit, "nice": args.nice, "pool_max": int(os.environ.get("BENCH_POOL_MAX", "64")),
-        },  # fmt: skip
+            "fd_limit": fd_limit,
+            "nice": args.nice,
+            "pool_max": int(os.environ.get("BENCH_POOL_MAX", "64")),
+        },
         "machine": {**machine(), "postgresql": pg_version},
         "versions": versions(),
-        "tests": {k: {"title": t.title, "path": t.path, "connections": t.connections} for k, t in TESTS.items() if k in args.tests},
+        "tests": {
+            k: {"title": t.title, "path": t.path, "connections": t.connections}
+            for k, t in TESTS.items()
+            if k in args.tests
+        },
         "server_commands": suite.commands,
         "wrk_commands": suite.wrk_commands,
         "results": suite.results(),

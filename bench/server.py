@@ -47,18 +47,28 @@ def check_json(port: int) -> str | None:
 
 def _start(name: str, log_dir: Path) -> tuple[Any, dict[str, Any] | None]:
     server, target = TARGETS[name]
-    if server == "carafe" and not shutil.which("carafe") and not (servers.VENV_BIN / "carafe").exists():
+    if (
+        server == "carafe"
+        and not shutil.which("carafe")
+        and not (servers.VENV_BIN / "carafe").exists()
+    ):
         return None, {"status": "unavailable", "note": "the `carafe` command is not installed"}
     port = servers.free_port()
     argv = servers.server_argv(server, target, port)
     try:
-        running = servers.start(name, argv, port=port, cwd=BENCH, log_dir=log_dir, ready_path="/json")
+        running = servers.start(
+            name, argv, port=port, cwd=BENCH, log_dir=log_dir, ready_path="/json"
+        )
     except RuntimeError as exc:
         return None, {"status": "failed", "note": str(exc), "command": argv}
     problem = check_json(port)
     if problem:
         running.stop()
-        return None, {"status": "failed", "note": f"/json answered wrong: {problem}", "command": argv}
+        return None, {
+            "status": "failed",
+            "note": f"/json answered wrong: {problem}",
+            "command": argv,
+        }
     return running, None
 
 
@@ -74,7 +84,7 @@ def measure(names: list[str], args: argparse.Namespace, log_dir: Path) -> dict[s
                 results[name] = failure
             else:
                 running[name] = proc
-        for name, proc in running.items():
+        for proc in running.values():
             wrk.run(f"{proc.url}/json", connections=args.connections, duration=args.warmup)
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in running}
         wrk_argv: list[str] = []

@@ -7,6 +7,7 @@ group id of the process we started, nothing else).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import shutil
@@ -68,7 +69,9 @@ _GUNICORN_CONTROL: list[bool] = []
 
 def _gunicorn_has_control_socket() -> bool:
     if not _GUNICORN_CONTROL:
-        out = subprocess.run([_bin("gunicorn"), "--help"], capture_output=True, text=True)
+        out = subprocess.run(
+            [_bin("gunicorn"), "--help"], capture_output=True, text=True, check=False
+        )
         _GUNICORN_CONTROL.append("--no-control-socket" in out.stdout)
     return _GUNICORN_CONTROL[0]
 
@@ -127,10 +130,8 @@ class Running:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
@@ -219,8 +220,8 @@ def get(
         resp = conn.getresponse()
         data = resp.read()
         hdrs: dict[str, str] = {}
-        for k, v in resp.getheaders():
-            k = k.lower()
+        for raw_name, v in resp.getheaders():
+            k = raw_name.lower()
             hdrs[k] = f"{hdrs[k]}, {v}" if k in hdrs else v
         return Reply(resp.status, hdrs, data)
     finally:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-
 from pg import FORTUNES
 from servers import Reply, get
 
@@ -99,7 +98,15 @@ def check_db(port: int, db: psycopg.Connection) -> list[str]:
 
 def _check_list(port: int, path: str, db: psycopg.Connection) -> list[str]:
     problems = []
-    for raw, expected in (("20", 20), ("1", 1), ("0", 1), ("foo", 1), ("501", 500), ("", 1), (None, 1)):
+    for raw, expected in (
+        ("20", 20),
+        ("1", 1),
+        ("0", 1),
+        ("foo", 1),
+        ("501", 500),
+        ("", 1),
+        (None, 1),
+    ):
         url = path if raw is None else f"{path}?queries={raw}"
         reply = get(port, url)
         problems += [f"{url}: {p}" for p in _common(reply, "application/json")]
@@ -144,7 +151,7 @@ def check_fortunes(port: int, db: psycopg.Connection) -> list[str]:
     expected = sorted([*FORTUNES, ADDITIONAL], key=lambda f: f[1])
     got = []
     for ident, message in rows:
-        if any(ch in message for ch in "<>\""):
+        if any(ch in message for ch in '<>"'):
             problems.append(f"fortune {ident} is not escaped: {message!r}")
         got.append((int(ident) if ident.strip().isdigit() else ident, html.unescape(message)))
     if got != expected:

@@ -58,7 +58,11 @@ class WrkResult:
     def errors(self) -> int:
         """Everything that is not a good answer: socket errors, timeouts, non-2xx/3xx."""
         return (
-            self.connect_errors + self.read_errors + self.write_errors + self.timeouts + self.non_2xx
+            self.connect_errors
+            + self.read_errors
+            + self.write_errors
+            + self.timeouts
+            + self.non_2xx
         )
 
     def as_dict(self) -> dict[str, Any]:

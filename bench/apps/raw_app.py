@@ -134,4 +134,3 @@ async def app(scope, receive, send):
             await handler(scope, receive, send, parts[2])
             return
     await _not_found(send)
-

@@ -77,9 +77,7 @@ async def page(request: Request):
     return templates.TemplateResponse(request, "page.html", {"name": "World", "items": PAGE_ITEMS})
 
 
-routes = [
-    Route(f"/r{i}/{{id:int}}" if i % 2 else f"/r{i}", other) for i in range(EXTRA_ROUTES)
-]
+routes = [Route(f"/r{i}/{{id:int}}" if i % 2 else f"/r{i}", other) for i in range(EXTRA_ROUTES)]
 routes += [
     Route("/json", json_),
     Route("/plaintext", plaintext),

@@ -11,12 +11,21 @@ from blacksheep import Application, FromJSON, Request, get, html, json, post, te
 from pydantic import BaseModel
 
 from suite.common import (
-    ADDITIONAL_FORTUNE, DSN, POOL_MAX, POOL_MIN, SELECT_FORTUNES, SELECT_WORLD, SLEEP,
-    TEMPLATES, UPDATE_WORLD,
+    ADDITIONAL_FORTUNE,
+    DSN,
+    POOL_MAX,
+    POOL_MIN,
+    SELECT_FORTUNES,
+    SELECT_WORLD,
+    SLEEP,
+    TEMPLATES,
+    UPDATE_WORLD,
 )  # fmt: skip
 
 TESTS = {"json", "plaintext", "db", "queries", "fortunes", "updates", "post", "io"}
-NOT_APPLICABLE = {"deps": "BlackSheep's DI (rodi) resolves services by type, not per-request yield chains"}
+NOT_APPLICABLE = {
+    "deps": "BlackSheep's DI (rodi) resolves services by type, not per-request yield chains"
+}
 
 app = Application()
 pool: asyncpg.Pool

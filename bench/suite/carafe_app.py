@@ -18,8 +18,15 @@ from carafe import Carafe, Depends, Request
 from carafe.responses import HTMLResponse, PlainTextResponse
 from carafe.templating import Templates
 from suite.common import (
-    ADDITIONAL_FORTUNE, DSN, POOL_MAX, POOL_MIN, SELECT_FORTUNES, SELECT_WORLD, SLEEP,
-    TEMPLATES, UPDATE_WORLD,
+    ADDITIONAL_FORTUNE,
+    DSN,
+    POOL_MAX,
+    POOL_MIN,
+    SELECT_FORTUNES,
+    SELECT_WORLD,
+    SLEEP,
+    TEMPLATES,
+    UPDATE_WORLD,
 )  # fmt: skip
 
 TESTS = {"json", "plaintext", "db", "queries", "fortunes", "updates", "post", "deps", "io"}

@@ -13,7 +13,12 @@ from psycopg_pool import ConnectionPool
 from carafe import Carafe
 from carafe.responses import HTMLResponse, PlainTextResponse
 from suite.common import (
-    ADDITIONAL_FORTUNE, DSN, POOL_MAX, POOL_MIN, SELECT_WORLD_PG, TEMPLATES,
+    ADDITIONAL_FORTUNE,
+    DSN,
+    POOL_MAX,
+    POOL_MIN,
+    SELECT_WORLD_PG,
+    TEMPLATES,
     UPDATE_WORLD_PG,
 )  # fmt: skip
 

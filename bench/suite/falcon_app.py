@@ -11,8 +11,15 @@ import falcon.asgi
 import jinja2
 
 from suite.common import (
-    ADDITIONAL_FORTUNE, DSN, POOL_MAX, POOL_MIN, SELECT_FORTUNES, SELECT_WORLD, SLEEP,
-    TEMPLATES, UPDATE_WORLD,
+    ADDITIONAL_FORTUNE,
+    DSN,
+    POOL_MAX,
+    POOL_MIN,
+    SELECT_FORTUNES,
+    SELECT_WORLD,
+    SLEEP,
+    TEMPLATES,
+    UPDATE_WORLD,
 )  # fmt: skip
 
 TESTS = {"json", "plaintext", "db", "queries", "fortunes", "updates", "post", "io"}

@@ -9,7 +9,12 @@ from flask import Flask, Response, render_template, request
 from psycopg_pool import ConnectionPool
 
 from suite.common import (
-    ADDITIONAL_FORTUNE, DSN, POOL_MAX, POOL_MIN, SELECT_WORLD_PG, TEMPLATES,
+    ADDITIONAL_FORTUNE,
+    DSN,
+    POOL_MAX,
+    POOL_MIN,
+    SELECT_WORLD_PG,
+    TEMPLATES,
     UPDATE_WORLD_PG,
 )  # fmt: skip
 

@@ -15,8 +15,15 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from suite.common import (
-    ADDITIONAL_FORTUNE, DSN, POOL_MAX, POOL_MIN, SELECT_FORTUNES, SELECT_WORLD, SLEEP,
-    TEMPLATES, UPDATE_WORLD,
+    ADDITIONAL_FORTUNE,
+    DSN,
+    POOL_MAX,
+    POOL_MIN,
+    SELECT_FORTUNES,
+    SELECT_WORLD,
+    SLEEP,
+    TEMPLATES,
+    UPDATE_WORLD,
 )  # fmt: skip
 
 TESTS = {"json", "plaintext", "db", "queries", "fortunes", "updates", "post", "deps", "io"}

@@ -14,8 +14,15 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from suite.common import (
-    ADDITIONAL_FORTUNE, DSN, POOL_MAX, POOL_MIN, SELECT_FORTUNES, SELECT_WORLD, SLEEP,
-    TEMPLATES, UPDATE_WORLD,
+    ADDITIONAL_FORTUNE,
+    DSN,
+    POOL_MAX,
+    POOL_MIN,
+    SELECT_FORTUNES,
+    SELECT_WORLD,
+    SLEEP,
+    TEMPLATES,
+    UPDATE_WORLD,
 )  # fmt: skip
 
 TESTS = {"json", "plaintext", "db", "queries", "fortunes", "updates", "post", "io"}
