@@ -188,3 +188,30 @@ def test_importing_carafe_imports_no_optional_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_globals_and_filters_registered_on_the_app() -> None:
+    app = Carafe()
+
+    @app.template_global()
+    def site_name() -> str:
+        return "Carafe shop"
+
+    @app.template_filter("money")
+    def money(value: float) -> str:
+        return f"€{value:.2f}"
+
+    @app.template_global("greeting")
+    async def hello(name: str) -> str:
+        return f"hello {name}"
+
+    templates = Templates(
+        loader=DictLoader({"p.html": "{{ site_name() }}: {{ 3.5 | money }}, {{ greeting('<b>') }}"})
+    )
+
+    @app.get("/")
+    async def page(request: Request) -> Any:
+        return await templates.render(request, "p.html")
+
+    response = TestClient(app).get("/")
+    assert response.text == "Carafe shop: €3.50, hello &lt;b&gt;"

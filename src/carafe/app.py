@@ -150,6 +150,8 @@ class Carafe(Router):
         self.state = State()
         self._overrides = _Overrides(self)
         self.extensions: dict[str, Any] = {}
+        self.template_globals: dict[str, Any] = {}
+        self.template_filters: dict[str, Callable[..., Any]] = {}
         self.docs = docs
         self._docs_router: Router | None = None
         self._app_scope = AppScope()  # Depends(..., scope="app") values
@@ -230,6 +232,25 @@ class Carafe(Router):
         self._after.append(fn)
         self._changed()
         return fn
+
+    def template_global(self, name: str | None = None) -> Callable[[F], F]:
+        """Make the decorated function callable from every template the app renders
+        (``carafe.templating.Templates`` takes it at its first render)."""
+
+        def decorate(fn: F) -> F:
+            self.template_globals[name or fn.__name__] = fn
+            return fn
+
+        return decorate
+
+    def template_filter(self, name: str | None = None) -> Callable[[F], F]:
+        """Make the decorated function a filter in every template: ``{{ value | name }}``."""
+
+        def decorate(fn: F) -> F:
+            self.template_filters[name or fn.__name__] = fn
+            return fn
+
+        return decorate
 
     def exception_handler(
         self, key: type[BaseException] | int

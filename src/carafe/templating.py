@@ -82,6 +82,7 @@ class Templates:
         self._sync_env: Environment | None = None
         self._bare: Environment | None = None
         self._debug_checked = auto_reload is not None
+        self._bound = False
 
     # --- Registration ---------------------------------------------------------------
 
@@ -215,19 +216,27 @@ class Templates:
                 return True
         return False
 
-    def _follow_debug(self, request: Request) -> None:
-        self._debug_checked = True
-        if request.app.debug:
-            self.env.auto_reload = True
-            self._cache.clear()
-            self._compiled.clear()
+    def _bind(self, request: Request) -> None:
+        """On the first render: follow the app's debug flag and take the globals and
+        filters registered on the app (``@app.template_global()``, as in Flask)."""
+        self._bound = True
+        app = request.app
+        env = self.env
+        if not self._debug_checked:
+            self._debug_checked = True
+            if app.debug:
+                env.auto_reload = True
+                self._cache.clear()
+        env.globals.update(getattr(app, "template_globals", {}))
+        env.filters.update(getattr(app, "template_filters", {}))
+        self._compiled.clear()  # an async global decides how templates render
 
     # --- Rendering ------------------------------------------------------------------
 
     async def render_string(self, request: Request | None, name: str, /, **context: Any) -> str:
         """Render template ``name`` to a string (for e-mails, fragments...)."""
-        if request is not None and not self._debug_checked:
-            self._follow_debug(request)
+        if request is not None and not self._bound:
+            self._bind(request)
         context["request"] = request
         return await self._render(name, context)
 
@@ -250,8 +259,8 @@ class Templates:
             headers: Extra response headers.
             **context: The template's variables.
         """
-        if not self._debug_checked:
-            self._follow_debug(request)
+        if not self._bound:
+            self._bind(request)
         context["request"] = request
         body = await self._render(name, context)
         return HTMLResponse(body, status_code, headers)
