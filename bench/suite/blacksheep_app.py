@@ -20,6 +20,7 @@ from suite.common import (
     SLEEP,
     TEMPLATES,
     UPDATE_WORLD,
+    clamp_queries,
 )  # fmt: skip
 
 TESTS = {"json", "plaintext", "db", "queries", "fortunes", "updates", "post", "io"}
@@ -45,11 +46,7 @@ class Item(BaseModel):
 
 
 def clamp(request: Request) -> int:
-    try:
-        n = int(request.query.get("queries", ["1"])[0])
-    except ValueError:
-        return 1
-    return min(max(n, 1), 500)
+    return clamp_queries(request.query.get("queries", [None])[0])
 
 
 @app.lifespan

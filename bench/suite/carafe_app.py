@@ -27,6 +27,7 @@ from suite.common import (
     SLEEP,
     TEMPLATES,
     UPDATE_WORLD,
+    clamp_queries,
 )  # fmt: skip
 
 TESTS = {"json", "plaintext", "db", "queries", "fortunes", "updates", "post", "deps", "io"}
@@ -52,14 +53,6 @@ class Item(msgspec.Struct):
     tags: list[str] = []
 
 
-def clamp(queries: str | None) -> int:
-    try:
-        n = int(queries)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 1
-    return min(max(n, 1), 500)
-
-
 @app.get("/json")
 async def json_() -> dict:
     return {"message": "Hello, World!"}
@@ -78,7 +71,7 @@ async def db() -> dict:
 
 @app.get("/queries")
 async def queries(queries: str | None = None) -> list[dict]:
-    ids = random.sample(range(1, 10001), clamp(queries))
+    ids = random.sample(range(1, 10001), clamp_queries(queries))
     async with pool.acquire() as conn:
         rows = [await conn.fetchrow(SELECT_WORLD, i) for i in ids]
     return [{"id": r[0], "randomNumber": r[1]} for r in rows]
@@ -93,7 +86,7 @@ async def fortunes(request: Request) -> HTMLResponse:
 
 @app.get("/updates")
 async def updates(queries: str | None = None) -> list[dict]:
-    ids = sorted(random.sample(range(1, 10001), clamp(queries)))
+    ids = sorted(random.sample(range(1, 10001), clamp_queries(queries)))
     worlds = []
     async with pool.acquire() as conn:
         for i in ids:

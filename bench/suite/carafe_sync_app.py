@@ -20,6 +20,7 @@ from suite.common import (
     SELECT_WORLD_PG,
     TEMPLATES,
     UPDATE_WORLD_PG,
+    clamp_queries,
 )  # fmt: skip
 
 TESTS = {"json", "plaintext", "db", "queries", "fortunes", "updates", "post", "io"}
@@ -48,14 +49,6 @@ class Item(msgspec.Struct):
     tags: list[str] = []
 
 
-def clamp(queries: str | None) -> int:
-    try:
-        n = int(queries)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 1
-    return min(max(n, 1), 500)
-
-
 @app.get("/json")
 def json_() -> dict:
     return {"message": "Hello, World!"}
@@ -75,7 +68,7 @@ def db() -> dict:
 
 @app.get("/queries")
 def queries(queries: str | None = None) -> list[dict]:
-    ids = random.sample(range(1, 10001), clamp(queries))
+    ids = random.sample(range(1, 10001), clamp_queries(queries))
     with pool.connection() as conn:
         rows = [conn.execute(SELECT_WORLD_PG, (i,)).fetchone() for i in ids]
     return [{"id": r[0], "randomNumber": r[1]} for r in rows]
@@ -91,7 +84,7 @@ def fortunes() -> HTMLResponse:
 
 @app.get("/updates")
 def updates(queries: str | None = None) -> list[dict]:
-    ids = sorted(random.sample(range(1, 10001), clamp(queries)))
+    ids = sorted(random.sample(range(1, 10001), clamp_queries(queries)))
     worlds = []
     with pool.connection() as conn:
         for i in ids:

@@ -27,3 +27,12 @@ UPDATE_WORLD_PG = "UPDATE world SET randomnumber = %s WHERE id = %s"
 
 ADDITIONAL_FORTUNE = (0, "Additional fortune added at request time.")
 WORLD_ROWS = 10_000
+
+
+def clamp_queries(queries: str | None) -> int:
+    """TechEmpower's rule for ``?queries=``: an integer clamped to 1..500; anything else is 1."""
+    try:
+        n = int(queries)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 1
+    return min(max(n, 1), 500)

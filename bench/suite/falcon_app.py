@@ -20,6 +20,7 @@ from suite.common import (
     SLEEP,
     TEMPLATES,
     UPDATE_WORLD,
+    clamp_queries,
 )  # fmt: skip
 
 TESTS = {"json", "plaintext", "db", "queries", "fortunes", "updates", "post", "io"}
@@ -32,11 +33,7 @@ template = jinja2.Environment(
 
 
 def clamp(req: falcon.asgi.Request) -> int:
-    try:
-        n = int(req.get_param("queries") or 1)
-    except ValueError:
-        return 1
-    return min(max(n, 1), 500)
+    return clamp_queries(req.get_param("queries"))
 
 
 class Pool:

@@ -16,6 +16,7 @@ from suite.common import (
     SELECT_WORLD_PG,
     TEMPLATES,
     UPDATE_WORLD_PG,
+    clamp_queries,
 )  # fmt: skip
 
 TESTS = {"json", "plaintext", "db", "queries", "fortunes", "updates", "post", "io"}
@@ -28,11 +29,7 @@ pool = ConnectionPool(DSN, min_size=min(POOL_MIN, 4), max_size=POOL_MAX, open=Tr
 
 
 def clamp() -> int:
-    try:
-        n = int(request.args.get("queries", "1"))
-    except ValueError:
-        return 1
-    return min(max(n, 1), 500)
+    return clamp_queries(request.args.get("queries"))
 
 
 @app.get("/json")
