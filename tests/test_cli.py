@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import httpx
@@ -135,11 +134,3 @@ def test_version_option() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0
     assert "0.1.0" in result.output
-
-
-def test_port_helper_is_free() -> None:
-    from tests.conftest import free_port
-
-    port = free_port()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", port))
