@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from jinja2 import DictLoader
 
@@ -215,3 +217,53 @@ def test_globals_and_filters_registered_on_the_app() -> None:
 
     response = TestClient(app).get("/")
     assert response.text == "Carafe shop: €3.50, hello &lt;b&gt;"
+
+
+def test_context_macros_own_globals_and_errors_render_as_jinja_would() -> None:
+    loader = DictLoader(
+        {
+            "macros.html": "{% macro tag(x) %}<b>{{ x }}</b>@{{ site }}{% endmacro %}",
+            "page.html": (
+                "{% import 'macros.html' as m with context %}{{ m.tag(name) }} {{ range(2)|list }}"
+            ),
+            "shadow.html": "{{ site }}",
+            "own.html": "{{ who }}/{{ site }}/{{ csrf_token() | length > 40 }}",
+            "broken.html": "line one\n{{ 1 // zero }}",
+            "broken_async.html": "{{ pause() }}\n{{ 1 // zero }}",
+        }
+    )
+    templates = Templates(loader=loader)
+    templates.globals["site"] = "global"
+
+    @templates.template_global()
+    async def pause() -> str:  # makes broken_async.html render in async mode
+        return ""
+
+    # A template loaded with globals of its own keeps them.
+    templates.env.get_template("own.html", globals={"who": "mine"})
+    app = Carafe(secret_key="k")
+
+    @app.get("/{name}")
+    async def page(request: Request, name: str) -> Any:
+        context: dict[str, Any] = {"name": "<i>"} if name == "page" else {}
+        if name == "shadow":
+            context["site"] = "context"  # a context variable hides the global
+        return await templates.render(request, f"{name}.html", zero=0, **context)
+
+    with TestClient(app) as client:
+        assert client.get("/page").text == "<b>&lt;i&gt;</b>@global [0, 1]"
+        assert client.get("/shadow").text == "context"
+        assert client.get("/own").text == "mine/global/True"
+        templates.globals["site"] = "changed"  # seen by the next render
+        assert client.get("/shadow").text == "context"
+        assert client.get("/own").text == "mine/changed/True"
+
+    async def render(name: str) -> str:
+        return await templates.render_string(None, name, zero=0)
+
+    for name in ("broken.html", "broken_async.html"):
+        with pytest.raises(ZeroDivisionError) as info:
+            anyio.run(render, name)
+        # Jinja's traceback rewriting still points at the template's line.
+        frames = [(f.filename, f.lineno) for f in traceback.extract_tb(info.tb)]
+        assert frames[-1] == ("<template>", 2)

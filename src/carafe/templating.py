@@ -33,12 +33,11 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from carafe.requests import Request
 from carafe.responses import HTMLResponse
 
 if TYPE_CHECKING:
     from jinja2 import BaseLoader, Environment, Template
-
-    from carafe.requests import Request
 
 __all__ = ["Templates"]
 
@@ -267,14 +266,38 @@ class Templates:
 
     async def _render(self, name: str, context: dict[str, Any]) -> str:
         template, is_async = self._compile(name)
-        if is_async or any(_is_async_value(value) for value in context.values()):
-            if not is_async:  # an async callable or iterable came in the context
-                template = self.get_template(name)
-            return await template.render_async(context)
-        return template.render(context)
+        for value in context.values():
+            if type(value) not in _PLAIN and _is_async_value(value):
+                if not is_async:  # an async callable or iterable came in the context
+                    template, is_async = self.get_template(name), True
+                break
+        env = template.environment
+        # PERF: Jinja's render() builds the context by iterating the template's globals,
+        # a ChainMap over the environment's, twice per render (dict(), then set());
+        # that is a third of a small page's cost (bench/inprocess.py, fortunes). Our
+        # templates' globals are the environment's own dict, so this merges plain
+        # dicts instead (a template loaded with globals of its own pays for a copy).
+        shared = env.globals
+        maps = getattr(template.globals, "maps", None)
+        if maps is None or len(maps) != 2 or maps[0] or maps[1] is not shared:
+            shared = dict(template.globals)
+        ctx = env.context_class(
+            env, {**shared, **context}, template.name, template.blocks, globals=shared
+        )
+        try:
+            if is_async:
+                parts = [part async for part in template.root_render_func(ctx)]  # type: ignore[attr-defined]
+                return env.concat(parts)
+            return env.concat(template.root_render_func(ctx))
+        except Exception:
+            env.handle_exception()
 
     def __repr__(self) -> str:
         return f"Templates({self.directory!r})"
+
+
+#: Context values that are never async callables or async iterables (the common ones).
+_PLAIN = frozenset({str, int, float, bool, type(None), list, tuple, dict, set, Request})
 
 
 def _is_async_value(value: Any) -> bool:
