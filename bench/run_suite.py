@@ -34,6 +34,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -69,8 +70,8 @@ SERVERS = {
 EXTRA_SERVERS = {"carafe": ["carafe"], "carafe-sync": []}
 #: Frameworks measured under fewer servers to keep the run within budget.
 ONLY_SERVERS = {"carafe-sync": ["uvicorn"]}
-#: Where the concurrency test runs: every ASGI framework under uvicorn.
-CONCURRENCY_SERVER = "uvicorn"
+#: Where the concurrency test runs: every ASGI framework under both ASGI servers.
+CONCURRENCY_SERVERS = ("uvicorn", "granian")
 
 PACKAGES = [
     "carafe", "starlette", "fastapi", "pydantic", "litestar", "blacksheep", "falcon", "flask",
@@ -88,6 +89,30 @@ def raise_fd_limit() -> int:
     want = hard if hard != resource.RLIM_INFINITY else 65536
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     return want
+
+
+#: The listen backlog every server is started with. Granian also takes it as its
+#: default limit on connections served at once (``--backpressure``), so it must exceed
+#: the largest concurrency level, or the connections past it wait unaccepted.
+BACKLOG = 16384
+
+
+def raise_listen_backlog() -> int:
+    """Raise the kernel's caps on listen queues to BACKLOG where we may (as root).
+
+    With the usual 4,096 (``net.core.somaxconn``), 10,000 connections opened at once
+    overflow the queue and the kernel drops their SYNs; TechEmpower's machines set
+    65,535. Returns the cap in force.
+    """
+    caps = Path("/proc/sys/net/core/somaxconn"), Path("/proc/sys/net/ipv4/tcp_max_syn_backlog")
+    for cap in caps:
+        with contextlib.suppress(OSError, ValueError):
+            if int(cap.read_text()) < BACKLOG:
+                cap.write_text(str(BACKLOG))
+    try:
+        return int(caps[0].read_text())
+    except (OSError, ValueError):
+        return 0
 
 
 def module_tests(module: str) -> tuple[set[str], dict[str, str], str | None]:
@@ -120,9 +145,35 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_ms": statistics.median(p99) if p99 else None,
         "cpu_us": statistics.median(cpu) if cpu else None,
         "errors": sum(r["errors"] for r in runs),
+        "unaccepted": max(r.get("unaccepted", 0) for r in runs),
         "requests": sum(r["requests"] for r in runs),
         "runs": runs,
     }
+
+
+class AcceptQueue:
+    """Samples the server's accept queue while wrk runs: ``last`` is what was still
+    waiting at the last sample before wrk finished (connections that were never served
+    and that wrk does not count), ``most`` the longest queue seen."""
+
+    def __init__(self, running: servers.Running, every: float = 0.2) -> None:
+        self.running, self.every = running, every
+        self.last = self.most = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every):
+            self.last = self.running.accept_queue()
+            self.most = max(self.most, self.last)
+
+    def __enter__(self) -> AcceptQueue:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class Suite:
@@ -163,14 +214,18 @@ class Suite:
             servers.get(running.port, "/json", timeout=120)
         load = float(Path("/proc/loadavg").read_text().split()[0])
         cpu_before = running.cpu_seconds()
-        res, _, argv = wrk.run(url, duration=duration, **kw)
+        with AcceptQueue(running) as queue:
+            res, _, argv = wrk.run(url, duration=duration, **kw)
         cpu = running.cpu_seconds() - cpu_before
         shown = [re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:$PORT", a) for a in argv]
         self.wrk_commands[name] = [a.replace(str(self.log_dir), "$LOGS") for a in shown]
         # CPU time the server spent per answered request: unlike req/s it barely moves
         # when other work competes for the core.
         cpu_us = cpu / res.requests * 1e6 if res.requests else None
-        return {**res.as_dict(), "load1": load, "cpu_us_per_req": cpu_us}
+        return {
+            **res.as_dict(), "load1": load, "cpu_us_per_req": cpu_us,
+            "unaccepted": queue.last, "unaccepted_max": queue.most,
+        }  # fmt: skip
 
     def _fail(self, cell: dict[str, Any], note: str) -> None:
         cell["status"] = "failed"
@@ -189,7 +244,7 @@ class Suite:
             elif FEATURE[t] not in tests:
                 cell.update(status="n/a", note="not written for this framework")
         port = servers.free_port()
-        argv = servers.server_argv(server, f"{module}:app", port)
+        argv = servers.server_argv(server, f"{module}:app", port, backlog=BACKLOG)
         self.commands[key] = ["taskset", "-c", "0", *argv]
         log(f"pass {pass_no}: {key}: starting")
         try:
@@ -206,7 +261,7 @@ class Suite:
         try:
             self._run_tests(key, running, cells, wanted)
             if (
-                server == CONCURRENCY_SERVER
+                server in CONCURRENCY_SERVERS
                 and FRAMEWORKS[framework][1] == "asgi"
                 and framework != "carafe-sync"
                 and cells.get("json", {}).get("status") == "ok"
@@ -406,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.time()
     fd_limit = raise_fd_limit()
+    somaxconn = raise_listen_backlog()
     inproc = None
     if not args.no_inprocess:
         log("in-process benchmark (bench/inprocess.py)")
@@ -417,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if path.exists():
             inproc = json.loads(path.read_text())
-    log(f"open-file limit: {fd_limit}")
+    log(f"open-file limit: {fd_limit}; listen queue cap (somaxconn): {somaxconn}")
     log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/carafe-bench-logs"))
     log_dir.mkdir(parents=True, exist_ok=True)
     cluster = pg.Cluster.create(port=args.pg_port or servers.free_port(), cpu=1, nice=args.nice)
@@ -453,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency": args.concurrency,
             "concurrency_duration_s": max(args.duration, args.concurrency_duration),
             "fd_limit": fd_limit,
+            "somaxconn": somaxconn,
+            "backlog": BACKLOG,
             "nice": args.nice,
             "pool_max": int(os.environ.get("BENCH_POOL_MAX", "64")),
         },

@@ -128,6 +128,24 @@ class Running:
             total += int(fields[11]) + int(fields[12])  # utime, stime
         return total / ticks
 
+    def accept_queue(self) -> int:
+        """Connections the kernel has completed that the server has not accepted yet.
+
+        wrk never reports a connection that is never answered, so the suite samples
+        this (the listening socket's receive queue in /proc/net/tcp) during each run.
+        """
+        port = f":{self.port:04X}"
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                lines = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if fields[1].endswith(port) and fields[3] == "0A":  # 0A: LISTEN
+                    return int(fields[4].split(":")[1], 16)
+        return 0
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
