@@ -151,12 +151,16 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def core0_user() -> float:
+    return servers.core_user_seconds(0)
+
+
 class AcceptQueue:
     """Samples the server's accept queue while wrk runs: ``last`` is what was still
     waiting at the last sample before wrk finished (connections that were never served
     and that wrk does not count), ``most`` the longest queue seen."""
 
-    def __init__(self, running: servers.Running, every: float = 0.2) -> None:
+    def __init__(self, running: servers.Running, every: float = 0.5) -> None:
         self.running, self.every = running, every
         self.last = self.most = 0
         self._stop = threading.Event()
@@ -213,10 +217,16 @@ class Suite:
             # the timed run would measure that backlog.
             servers.get(running.port, "/json", timeout=120)
         load = float(Path("/proc/loadavg").read_text().split()[0])
-        cpu_before = running.cpu_seconds()
+        (user_before, system_before), core_before = running.cpu_times(), core0_user()
+        started = time.monotonic()
         with AcceptQueue(running) as queue:
             res, _, argv = wrk.run(url, duration=duration, **kw)
-        cpu = running.cpu_seconds() - cpu_before
+        wall = time.monotonic() - started
+        user_after, system_after = running.cpu_times()
+        cpu = user_after + system_after - user_before - system_before
+        # Interference on the core under test: user time on core 0 that the server did
+        # not spend (wrk and PostgreSQL are pinned to core 1).
+        other = core0_user() - core_before - (user_after - user_before)
         shown = [re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:$PORT", a) for a in argv]
         self.wrk_commands[name] = [a.replace(str(self.log_dir), "$LOGS") for a in shown]
         # CPU time the server spent per answered request: unlike req/s it barely moves
@@ -225,6 +235,7 @@ class Suite:
         return {
             **res.as_dict(), "load1": load, "cpu_us_per_req": cpu_us,
             "unaccepted": queue.last, "unaccepted_max": queue.most,
+            "core0_other": max(0.0, other) / wall if wall > 0 else None,
         }  # fmt: skip
 
     def _fail(self, cell: dict[str, Any], note: str) -> None:
@@ -335,18 +346,20 @@ class Suite:
         return {k: {c: self._final(v) for c, v in lv.items()} for k, lv in self.conc.items()}
 
 
-def _loads(suite: Suite) -> dict[str, float]:
-    """The 1-minute load average seen at the start of each timed run: on a 2-core
-    machine anything well above 2 means something else was competing for the cores."""
-    loads = [
-        r["load1"]
+def _spread_of(suite: Suite, field: str) -> dict[str, float]:
+    """Median, min and max of one per-run figure over every timed run: ``load1`` (the
+    1-minute load average at the start of the run) or ``core0_other`` (the share of the
+    server's core that other programs used during it)."""
+    values = [
+        r[field]
         for by in (*suite.cells.values(), *suite.conc.values())
         for cell in by.values()
         for r in cell.get("runs", [])
+        if r.get(field) is not None
     ]
-    if not loads:
+    if not values:
         return {}
-    return {"median": statistics.median(loads), "max": max(loads), "min": min(loads)}
+    return {"median": statistics.median(values), "max": max(values), "min": min(values)}
 
 
 def import_times(frameworks: list[str], repeat: int) -> dict[str, dict[str, float]]:
@@ -460,6 +473,10 @@ def main(argv: list[str] | None = None) -> int:
         log("wrk is not installed (Debian: apt-get install -y wrk); bench/run installs it")
         return 2
     started = time.time()
+    # This process (and the accept-queue sampler thread it runs during each timed run)
+    # stays off the core under test.
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setaffinity(0, {1})
     fd_limit = raise_fd_limit()
     somaxconn = raise_listen_backlog()
     inproc = None
@@ -526,7 +543,8 @@ def main(argv: list[str] | None = None) -> int:
         "results": suite.results(),
         "concurrency": suite.concurrency(),
         "memory_mb": {k: statistics.median(v) for k, v in suite.memory.items()},
-        "load1": _loads(suite),
+        "load1": _spread_of(suite, "load1"),
+        "core0_other": _spread_of(suite, "core0_other"),
         "import_ms": imports,
         "inprocess": inproc,
     }
