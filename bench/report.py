@@ -147,7 +147,7 @@ def concurrency(report: dict[str, Any]) -> list[str]:
         "",
         "*Never accepted*: connections still waiting in the server's accept queue when the "
         "run ended (the most over the runs). wrk neither answers for them nor counts them "
-        "as errors, so the suite reads the listening socket's queue from `/proc/net/tcp` "
+        "as errors, so the suite samples the listening socket's queue with `ss` "
         "while wrk runs. A *timeout* is a request answered after wrk's `--timeout`.",
         "",
     ]
