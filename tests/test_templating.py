@@ -15,7 +15,9 @@ from jinja2 import DictLoader
 
 from carafe import Carafe, Request
 from carafe.exceptions import ConfigurationError
-from carafe.responses import PlainTextResponse
+from carafe.flash import flash
+from carafe.responses import HTMLResponse, PlainTextResponse, RedirectResponse
+from carafe.sessions import Session
 from carafe.templating import Templates
 from carafe.testing import TestClient
 
@@ -267,3 +269,57 @@ def test_context_macros_own_globals_and_errors_render_as_jinja_would() -> None:
         # Jinja's traceback rewriting still points at the template's line.
         frames = [(f.filename, f.lineno) for f in traceback.extract_tb(info.tb)]
         assert frames[-1] == ("<template>", 2)
+
+
+def test_sync_handlers_render_with_the_async_helpers() -> None:
+    loader = DictLoader(
+        {
+            "form.html": (
+                "{% for m in get_flashed_messages() %}<p>{{ m }}</p>{% endfor %}"
+                "<input name=csrf_token value='{{ csrf_token() }}'>{{ who }}"
+            ),
+            "broken.html": "{{ 1 // 0 }}",
+        }
+    )
+    templates = Templates(loader=loader)
+    app = Carafe(secret_key="sync-secret", csrf=True)
+
+    @app.post("/save")
+    def save(session: Session) -> RedirectResponse:
+        flash(session, "Saved.")
+        return RedirectResponse("/form", 303)
+
+    @app.get("/form")
+    def form(request: Request) -> HTMLResponse:  # a Flask-style sync handler
+        return templates.render_sync(request, "form.html", status_code=201, who="<ann>")
+
+    @app.get("/broken")
+    def broken(request: Request) -> HTMLResponse:
+        return templates.render_sync(request, "broken.html")
+
+    @app.get("/from-async")
+    async def from_async(request: Request) -> HTMLResponse:
+        return templates.render_sync(request, "form.html")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        first = client.get("/form")
+        assert (first.status_code, first.text.startswith("<input")) == (201, True)
+        token = first.text.split("value='")[1].split("'")[0]
+        assert client.post("/save", data={}).status_code == 403
+        # The token the sync-rendered page carries passes the CSRF check...
+        page = client.post("/save", data={"csrf_token": token}, follow_redirects=True)
+        assert page.text.startswith("<p>Saved.</p><input name=csrf_token value='")
+        assert page.text.endswith("'>&lt;ann&gt;")
+        # ...and the flash was consumed and the session saved: it shows once.
+        assert client.get("/form").text.startswith("<input")
+        assert client.get("/broken").status_code == 500
+        assert client.get("/from-async").status_code == 500
+
+    with pytest.raises(RuntimeError, match="called from async code"):
+        anyio.run(lambda: _call_sync_render(templates))
+    with pytest.raises(RuntimeError, match="sync handlers and dependencies"):
+        templates.render_sync(Request({"type": "http"}), "form.html")
+
+
+async def _call_sync_render(templates: Templates) -> None:
+    templates.render_sync(Request({"type": "http"}), "form.html")

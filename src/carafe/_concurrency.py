@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -34,14 +34,43 @@ def _pool() -> ThreadPoolExecutor:
     return _executor
 
 
+#: The event loop that handed the current pool thread its work (see ``run_from_thread``).
+_LOOP: contextvars.ContextVar[asyncio.AbstractEventLoop] = contextvars.ContextVar("carafe_loop")
+
+
 async def run_sync(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Call ``fn`` in the thread pool, with the caller's context variables."""
     context = contextvars.copy_context()
     call = functools.partial(context.run, fn, *args, **kwargs) if kwargs else None
     loop = asyncio.get_running_loop()
+    context.run(_LOOP.set, loop)
     if call is not None:
         return await loop.run_in_executor(_pool(), call)
     return await loop.run_in_executor(_pool(), context.run, fn, *args)
+
+
+def run_from_thread(fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any, **kwargs: Any) -> T:
+    """From sync code in the thread pool: run ``fn(...)`` on the event loop and wait.
+
+    This is how a sync handler uses an async API (``Templates.render_sync``). Called
+    from async code it would block the loop it waits for, so it refuses.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError(f"{_name(fn)} was called from async code: await the async version")
+    loop = _LOOP.get(None)
+    if loop is None:
+        raise RuntimeError(
+            f"{_name(fn)} works in sync handlers and dependencies (Carafe's thread pool) only"
+        )
+    return asyncio.run_coroutine_threadsafe(fn(*args, **kwargs), loop).result()
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", repr(fn))
 
 
 _DONE = object()
@@ -62,7 +91,9 @@ async def iterate_in_threadpool(iterator: Iterator[T]) -> AsyncIterator[T]:
     try:
         while True:
             context = contextvars.copy_context()
-            step = asyncio.get_running_loop().run_in_executor(_pool(), context.run, _next, iterator)
+            loop = asyncio.get_running_loop()
+            context.run(_LOOP.set, loop)
+            step = loop.run_in_executor(_pool(), context.run, _next, iterator)
             item = await asyncio.shield(step)
             if item is _DONE:
                 return

@@ -8,6 +8,10 @@
     async def index(request: Request) -> HTMLResponse:
         return await templates.render(request, "index.html", items=items)
 
+    @app.get("/about")
+    def about(request: Request) -> HTMLResponse:  # a sync handler
+        return templates.render_sync(request, "about.html")
+
 Autoescaping is on for ``.html``, ``.htm`` and ``.xml`` templates (and strings). Every
 template sees ``request`` and these globals:
 
@@ -33,6 +37,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from carafe._concurrency import run_from_thread
 from carafe.requests import Request
 from carafe.responses import HTMLResponse
 
@@ -264,13 +269,34 @@ class Templates:
         body = await self._render(name, context)
         return HTMLResponse(body, status_code, headers)
 
+    def render_sync(
+        self,
+        request: Request,
+        name: str,
+        /,
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        """``render()`` for sync handlers, which run in Carafe's thread pool.
+
+        The page is rendered on the event loop while the handler's thread waits, so
+        async globals (``csrf_token()``, ``get_flashed_messages()``) work as in async
+        handlers. Called from async code it raises ``RuntimeError``: await ``render()``.
+        """
+        return run_from_thread(
+            self.render, request, name, status_code=status_code, headers=headers, **context
+        )
+
     async def _render(self, name: str, context: dict[str, Any]) -> str:
         template, is_async = self._compile(name)
-        for value in context.values():
-            if type(value) not in _PLAIN and _is_async_value(value):
-                if not is_async:  # an async callable or iterable came in the context
+        if not is_async:
+            for value in context.values():
+                if type(value) not in _PLAIN and _is_async_value(value):
+                    # an async callable or iterable came in the context
                     template, is_async = self.get_template(name), True
-                break
+                    break
         env = template.environment
         # PERF: Jinja's render() builds the context by iterating the template's globals,
         # a ChainMap over the environment's, twice per render (dict(), then set());
