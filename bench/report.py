@@ -263,11 +263,9 @@ def targets(report: dict[str, Any]) -> list[str]:
             need = 2.5 if peer == "fastapi" else 1.3
             row(f"{t}: ≥ {label} (uvicorn)", "carafe/uvicorn", f"{peer}/uvicorn", t, need)
     for t in ("fortunes", "post"):
-        closest = min(
-            (p for p in PEERS if ratios("carafe/uvicorn", f"{p}/uvicorn", t)[0] is not None),
-            key=lambda p: ratios("carafe/uvicorn", f"{p}/uvicorn", t)[0] or 0.0,
-            default=None,
-        )
+        leads = {p: ratios("carafe/uvicorn", f"{p}/uvicorn", t)[0] for p in PEERS}
+        measured = {p: lead for p, lead in leads.items() if lead is not None}
+        closest = min(measured, key=measured.__getitem__, default=None)
         if closest is None:
             rows.append((f"{t}: ahead of every peer", "not measured", "–", "–", "–"))
         else:

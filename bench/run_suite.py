@@ -151,10 +151,6 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def core0_user() -> float:
-    return servers.core_user_seconds(0)
-
-
 class AcceptQueue:
     """Samples the server's accept queue while wrk runs: ``last`` is what was still
     waiting at the last sample before wrk finished (connections that were never served
@@ -217,7 +213,10 @@ class Suite:
             # the timed run would measure that backlog.
             servers.get(running.port, "/json", timeout=120)
         load = float(Path("/proc/loadavg").read_text().split()[0])
-        (user_before, system_before), core_before = running.cpu_times(), core0_user()
+        (user_before, system_before), core_before = (
+            running.cpu_times(),
+            servers.core_user_seconds(0),
+        )
         started = time.monotonic()
         with AcceptQueue(running) as queue:
             res, _, argv = wrk.run(url, duration=duration, **kw)
@@ -226,7 +225,7 @@ class Suite:
         cpu = user_after + system_after - user_before - system_before
         # Interference on the core under test: user time on core 0 that the server did
         # not spend (wrk and PostgreSQL are pinned to core 1).
-        other = core0_user() - core_before - (user_after - user_before)
+        other = servers.core_user_seconds(0) - core_before - (user_after - user_before)
         shown = [re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:$PORT", a) for a in argv]
         self.wrk_commands[name] = [a.replace(str(self.log_dir), "$LOGS") for a in shown]
         # CPU time the server spent per answered request: unlike req/s it barely moves
