@@ -38,12 +38,18 @@ def _pool() -> ThreadPoolExecutor:
 _LOOP: contextvars.ContextVar[asyncio.AbstractEventLoop] = contextvars.ContextVar("carafe_loop")
 
 
+def _thread_context(loop: asyncio.AbstractEventLoop) -> contextvars.Context:
+    """The caller's context variables, plus the loop, for a call run in the pool."""
+    context = contextvars.copy_context()
+    context.run(_LOOP.set, loop)
+    return context
+
+
 async def run_sync(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Call ``fn`` in the thread pool, with the caller's context variables."""
-    context = contextvars.copy_context()
-    call = functools.partial(context.run, fn, *args, **kwargs) if kwargs else None
     loop = asyncio.get_running_loop()
-    context.run(_LOOP.set, loop)
+    context = _thread_context(loop)
+    call = functools.partial(context.run, fn, *args, **kwargs) if kwargs else None
     if call is not None:
         return await loop.run_in_executor(_pool(), call)
     return await loop.run_in_executor(_pool(), context.run, fn, *args)
@@ -90,9 +96,8 @@ async def iterate_in_threadpool(iterator: Iterator[T]) -> AsyncIterator[T]:
     step: asyncio.Future[Any] | None = None
     try:
         while True:
-            context = contextvars.copy_context()
             loop = asyncio.get_running_loop()
-            context.run(_LOOP.set, loop)
+            context = _thread_context(loop)
             step = loop.run_in_executor(_pool(), context.run, _next, iterator)
             item = await asyncio.shield(step)
             if item is _DONE:
