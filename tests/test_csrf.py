@@ -10,13 +10,13 @@ import pytest
 from jinja2 import DictLoader
 
 from carafe import Carafe, Request
-from carafe.csrf import CSRFProtect, csrf_exempt, mask, unmask
 from carafe.exceptions import ConfigurationError
 from carafe.forms import Form
 from carafe.responses import PlainTextResponse
-from carafe.sessions import Session
-from carafe.templating import Templates
 from carafe.testing import TestClient
+from carafe.web.csrf import CSRFProtect, csrf_exempt, mask, unmask
+from carafe.web.sessions import Session
+from carafe.web.templating import Templates
 
 FORM = '<form method=post><input name=csrf_token value="{{ csrf_token() }}"></form>'
 

@@ -543,7 +543,7 @@ def test_app_scoped_cycles_fail_at_startup() -> None:
 
 
 def test_app_scope_outside_an_app_is_a_configuration_error() -> None:
-    from carafe._plan import build_plan
+    from carafe._core.plan import build_plan
 
     async def handler(s: Annotated[int, Depends(lambda: 1, scope="app")]) -> int:
         return s
@@ -927,7 +927,7 @@ def test_a_stream_that_breaks_off_throws_its_error_into_the_dependency() -> None
 
 
 def test_per_request_dependency_objects_are_slotted() -> None:
-    from carafe._plan import _AsyncGenExit, _GenExit
+    from carafe._core.plan import _AsyncGenExit, _GenExit
 
     def gen() -> Iterator[int]:
         yield 1

@@ -8,11 +8,11 @@ import pytest
 from jinja2 import DictLoader
 
 from carafe import Carafe, Request
-from carafe.flash import flash, get_flashed_messages
 from carafe.responses import RedirectResponse
-from carafe.sessions import Session
-from carafe.templating import Templates
 from carafe.testing import TestClient
+from carafe.web.flash import flash, get_flashed_messages
+from carafe.web.sessions import Session
+from carafe.web.templating import Templates
 
 PAGE = (
     "{% for category, message in get_flashed_messages(with_categories=true) %}"

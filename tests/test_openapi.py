@@ -801,7 +801,7 @@ class Thing(msgspec.Struct):
 
 
 def test_a_source_registered_by_an_extension_is_left_out() -> None:
-    from carafe._plan import register_body_builder
+    from carafe._core.plan import register_body_builder
     from carafe.params import Param
 
     class Packed(Param):

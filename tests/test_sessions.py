@@ -11,7 +11,8 @@ from itsdangerous import URLSafeTimedSerializer
 
 from carafe import Carafe, Depends, HTTPError, Request
 from carafe.exceptions import ConfigurationError
-from carafe.sessions import (
+from carafe.testing import TestClient
+from carafe.web.sessions import (
     MemoryStore,
     RedisStore,
     Session,
@@ -19,7 +20,6 @@ from carafe.sessions import (
     get_session,
     new_session_id,
 )
-from carafe.testing import TestClient
 
 
 def make_app(**options: Any) -> Carafe:

@@ -195,7 +195,7 @@ def test_pages_carry_vary_cookie_and_the_stylesheet(client: TestClient) -> None:
 def test_session_store_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     import examples.site.app as module
 
-    from carafe.sessions import MemoryStore, RedisStore
+    from carafe.web.sessions import MemoryStore, RedisStore
 
     monkeypatch.setenv("CARAFE_SESSION_REDIS_URL", "redis://127.0.0.1:1/0")
     assert isinstance(module.session_store(), RedisStore)

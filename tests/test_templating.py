@@ -15,11 +15,11 @@ from jinja2 import DictLoader
 
 from carafe import Carafe, Request
 from carafe.exceptions import ConfigurationError
-from carafe.flash import flash
 from carafe.responses import HTMLResponse, PlainTextResponse, RedirectResponse
-from carafe.sessions import Session
-from carafe.templating import Templates
 from carafe.testing import TestClient
+from carafe.web.flash import flash
+from carafe.web.sessions import Session
+from carafe.web.templating import Templates
 
 
 async def static_files(scope: Any, receive: Any, send: Any) -> None:
@@ -184,7 +184,8 @@ def test_templates_need_a_directory_or_a_loader(tmp_path: Path) -> None:
 
 def test_importing_carafe_imports_no_optional_library() -> None:
     code = (
-        "import sys, carafe, carafe.sessions, carafe.templating, carafe.csrf, carafe.flash\n"
+        "import sys, carafe, carafe.web.sessions, carafe.web.templating\n"
+        "import carafe.web.csrf, carafe.web.flash\n"
         "heavy = [m for m in ('jinja2', 'itsdangerous', 'redis') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )

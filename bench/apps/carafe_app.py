@@ -24,12 +24,12 @@ except ImportError as _exc:
     Form = None
     _FORM_ERROR = repr(_exc)
 try:
-    from carafe.templating import Templates
+    from carafe.web.templating import Templates
 except ImportError as _exc:
     Templates = None
     _TEMPLATES_ERROR = repr(_exc)
 try:
-    from carafe.sessions import Session
+    from carafe.web.sessions import Session
 except ImportError as _exc:
     Session = None
     _SESSION_ERROR = repr(_exc)
@@ -131,7 +131,7 @@ def _add_multipart() -> None:
 
 def _add_template() -> None:
     if Templates is None:
-        PENDING["template"] = f"carafe.templating not available ({_TEMPLATES_ERROR})"
+        PENDING["template"] = f"carafe.web.templating not available ({_TEMPLATES_ERROR})"
         return
     from jinja2 import DictLoader
 
@@ -154,7 +154,7 @@ def _session_app() -> Carafe | None:
     # A secret key turns sessions on for the whole app, so the session case gets its
     # own app, as the peers' session middleware does.
     if Session is None:
-        PENDING["session"] = f"carafe.sessions not available ({_SESSION_ERROR})"
+        PENDING["session"] = f"carafe.web.sessions not available ({_SESSION_ERROR})"
         return None
     sapp = Carafe(secret_key="bench-secret-key")
 

@@ -1,7 +1,7 @@
 """Carafe, written against its public API: typed handlers, msgspec Structs, Depends.
 
 Carafe has no ORM; the pool is asyncpg's, opened in the lifespan. The fortunes page is
-rendered by ``carafe.templating`` (Jinja2 underneath).
+rendered by ``carafe.web.templating`` (Jinja2 underneath).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import msgspec
 
 from carafe import Carafe, Depends, Request
 from carafe.responses import HTMLResponse, PlainTextResponse
-from carafe.templating import Templates
+from carafe.web.templating import Templates
 from suite.common import (
     ADDITIONAL_FORTUNE,
     DSN,

@@ -24,11 +24,18 @@ from urllib.parse import quote
 import msgspec
 
 from carafe import Carafe, Depends, Request
-from carafe.binding import BoundForm, bind_form
-from carafe.flash import flash
 from carafe.responses import HTMLResponse, RedirectResponse, Response
-from carafe.sessions import MemoryStore, RedisStore, Session, Sessions, SessionStore, get_session
-from carafe.templating import Templates
+from carafe.web.flash import flash
+from carafe.web.form_binding import BoundForm, bind_form
+from carafe.web.sessions import (
+    MemoryStore,
+    RedisStore,
+    Session,
+    Sessions,
+    SessionStore,
+    get_session,
+)
+from carafe.web.templating import Templates
 
 HERE = Path(__file__).resolve().parent
 

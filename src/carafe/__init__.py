@@ -13,8 +13,6 @@
 
 from carafe.app import Carafe
 from carafe.background import BackgroundTasks
-from carafe.binding import BoundForm, bind_form
-from carafe.csrf import CSRFProtect, csrf_exempt
 from carafe.datastructures import Headers, QueryParams, State
 from carafe.di import Depends
 from carafe.exceptions import (
@@ -26,7 +24,6 @@ from carafe.exceptions import (
     SlowSubscriber,
     WebSocketDisconnect,
 )
-from carafe.flash import flash, get_flashed_messages
 from carafe.forms import File, Form, FormData
 from carafe.limits import Limits
 from carafe.openapi import DocsConfig
@@ -44,11 +41,14 @@ from carafe.responses import (
 )
 from carafe.routing import Router
 from carafe.security import Security, SecurityScopes
-from carafe.sessions import MemoryStore, RedisStore, Session, Sessions
 from carafe.sse import EventSourceResponse, JSONLinesResponse, ServerSentEvent
-from carafe.templating import Templates
 from carafe.uploads import UploadFile
 from carafe.views import route_options
+from carafe.web.csrf import CSRFProtect, csrf_exempt
+from carafe.web.flash import flash, get_flashed_messages
+from carafe.web.form_binding import BoundForm, bind_form
+from carafe.web.sessions import MemoryStore, RedisStore, Session, Sessions
+from carafe.web.templating import Templates
 from carafe.websockets import WebSocket
 
 __version__ = "0.1.0"

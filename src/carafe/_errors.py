@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from carafe._concurrency import run_sync
-from carafe._plan import call_kind
+from carafe._core.plan import call_kind
 from carafe.exceptions import ClientDisconnect, HTTPError
 from carafe.requests import Request
 from carafe.responses import ProblemResponse, Response

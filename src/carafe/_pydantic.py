@@ -1,6 +1,6 @@
 """The pydantic v2 codec plugin: FastAPI users' models work unchanged.
 
-Loaded by ``carafe.codecs`` the first time it meets a type while pydantic is imported,
+Loaded by ``carafe._core.codecs`` the first time it meets a type while pydantic is imported,
 and registered at import. It claims ``BaseModel`` subclasses, pydantic dataclasses and
 any type that contains one (``list[Item]``, ``Item | None``, ``dict[str, Item]``, a
 msgspec Struct with a model field such as an embedded body). Everything pydantic needs
@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_mode
 from pydantic.dataclasses import is_pydantic_dataclass
 from pydantic_core import PydanticSerializationError
 
-from carafe import codecs
+from carafe._core import codecs
 from carafe.exceptions import ErrorDetail, HTTPError, RequestValidationError
 
 __all__ = ["GroupField", "PydanticPlugin", "group_fields", "is_scalar_type"]
@@ -142,7 +142,7 @@ def _struct_as_model(tp: type[msgspec.Struct]) -> Callable[[bytes], msgspec.Stru
 
 
 class PydanticPlugin:
-    """``carafe.codecs.CodecPlugin`` for pydantic v2."""
+    """``carafe._core.codecs.CodecPlugin`` for pydantic v2."""
 
     def claims(self, tp: Any) -> bool:
         return _involves_model(tp)

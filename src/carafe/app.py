@@ -15,9 +15,9 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from carafe._concurrency import run_sync, set_thread_pool_size
-from carafe._endpoint import Endpoint, Hooks, build_endpoint, error_sender, head_endpoint
+from carafe._core.endpoint import Endpoint, Hooks, build_endpoint, error_sender, head_endpoint
+from carafe._core.plan import Plan, build_plan, call_kind
 from carafe._errors import ErrorHandlers, ExceptionHandler, logger
-from carafe._plan import Plan, build_plan, call_kind
 from carafe.background import wait_for_background
 from carafe.datastructures import State
 from carafe.di import AppScope, Dependency
@@ -103,7 +103,7 @@ class Carafe(Router):
         debug: Show tracebacks to clients on loopback; never in production.
         secret_key: Signs session cookies and CSRF tokens; a list rotates keys
             (the first signs, all verify).
-        csrf: Check a CSRF token on every POST/PUT/PATCH/DELETE (see ``carafe.csrf``).
+        csrf: Check a CSRF token on every POST/PUT/PATCH/DELETE (see ``carafe.web.csrf``).
         lifespan: An async context manager factory ``lifespan(app)`` run around the
             app's life; a mapping it yields becomes ``request.state``.
         limits: Bounds on request bodies for every route (see ``Limits``).
@@ -175,7 +175,7 @@ class Carafe(Router):
         if thread_pool_size is not None:
             set_thread_pool_size(thread_pool_size)
         if csrf:
-            from carafe.csrf import CSRFProtect
+            from carafe.web.csrf import CSRFProtect
 
             CSRFProtect(self)
 
@@ -235,7 +235,7 @@ class Carafe(Router):
 
     def template_global(self, name: str | None = None) -> Callable[[F], F]:
         """Make the decorated function callable from every template the app renders
-        (``carafe.templating.Templates`` takes it at its first render)."""
+        (``carafe.web.templating.Templates`` takes it at its first render)."""
 
         def decorate(fn: F) -> F:
             self.template_globals[name or fn.__name__] = fn

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from carafe._concurrency import run_sync
+from carafe._core.plan import call_kind, register_injectable
 from carafe._errors import logger
-from carafe._plan import call_kind, register_injectable
 
 if TYPE_CHECKING:
     from carafe.requests import Request

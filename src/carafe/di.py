@@ -1,6 +1,6 @@
 """Dependency injection: ``Depends`` marks a parameter filled by calling another function.
 
-The graph is walked once at startup (``carafe._plan``) into a flat, ordered list of
+The graph is walked once at startup (``carafe._core.plan``) into a flat, ordered list of
 calls; per request the list is run top to bottom. A dependency may itself take
 parameters, the request and other dependencies. Within one request each dependency
 runs once and its value is shared, unless ``use_cache=False``.

@@ -48,9 +48,9 @@ from urllib.parse import unquote_plus
 import msgspec
 import msgspec.inspect
 
-from carafe import codecs
-from carafe._endpoint import REQUEST_CLEANUP
-from carafe._plan import ParamInfo, register_body_builder, register_typed_source
+from carafe._core import codecs
+from carafe._core.endpoint import REQUEST_CLEANUP
+from carafe._core.plan import ParamInfo, register_body_builder, register_typed_source
 from carafe.datastructures import Headers
 from carafe.exceptions import ConfigurationError, ErrorDetail, HTTPError, RequestValidationError
 from carafe.limits import DEFAULT_LIMITS, Limits
@@ -646,7 +646,7 @@ def build_form_extractor(group: list[ParamInfo]) -> Callable[[Request], Awaitabl
             values[name] = await _contents(values[name])
         return values
 
-    setattr(extract, "registers_cleanup", True)  # noqa: B010  (read by carafe._endpoint)
+    setattr(extract, "registers_cleanup", True)  # noqa: B010  (read by carafe._core.endpoint)
     return extract
 
 

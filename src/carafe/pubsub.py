@@ -48,8 +48,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from carafe._core.codecs import encode_json
 from carafe._errors import logger
-from carafe.codecs import encode_json
 from carafe.exceptions import BrokerUnavailable, ConfigurationError, SlowSubscriber
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import quote
 
 from carafe._concurrency import iterate_in_threadpool
-from carafe.codecs import encode_json
+from carafe._core.codecs import encode_json
 from carafe.datastructures import MutableHeaders
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from carafe import _plan
+from carafe._core import plan as _plan
 from carafe.di import Dependency
 from carafe.exceptions import HTTPError, RequestValidationError
 from carafe.forms import Form

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from carafe._concurrency import iterate_in_threadpool
-from carafe.codecs import encode_json
+from carafe._core.codecs import encode_json
 from carafe.responses import BackgroundCallable, StreamingResponse
 
 __all__ = ["EventSourceResponse", "JSONLinesResponse", "ServerSentEvent"]

@@ -27,8 +27,8 @@ from urllib.parse import unquote
 import httpx
 import msgspec
 
+from carafe._core.codecs import encode_json
 from carafe._errors import RAISE_KEY
-from carafe.codecs import encode_json
 from carafe.exceptions import WebSocketDisconnect
 from carafe.lifespan import LifespanDriver
 from carafe.types import ASGIApp, Message

@@ -39,9 +39,9 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-from carafe import codecs
+from carafe._core import codecs
+from carafe._core.plan import Plan, call_kind, register_injectable
 from carafe._errors import RAISE_KEY, logger
-from carafe._plan import Plan, call_kind, register_injectable
 from carafe.exceptions import (
     ConfigurationError,
     HTTPError,
@@ -51,7 +51,7 @@ from carafe.exceptions import (
 from carafe.requests import HTTPConnection, Request
 
 if TYPE_CHECKING:
-    from carafe._endpoint import Endpoint
+    from carafe._core.endpoint import Endpoint
     from carafe.routing.router import WebSocketRoute
     from carafe.types import Message, Receive, Scope, Send
 

@@ -11,7 +11,7 @@ sees the request first and the response last.
 
 from carafe.middleware.cors import CORSMiddleware
 from carafe.middleware.gzip import GZipMiddleware
-from carafe.middleware.security import SecurityHeadersMiddleware
+from carafe.middleware.security_headers import SecurityHeadersMiddleware
 from carafe.middleware.trustedhost import TrustedHostMiddleware
 
 __all__ = [

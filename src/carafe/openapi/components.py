@@ -22,7 +22,7 @@ from typing import Any, get_args, get_origin
 
 import msgspec
 
-from carafe import codecs
+from carafe._core import codecs
 
 __all__ = ["REF_PREFIX", "Components", "is_upload"]
 

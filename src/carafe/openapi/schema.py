@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from carafe import codecs
-from carafe._endpoint import response_annotation
+from carafe._core import codecs
+from carafe._core.endpoint import response_annotation
 from carafe.openapi.components import REF_PREFIX, Components, is_upload
 from carafe.params import Body
 from carafe.responses import JSONResponse, Response
 from carafe.routing.router import Route
 
 if TYPE_CHECKING:
-    from carafe._plan import ParamInfo
+    from carafe._core.plan import ParamInfo
     from carafe.app import Carafe, CompiledRoute
     from carafe.security import SecurityBase
 

@@ -20,9 +20,9 @@ template sees ``request`` and these globals:
 ``static_url(path)``
     Short for ``url_for("static", path=path)``.
 ``csrf_token()``
-    The CSRF token for a form's hidden ``csrf_token`` field (see ``carafe.csrf``).
+    The CSRF token for a form's hidden ``csrf_token`` field (see ``carafe.web.csrf``).
 ``get_flashed_messages(with_categories=False, category_filter=())``
-    The flashed messages, shown once (see ``carafe.flash``).
+    The flashed messages, shown once (see ``carafe.web.flash``).
 
 Add your own with ``@templates.template_global()`` and ``@templates.template_filter()``
 (or ``templates.globals[...]`` / ``templates.filters[...]``). In debug mode
@@ -345,7 +345,7 @@ def _helpers(jinja2: Any) -> dict[str, Any]:
         return request.url_for("static", path=path)
 
     async def csrf_token(context: Any) -> str:
-        from carafe.csrf import get_csrf_token
+        from carafe.web.csrf import get_csrf_token
 
         return await get_csrf_token(context["request"])
 
@@ -354,8 +354,8 @@ def _helpers(jinja2: Any) -> dict[str, Any]:
     ) -> list[Any]:
         # NOTE: not ``from carafe import flash``: the package exports the function of
         # that name, which hides the module.
-        from carafe.flash import get_flashed_messages as read_flashes
-        from carafe.sessions import get_session
+        from carafe.web.flash import get_flashed_messages as read_flashes
+        from carafe.web.sessions import get_session
 
         session = await get_session(context["request"])
         return read_flashes(session, with_categories, category_filter)

@@ -12,9 +12,9 @@ import typing
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from carafe import codecs
 from carafe._concurrency import run_sync
-from carafe._plan import Plan, _injector_for, call_kind
+from carafe._core import codecs
+from carafe._core.plan import Plan, _injector_for, call_kind
 from carafe.limits import Limits
 from carafe.requests import Request
 from carafe.responses import PlainTextResponse, Response

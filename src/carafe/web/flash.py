@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from carafe.sessions import Session, loaded_session
+from carafe.web.sessions import Session, loaded_session
 
 if TYPE_CHECKING:
     from carafe.requests import Request

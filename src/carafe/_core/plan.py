@@ -20,8 +20,8 @@ from typing import Any, get_args, get_origin
 
 import msgspec
 
-from carafe import codecs
 from carafe._concurrency import run_sync
+from carafe._core import codecs
 from carafe.di import AppScope, Dependency
 from carafe.exceptions import (
     ConfigurationError,

@@ -10,9 +10,9 @@ import pydantic
 import pytest
 
 from carafe import Carafe, Request
-from carafe.binding import BoundForm, bind_form, friendly
 from carafe.forms import FormData
 from carafe.testing import TestClient
+from carafe.web.form_binding import BoundForm, bind_form, friendly
 
 
 class Order(msgspec.Struct):

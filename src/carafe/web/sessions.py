@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import msgspec
 
-from carafe._endpoint import RESPONSE_HOOKS
-from carafe._plan import register_injectable
+from carafe._core.endpoint import RESPONSE_HOOKS
+from carafe._core.plan import register_injectable
 from carafe.exceptions import ConfigurationError
 
 if TYPE_CHECKING:

@@ -33,14 +33,14 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from carafe._endpoint import REQUEST_CLEANUP, RESPONSE_HOOKS
+from carafe._core.endpoint import REQUEST_CLEANUP, RESPONSE_HOOKS
 from carafe.exceptions import ConfigurationError, HTTPError
 from carafe.limits import DEFAULT_LIMITS, Limits
 from carafe.requests import Request
 from carafe.responses import ProblemResponse
 from carafe.routing.paths import PathTemplate
 from carafe.routing.trie import RouteTable
-from carafe.sessions import CSRF_SESSION_KEY, get_session
+from carafe.web.sessions import CSRF_SESSION_KEY, get_session
 
 if TYPE_CHECKING:
     from carafe.app import Carafe
@@ -232,7 +232,7 @@ def _keys(app: Carafe) -> list[str]:
 
 
 def _sign(key: str, secret: bytes) -> str:
-    digest = hmac.new(key.encode(), b"carafe.csrf" + secret, hashlib.sha256).digest()
+    digest = hmac.new(key.encode(), b"carafe.web.csrf" + secret, hashlib.sha256).digest()
     return _b64(digest)
 
 
