@@ -287,10 +287,9 @@ def test_thread_pool_size_and_settings() -> None:
         return "sync"
 
     assert TestClient(app).get("/").text == "sync"
-    assert _concurrency._size == 3
+    assert app.threads.size == 3
     with pytest.raises(ValueError, match="at least one thread"):
-        _concurrency.set_thread_pool_size(0)
-    _concurrency.set_thread_pool_size(_concurrency.DEFAULT_THREADS)
+        _concurrency.ThreadPool(0)
 
 
 def test_dependency_override_rebuilds_the_plan() -> None:

@@ -14,7 +14,9 @@ from carafe import (
     Depends,
     Header,
     HTTPError,
+    JSONResponse,
     Request,
+    Response,
     Router,
     StreamingResponse,
 )
@@ -224,7 +226,7 @@ def test_a_generator_handler_is_refused_at_startup() -> None:
 
 
 def test_bad_scope_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="'request' or 'app'"):
+    with pytest.raises(ConfigurationError, match="'request', 'function' or 'app'"):
         Depends(lambda: 1, scope="session")  # type: ignore[call-overload]
     assert repr(Dependency(len, True)) == "Depends(len)"
     assert repr(Dependency(len, True, "app")) == "Depends(len, scope='app')"
@@ -543,7 +545,7 @@ def test_app_scoped_cycles_fail_at_startup() -> None:
 
 
 def test_app_scope_outside_an_app_is_a_configuration_error() -> None:
-    from carafe._core.plan import build_plan
+    from carafe._core.build import build_plan
 
     async def handler(s: Annotated[int, Depends(lambda: 1, scope="app")]) -> int:
         return s
@@ -927,12 +929,13 @@ def test_a_stream_that_breaks_off_throws_its_error_into_the_dependency() -> None
 
 
 def test_per_request_dependency_objects_are_slotted() -> None:
-    from carafe._core.plan import _AsyncGenExit, _GenExit
+    from carafe._concurrency import ThreadPool
+    from carafe._core.unwind import AsyncGenExit, Exits, GenExit
 
     def gen() -> Iterator[int]:
         yield 1
 
-    for exit_callback in (_AsyncGenExit(gen()), _GenExit(gen())):
+    for exit_callback in (AsyncGenExit(gen()), GenExit(gen(), ThreadPool(1)), Exits()):
         assert not hasattr(exit_callback, "__dict__")
 
 
@@ -1005,3 +1008,83 @@ def test_websocket_routes_use_app_scoped_dependencies() -> None:
     with client.websocket_connect("/ws") as session:
         assert session.receive_text() == "connected"
     client.close()
+
+
+def test_function_scoped_yield_commits_before_the_response(tmp_path: Any) -> None:
+    """A write answered to the client is visible to its very next request."""
+    import sqlite3
+
+    database = tmp_path / "shop.db"
+    with sqlite3.connect(database) as setup:
+        setup.execute("create table items (name text unique)")
+    order: list[str] = []
+
+    def transaction() -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(database, check_same_thread=False)
+        try:
+            yield conn
+            conn.commit()
+            order.append("committed")
+        except Exception:
+            conn.rollback()
+            order.append("rolled back")
+            raise
+        finally:
+            conn.close()
+
+    Tx = Annotated[sqlite3.Connection, Depends(transaction, scope="function")]
+    app = Carafe(docs=None)
+
+    @app.post("/items/{name}", status_code=201)
+    def add(name: str, tx: Tx) -> dict[str, str]:
+        tx.execute("insert into items values (?)", (name,))
+        order.append("handler returned")
+        return {"name": name}
+
+    @app.get("/items")
+    def names(tx: Tx) -> list[str]:
+        return [row[0] for row in tx.execute("select name from items order by name")]
+
+    @app.exception_handler(sqlite3.IntegrityError)
+    def conflict(request: Request, exc: sqlite3.IntegrityError) -> Response:
+        return JSONResponse({"detail": "That item exists."}, 409)
+
+    with TestClient(app) as client:
+        for name in ("pen", "ink", "nib"):
+            assert client.post(f"/items/{name}").status_code == 201
+            assert name in client.get("/items").json()  # at once: committed before the 201
+        assert client.post("/items/pen").status_code == 409  # the failure is the response
+        assert client.get("/items").json() == ["ink", "nib", "pen"]
+    assert order[:2] == ["handler returned", "committed"]
+    assert order.count("rolled back") == 1
+
+
+def test_a_failed_commit_in_a_function_scoped_dependency_is_the_response() -> None:
+    events: list[str] = []
+
+    async def unit_of_work() -> AsyncIterator[str]:
+        yield "work"
+        events.append("commit")
+        raise HTTPError(503, "The database is unavailable; nothing was saved.")
+
+    async def audit() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            events.append("audit closed")  # sees the failed commit too
+
+    app = Carafe(docs=None)
+
+    @app.post("/save")
+    async def save(
+        work: Annotated[str, Depends(unit_of_work, scope="function")],
+        _: Annotated[None, Depends(audit)],
+    ) -> dict[str, str]:
+        events.append("handler")
+        return {"saved": work}
+
+    with TestClient(app) as client:
+        response = client.post("/save")
+    assert response.status_code == 503
+    assert "nothing was saved" in response.json()["detail"]
+    assert events == ["handler", "commit", "audit closed"]

@@ -801,7 +801,7 @@ class Thing(msgspec.Struct):
 
 
 def test_a_source_registered_by_an_extension_is_left_out() -> None:
-    from carafe._core.plan import register_body_builder
+    from carafe.extensions import Registry
     from carafe.params import Param
 
     class Packed(Param):
@@ -813,8 +813,11 @@ def test_a_source_registered_by_an_extension_is_left_out() -> None:
 
         return extract
 
-    register_body_builder(Packed.source, builder)
-    app = Carafe()
+    class PackedExtension:
+        def install(self, registry: Registry) -> None:
+            registry.body_reader(Packed.source, builder)
+
+    app = Carafe(extensions=[PackedExtension()])
 
     @app.post("/packed")
     async def packed(data: Annotated[dict[str, int], Packed()]) -> None: ...

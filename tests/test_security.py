@@ -278,7 +278,10 @@ def test_nested_security_merges_scopes_and_shares_one_call() -> None:
         calls.append(scopes.scopes)
         return scopes.scopes
 
-    outer = Security(Security(needs, scopes=["b"]).dependency, scopes=["a"])
+    def middle(found: Annotated[list[str], Security(needs, scopes=["b"])]) -> list[str]:
+        return found
+
+    outer = Security(middle, scopes=["a"])
     app = Carafe(docs=None)
 
     @app.get("/")
@@ -288,7 +291,7 @@ def test_nested_security_merges_scopes_and_shares_one_call() -> None:
     with TestClient(app) as client:
         assert client.get("/").json() == [["a", "b"], ["a", "b"]]
     assert calls == [["a", "b"]]
-    assert Security(needs, scopes=["x"]).dependency is Security(needs, scopes=["x"]).dependency
+    assert Security(needs, scopes=["x"]).dependency is needs  # no wrapper: the plan carries them
 
 
 def test_security_wraps_generator_dependencies() -> None:

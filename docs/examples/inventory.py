@@ -49,7 +49,7 @@ async def transaction(
 ) -> AsyncIterator[Pool]:
     pool.transactions += 1
     try:
-        yield pool  # commit after the response is sent; a handler error rolls back
+        yield pool  # commit here, before the response: the next request sees the write
     finally:
         pool.transactions -= 1
 
@@ -82,7 +82,7 @@ class ItemView:
     """One item; every method gets the path parameter and a transaction."""
 
     item_id: int
-    db: Annotated[Pool, Depends(transaction)]
+    db: Annotated[Pool, Depends(transaction, scope="function")]
 
     def row(self) -> dict[str, object]:
         if self.item_id not in self.db.rows:

@@ -11,8 +11,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from carafe._concurrency import run_sync
-from carafe._core.plan import call_kind
+from carafe._concurrency import IO_POOL, ThreadPool, call_kind
+from carafe.context import RAISE_KEY
 from carafe.exceptions import ClientDisconnect, HTTPError
 from carafe.requests import Request
 from carafe.responses import ProblemResponse, Response
@@ -25,14 +25,14 @@ __all__ = ["ErrorHandlers", "logger"]
 logger = logging.getLogger("carafe")
 
 ExceptionHandler = Callable[[Request, Any], Response | Awaitable[Response]]
-RAISE_KEY = "carafe.raise_server_exceptions"
 
 
 class ErrorHandlers:
     """The app's ``@exception_handler`` table, keyed by exception class or status code."""
 
-    def __init__(self, debug: bool = False) -> None:
+    def __init__(self, debug: bool = False, pool: ThreadPool = IO_POOL) -> None:
         self.debug = debug
+        self.pool = pool  # runs sync exception handlers
         self.by_class: dict[type[BaseException], ExceptionHandler] = {}
         self.by_status: dict[int, ExceptionHandler] = {}
 
@@ -60,7 +60,7 @@ class ErrorHandlers:
             try:
                 if call_kind(handler) == "async":
                     return await handler(request, exc)  # type: ignore[no-any-return,misc]
-                return await run_sync(handler, request, exc)  # type: ignore[arg-type]
+                return await self.pool.run(handler, request, exc)  # type: ignore[arg-type]
             except Exception as handler_error:
                 exc = handler_error
                 if isinstance(exc, HTTPError):

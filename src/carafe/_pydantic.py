@@ -1,10 +1,11 @@
 """The pydantic v2 codec plugin: FastAPI users' models work unchanged.
 
-Loaded by ``carafe._core.codecs`` the first time it meets a type while pydantic is imported,
-and registered at import. It claims ``BaseModel`` subclasses, pydantic dataclasses and
-any type that contains one (``list[Item]``, ``Item | None``, ``dict[str, Item]``, a
-msgspec Struct with a model field such as an embedded body). Everything pydantic needs
-(the validator, the ``TypeAdapter``, the serializer) is looked up once, at startup:
+Loaded by ``carafe._pydantic_plugin`` the first time a type is looked at while pydantic
+is imported (each app installs it through its registry). It claims ``BaseModel``
+subclasses, pydantic dataclasses and any type that contains one (``list[Item]``,
+``Item | None``, ``dict[str, Item]``, a msgspec Struct with a model field such as an
+embedded body). Everything pydantic needs (the validator, the ``TypeAdapter``, the
+serializer) is looked up once, at startup:
 
     decode   Item.model_validate_json(body)           (a TypeAdapter for the others)
     convert  Item.model_validate(values)              (query, header and cookie groups)
@@ -226,6 +227,3 @@ def _adapter_encoder(adapter: TypeAdapter[Any]) -> codecs.Encoder:
             return dump(validate(value, from_attributes=True), by_alias=True)
 
     return encode
-
-
-codecs.register_plugin(PydanticPlugin())

@@ -9,28 +9,28 @@ trie walk) and one call.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from carafe._concurrency import run_sync, set_thread_pool_size
+from carafe._concurrency import DEFAULT_THREADS, ThreadPool
+from carafe._core.build import build_plan
 from carafe._core.endpoint import Endpoint, Hooks, build_endpoint, error_sender, head_endpoint
-from carafe._core.plan import Plan, build_plan, call_kind
+from carafe._core.render import Renderer
 from carafe._errors import ErrorHandlers, ExceptionHandler, logger
-from carafe.background import wait_for_background
+from carafe.context import CONTEXT_KEY, RAISE_KEY, context_of
 from carafe.datastructures import State
 from carafe.di import AppScope, Dependency
-from carafe.exceptions import ConfigurationError, HTTPError, URLBuildError
-from carafe.lifespan import LifespanDriver
+from carafe.exceptions import ConfigurationError
+from carafe.extensions import Extension, Registry, default_registry
+from carafe.lifespan import LifespanDriver, serve_lifespan
 from carafe.limits import DEFAULT_LIMITS, Limits
 from carafe.requests import Request
-from carafe.responses import RedirectResponse, Response
+from carafe.routing.dispatch import CompiledRoute, Dispatcher
 from carafe.routing.paths import PathTemplate
-from carafe.routing.router import Mount, Route, Router, WebSocketRoute
-from carafe.routing.trie import MethodTable, RouteTable
+from carafe.routing.router import Mount, Router, WebSocketRoute
 from carafe.types import ASGIApp, Message, Receive, Scope, Send
-from carafe.websockets import build_websocket_endpoint, deny_websocket
+from carafe.websockets import build_websocket_endpoint
 
 if TYPE_CHECKING:
     from carafe.openapi import DocsConfig
@@ -39,15 +39,6 @@ __all__ = ["Carafe", "CompiledRoute"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 Lifespan = Callable[["Carafe"], AbstractAsyncContextManager[Mapping[str, Any] | None]]
-
-
-@dataclasses.dataclass(slots=True)
-class CompiledRoute:
-    """A route as the app serves it: the flattened route, its template and plan."""
-
-    route: Route
-    template: PathTemplate
-    plan: Plan
 
 
 class _Overrides(dict[Any, Any]):
@@ -108,12 +99,15 @@ class Carafe(Router):
             app's life; a mapping it yields becomes ``request.state``.
         limits: Bounds on request bodies for every route (see ``Limits``).
         dependencies: ``Depends(...)`` run before every handler.
-        thread_pool_size: Threads for sync handlers and dependencies (default 40).
+        thread_pool_size: Threads for this app's sync handlers, dependencies, hooks and
+            background tasks (default 40); each app has its own pool.
         background_timeout: Seconds shutdown waits for running ``BackgroundTasks``
             before cancelling them (default 30).
         docs: Where the OpenAPI document and the docs pages are served (see
             ``carafe.openapi.DocsConfig``); the default serves ``/openapi.json``,
             ``/docs`` and ``/redoc``; ``None`` serves none of them.
+        extensions: Features to install besides the built-in ones (see
+            ``carafe.extensions``); ``app.extend(extension)`` adds one later.
 
     ::
 
@@ -139,6 +133,7 @@ class Carafe(Router):
         thread_pool_size: int | None = None,
         background_timeout: float = 30.0,
         docs: DocsConfig | bool | None = True,
+        extensions: Sequence[Extension] = (),
     ) -> None:
         self._compiled: list[CompiledRoute] | None = None
         super().__init__(dependencies=dependencies)
@@ -149,31 +144,30 @@ class Carafe(Router):
         self.limits = DEFAULT_LIMITS if limits is None else limits.over(DEFAULT_LIMITS)
         self.state = State()
         self._overrides = _Overrides(self)
-        self.extensions: dict[str, Any] = {}
+        self.extensions: dict[str, Any] = {}  # each feature's own state, as in Flask
         self.template_globals: dict[str, Any] = {}
         self.template_filters: dict[str, Callable[..., Any]] = {}
         self.docs = docs
         self._docs_router: Router | None = None
-        self._app_scope = AppScope()  # Depends(..., scope="app") values
-        self._errors = ErrorHandlers(debug)
+        self.threads = ThreadPool(thread_pool_size or DEFAULT_THREADS)
+        self.registry: Registry = default_registry()
+        for extension in extensions:
+            self.registry.install(extension)
+        self._registry_version = self.registry.version
+        self._app_scope = AppScope(self.threads)  # Depends(..., scope="app") values
+        self._errors = ErrorHandlers(debug, self.threads)
         self._lifespan = lifespan
         self._startup: list[Callable[[], Any]] = []
         self._shutdown: list[Callable[[], Any]] = []
         self._before: list[Callable[..., Any]] = []
         self._after: list[Callable[..., Any]] = []
         self._middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
-        self._table: RouteTable[Endpoint] = RouteTable()
-        self._ws_table: RouteTable[Endpoint] = RouteTable()
+        self._dispatcher = Dispatcher(self._errors)
         self.background_timeout = background_timeout
-        self._mounts: list[Mount] = []
-        self._names: dict[str, PathTemplate] = {}
-        self._mount_names: dict[str, str] = {}
-        self._mount_states: dict[int, dict[str, Any]] = {}  # id(mounted app) -> its state
         self._entry: ASGIApp = self._first_call
         self._stack: ASGIApp = self._dispatch  # the middleware chain, built by compile()
+        self._prematch = False  # whether middleware runs before routing (see __call__)
         self._running: contextlib.AsyncExitStack | None = None
-        if thread_pool_size is not None:
-            set_thread_pool_size(thread_pool_size)
         if csrf:
             from carafe.web.csrf import CSRFProtect
 
@@ -204,6 +198,11 @@ class Carafe(Router):
     def _changed(self) -> None:
         self._compiled = None
         self._entry = self._first_call
+
+    def extend(self, extension: Extension) -> None:
+        """Install a feature (see ``carafe.extensions``): it takes effect at the next compile."""
+        self.registry.install(extension)
+        self._changed()
 
     # --- Registration beyond routes ------------------------------------------------
 
@@ -272,60 +271,71 @@ class Carafe(Router):
 
     def compile(self) -> list[CompiledRoute]:
         """Build the route table now; raises ``ConfigurationError`` for a broken setup."""
-        if self._compiled is not None:
+        if self._compiled is not None and self._registry_version == self.registry.version:
             return self._compiled
         if self.docs and self._docs_router is None:
             self._install_docs()
+        self._registry_version = self.registry.version
         compiled: list[CompiledRoute] = []
-        table: RouteTable[Endpoint] = RouteTable()
-        ws_table: RouteTable[Endpoint] = RouteTable()
-        names: dict[str, PathTemplate] = {}
+        dispatcher = Dispatcher(self._errors)
         mounts: list[Mount] = []
-        hooks = Hooks(self._before, self._after)
+        hooks = Hooks(self._before, self._after, self.threads)
         self._app_scope.begin()  # the plans below register the app-scoped dependencies
         send_error = error_sender(self._errors, hooks)
-        gets: list[tuple[PathTemplate, Endpoint]] = []
+        gets: list[tuple[CompiledRoute, Endpoint]] = []
         for item in self.walk():
             if isinstance(item, Mount):
                 mounts.append(item)
                 continue
             template = PathTemplate(item.path)
-            known = names.get(item.name)
+            known = dispatcher.names.get(item.name)
             if known is not None and known.path != template.path:
                 raise ConfigurationError(
                     f"Two routes are named {item.name!r} ({known.path} and {template.path}); "
                     "give one a name= or put them in named routers"
                 )
-            names[item.name] = template
+            dispatcher.names[item.name] = template
             plan = build_plan(
                 item.handler,
                 template.param_names,
                 item.dependencies,
                 self.dependency_overrides,
                 self._app_scope,
+                self.registry,
+                self.threads,
             )
+            route = CompiledRoute(item, template, plan)
             if isinstance(item, WebSocketRoute):
                 endpoint = build_websocket_endpoint(item, plan, template.param_names)
-                ws_table.add(template, "WEBSOCKET", endpoint)
+                dispatcher.add(route, "WEBSOCKET", endpoint)
                 continue
             # walk() merged the route's limits over its routers' and the app's.
             limits = item.limits if item.limits is not None else DEFAULT_LIMITS
-            endpoint = build_endpoint(item, plan, template.param_names, limits, hooks, send_error)
+            renderer = Renderer(item, self.registry.codecs)
+            endpoint = build_endpoint(
+                item, plan, template.param_names, limits, hooks, send_error, renderer
+            )
             for method in item.methods:
-                table.add(template, method, endpoint)
+                dispatcher.add(route, method, endpoint)
                 if method == "GET":
-                    gets.append((template, endpoint))
-            compiled.append(CompiledRoute(item, template, plan))
-        for template, endpoint in gets:
+                    gets.append((route, endpoint))
+            compiled.append(route)
+        for route, endpoint in gets:
             with contextlib.suppress(ConfigurationError):  # an explicit HEAD route wins
-                table.add(template, "HEAD", head_endpoint(endpoint))
-        mounts.sort(key=lambda mount: len(mount.prefix), reverse=True)
-        self._table, self._names, self._mounts = table, names, mounts
-        self._ws_table = ws_table
-        self._mount_names = {m.name: m.prefix for m in mounts if m.name}
+                dispatcher.add(route, "HEAD", head_endpoint(endpoint))
+        dispatcher.add_mounts(mounts)
+        dispatcher.mount_states = self._dispatcher.mount_states  # started mounts stay started
+        self._dispatcher = dispatcher
         self._stack = self._build_stack()  # a middleware's setup mistake raises here too
+        self._prematch = bool(self._middleware)
         self._compiled = compiled
         return compiled
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The compiled route tables (compiling first if needed)."""
+        self.compile()
+        return self._dispatcher
 
     def _install_docs(self) -> None:
         from carafe.openapi import DocsConfig
@@ -355,131 +365,36 @@ class Carafe(Router):
                 await self._errors.send(exc, Request(scope, receive), send)
                 return
         self._entry = self._stack
-        await self._entry(scope, receive, send)
+        await self._call(scope, receive, send)
 
     # --- Per request ---------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
+        if self._prematch:
+            await self._call(scope, receive, send)
+            return
+        await self._entry(scope, receive, send)
+
+    async def _call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # PERF: without middleware nothing runs before routing, so the route is found
+        # once, by the dispatcher; with middleware it is found first too, so middleware
+        # can read it (one more table probe and a context object per request).
+        if self._prematch and scope["type"] != "lifespan":
+            scope.pop(CONTEXT_KEY, None)  # a context an enclosing app made is not ours
+            context_of(scope).route = self._dispatcher.match(scope)
         await self._entry(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self._dispatcher.http(scope, receive, send)
         elif kind == "lifespan":
-            await self._lifespan_protocol(receive, send, scope.get("state"))
+            await serve_lifespan(self, receive, send, scope.get("state"))
         elif kind == "websocket":
-            await self._websocket(scope, receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        root = scope.get("root_path")
-        if root:
-            path = _route_path(scope, path, root)
-        found = self._table.match(path)
-        if found is not None:
-            table, values = found
-            endpoint = table.get(scope["method"])
-            if endpoint is not None:
-                await endpoint(scope, receive, send, values)
-                return
-            await self._no_method(table, scope, receive, send)
-            return
-        mount = self._mount_for(path, websocket=False)
-        if mount is not None:
-            await mount.app(self._mount_scope(scope, mount), receive, send)
-            return
-        await self._not_found(path, scope, receive, send)
-
-    def _mount_for(self, path: str, *, websocket: bool) -> Mount | None:
-        """The mounted app for ``path``, longest prefix first (WSGI apps take no websockets)."""
-        for mount in self._mounts:
-            if websocket and mount.wsgi:
-                continue
-            prefix = mount.prefix
-            if path == prefix or path.startswith(prefix + "/") or not prefix:
-                return mount
-        return None
-
-    def _mount_scope(self, scope: Scope, mount: Mount) -> Scope:
-        """The scope a mounted app sees: the prefix moved into ``root_path``, and the
-        state its own lifespan set up laid over the app's."""
-        child = dict(scope)
-        child["root_path"] = scope.get("root_path", "") + mount.prefix
-        own_state = self._mount_states.get(id(mount.app))
-        if own_state is not None:
-            child["state"] = {**scope.get("state", {}), **own_state}
-        return child
-
-    async def _no_method(
-        self, table: MethodTable[Endpoint], scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        if scope["method"] == "OPTIONS":
-            allow = table.allow + ", OPTIONS"
-            await Response(b"", 204, {"allow": allow})(scope, receive, send)
-            return
-        error = HTTPError(
-            405,
-            f"{scope['method']} is not allowed here; use {table.allow}.",
-            {"allow": table.allow},
-        )
-        await self._errors.send(error, Request(scope, receive), send)
-
-    async def _not_found(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-        # A route that differs only by a trailing slash gets a redirect, as in Flask.
-        other = path[:-1] if path.endswith("/") and len(path) > 1 else path + "/"
-        if self._table.match(other) is not None:
-            target = scope.get("root_path", "") + other
-            query = scope.get("query_string", b"")
-            if query:
-                target += "?" + query.decode("latin-1")
-            await RedirectResponse(target, 307)(scope, receive, send)
-            return
-        error = HTTPError(404, f"Nothing is at {path}.")
-        await self._errors.send(error, Request(scope, receive), send)
-
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        root = scope.get("root_path")
-        if root:
-            path = _route_path(scope, path, root)
-        found = self._ws_table.match(path)
-        if found is not None:
-            table, values = found
-            await table["WEBSOCKET"](scope, receive, send, values)
-            return
-        mount = self._mount_for(path, websocket=True)
-        if mount is not None:
-            await mount.app(self._mount_scope(scope, mount), receive, send)
-            return
-        await deny_websocket(scope, send, HTTPError(404, f"No websocket route is at {path}."))
+            await self._dispatcher.websocket(scope, receive, send)
 
     # --- Lifespan ------------------------------------------------------------------
-
-    async def _lifespan_protocol(
-        self, receive: Receive, send: Send, state: dict[str, Any] | None
-    ) -> None:
-        await receive()
-        try:
-            await self.startup(state)
-        except BaseException as exc:
-            logger.error("Startup failed", exc_info=exc)
-            await send(
-                {"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"}
-            )
-            return
-        await send({"type": "lifespan.startup.complete"})
-        await receive()
-        try:
-            await self.shutdown()
-        except BaseException as exc:
-            logger.error("Shutdown failed", exc_info=exc)
-            await send(
-                {"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"}
-            )
-            return
-        await send({"type": "lifespan.shutdown.complete"})
 
     async def startup(self, state: dict[str, Any] | None = None) -> None:
         """Compile, start mounted apps' lifespans, run startup hooks, enter ``lifespan``.
@@ -491,11 +406,11 @@ class Carafe(Router):
         stack = contextlib.AsyncExitStack()
         self._running = stack
         try:
-            for mount in self._mounts:
+            for mount in self._dispatcher.mounts:
                 if not mount.wsgi:
                     await self._start_mounted(mount.app, stack)
             for hook in self._startup:
-                await _call(hook)
+                await self.threads.as_async(hook)()
             stack.push_async_callback(self._run_shutdown_hooks)
             if self._lifespan is not None:
                 produced = await stack.enter_async_context(self._lifespan(self))
@@ -516,16 +431,19 @@ class Carafe(Router):
         await driver.startup()
         stack.push_async_callback(driver.shutdown)
         if driver.state:
-            self._mount_states[id(app)] = driver.state
-            stack.callback(self._mount_states.pop, id(app), None)
+            states = self._dispatcher.mount_states
+            states[id(app)] = driver.state
+            stack.callback(states.pop, id(app), None)
 
     async def _run_shutdown_hooks(self) -> None:
         for hook in self._shutdown:
-            await _call(hook)
+            await self.threads.as_async(hook)()
 
     async def shutdown(self) -> None:
         """Leave ``lifespan``, run shutdown hooks, stop mounted apps: startup in reverse."""
         stack, self._running = self._running, None
+        from carafe.background import wait_for_background
+
         await wait_for_background(self, self.background_timeout)
         if stack is not None:
             await stack.aclose()
@@ -538,14 +456,7 @@ class Carafe(Router):
         ``app.url_path_for("read_item", item_id=3)`` -> ``"/items/3"``; for a mount
         (such as ``static``), pass ``path=``: ``url_path_for("static", path="app.css")``.
         """
-        self.compile()
-        template = self._names.get(name)
-        if template is not None:
-            return template.build(params)
-        prefix = self._mount_names.get(name)
-        if prefix is not None and set(params) <= {"path"}:
-            return PathTemplate(prefix + "/{path:path}").build({"path": params.get("path", "")})
-        raise URLBuildError(f"No route is named {name!r}")
+        return self.dispatcher.url_path_for(name, **params)
 
     def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
         """Serve the app with the embedded server (uvicorn). For reload and workers, use
@@ -554,26 +465,6 @@ class Carafe(Router):
 
         options.setdefault("access_log", False)
         uvicorn.run(self, host=host, port=port, **options)
-
-
-def _route_path(scope: Scope, path: str, root: str) -> str:
-    """``path`` without the ``root_path``: the path the routes are matched against.
-
-    ASGI puts the root path in ``path``, and uvicorn does. A server that leaves it out
-    (granian's ``url_path_prefix``) gets it put in here, so that ``request.url``, the
-    app and its mounted apps all see one convention.
-    """
-    if path.startswith(root):
-        return path[len(root) :] or "/"
-    scope["path"] = root + path
-    return path
-
-
-async def _call(fn: Callable[[], Any]) -> None:
-    if call_kind(fn) == "async":
-        await fn()
-    else:
-        await run_sync(fn)
 
 
 class _ServerErrorGuard:
@@ -599,7 +490,7 @@ class _ServerErrorGuard:
         except Exception as exc:
             if started:
                 logger.error("Error after the response started", exc_info=exc)
-                if scope.get("carafe.raise_server_exceptions"):
+                if scope.get(RAISE_KEY):
                     raise
                 return
             await self.errors.send(exc, Request(scope, receive), send)

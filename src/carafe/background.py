@@ -25,17 +25,19 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from carafe._concurrency import run_sync
-from carafe._core.plan import call_kind, register_injectable
 from carafe._errors import logger
+from carafe.context import Slot, context_of
 
 if TYPE_CHECKING:
+    from carafe._concurrency import ThreadPool
+    from carafe.app import Carafe
+    from carafe.context import RequestContext
+    from carafe.extensions import Registry
     from carafe.requests import Request
-    from carafe.types import Scope
 
-__all__ = ["BackgroundTasks", "wait_for_background"]
+__all__ = ["BackgroundExtension", "BackgroundTasks", "wait_for_background"]
 
-_SCOPE_KEY = "carafe.background"
+_TASKS: Slot[BackgroundTasks] = Slot("background")
 _REGISTRY_KEY = "carafe.background"
 
 
@@ -46,22 +48,23 @@ class BackgroundTasks:
     there the tasks run in the request's own task, after the body is sent.
     """
 
-    __slots__ = ("tasks",)
+    __slots__ = ("pool", "tasks")
 
-    def __init__(self) -> None:
+    def __init__(self, pool: ThreadPool | None = None) -> None:
         self.tasks: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+        self.pool = pool  # the app's, for sync tasks (None: Carafe's I/O pool)
 
     def add(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Call ``fn(*args, **kwargs)`` after the response; sync functions run in threads."""
         self.tasks.append((fn, args, kwargs))
 
     async def __call__(self) -> None:
+        from carafe._concurrency import IO_POOL
+
+        pool = self.pool or IO_POOL
         for fn, args, kwargs in self.tasks:
             try:
-                if call_kind(fn) == "async":
-                    await fn(*args, **kwargs)
-                else:
-                    await run_sync(fn, *args, **kwargs)
+                await pool.as_async(fn)(*args, **kwargs)
             except Exception as exc:
                 name = getattr(fn, "__qualname__", repr(fn))
                 logger.error("Background task %s failed", name, exc_info=exc)
@@ -101,7 +104,7 @@ class _Running:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _running(app: Any) -> _Running:
+def _running(app: Carafe) -> _Running:
     extensions: dict[str, Any] = app.extensions
     running = extensions.get(_REGISTRY_KEY)
     if running is None:
@@ -109,7 +112,7 @@ def _running(app: Any) -> _Running:
     return running
 
 
-async def wait_for_background(app: Any, timeout: float) -> None:
+async def wait_for_background(app: Carafe, timeout: float) -> None:
     """Wait up to ``timeout`` seconds for ``app``'s background tasks, then cancel them."""
     running = app.extensions.get(_REGISTRY_KEY)
     if running is not None:
@@ -118,19 +121,22 @@ async def wait_for_background(app: Any, timeout: float) -> None:
 
 def _inject(request: Request) -> BackgroundTasks:
     # One object per request, however many parameters ask for it.
-    tasks: BackgroundTasks | None = request.scope.get(_SCOPE_KEY)
+    context = context_of(request.scope)
+    tasks = context.get(_TASKS)
     if tasks is None:
-        tasks = request.scope[_SCOPE_KEY] = BackgroundTasks()
+        tasks = BackgroundTasks(getattr(request.app, "threads", None))
+        context.set(_TASKS, tasks)
     return tasks
 
 
-def _after_response(scope: Scope) -> None:
-    tasks: BackgroundTasks | None = scope.pop(_SCOPE_KEY, None)
+def _after_response(app: Carafe, context: RequestContext) -> None:
+    tasks = context.pop(_TASKS)
     if tasks:
-        _running(scope["app"]).start(tasks)
+        _running(app).start(tasks)
 
 
-# The endpoint looks for ``after_response`` on its extractors at startup: only routes
-# that take BackgroundTasks pay for running them.
-_inject.after_response = _after_response  # type: ignore[attr-defined]
-register_injectable(BackgroundTasks, _inject)
+class BackgroundExtension:
+    """Provides ``BackgroundTasks``; only routes that take it pay for running them."""
+
+    def install(self, registry: Registry) -> None:
+        registry.provide(BackgroundTasks, _inject, after_response=_after_response)

@@ -161,7 +161,7 @@ def routes(app: str) -> None:
         if isinstance(item, WebSocketRoute):
             handler = f"{item.handler.__module__}.{item.handler.__qualname__}"
             rows.append(("WEBSOCKET", item.path, item.name, handler))
-    for mount in application._mounts:
+    for mount in application.dispatcher.mounts:
         kind = "WSGI" if mount.wsgi else "ASGI"
         rows.append(("*", mount.prefix + "/...", mount.name or "", f"<mounted {kind} app>"))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]

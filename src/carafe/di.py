@@ -1,17 +1,22 @@
 """Dependency injection: ``Depends`` marks a parameter filled by calling another function.
 
-The graph is walked once at startup (``carafe._core.plan``) into a flat, ordered list of
+The graph is walked once at startup (``carafe._core.build``) into a flat, ordered list of
 calls; per request the list is run top to bottom. A dependency may itself take
 parameters, the request and other dependencies. Within one request each dependency
 runs once and its value is shared, unless ``use_cache=False``.
 
-``yield`` dependencies run their code after ``yield`` when the response has been sent
-(after its last chunk, for a streaming response), or, if the handler raised, with the
-exception thrown in at the ``yield``; in reverse order, exactly once.
+``yield`` dependencies run their code after ``yield`` exactly once, newest first: if
+the handler raised, with the exception thrown in at the ``yield``. When depends on the
+scope:
 
-Two scopes:
-
-    request (default)   called for each request that needs it
+    request (default)   called for each request that needs it; the code after
+                        ``yield`` runs once the response has been sent (after its last
+                        chunk, for a streaming response)
+    function            called like ``request``, but the code after ``yield`` runs as
+                        soon as the handler returns, before the response is sent: a
+                        transaction committed there is visible to the client's next
+                        request, and a failed commit (or an ``HTTPError`` raised there)
+                        becomes the response
     app                 called once, when the app starts (the lifespan startup, or the
                         first request when the server runs no lifespan); a ``yield``
                         dependency's cleanup runs at shutdown. It may take only other
@@ -28,32 +33,42 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Literal, TypeVar, cast, overload
 
-from carafe._concurrency import run_sync
+from carafe._concurrency import IO_POOL, ThreadPool
 from carafe.exceptions import ConfigurationError
 
 __all__ = ["AppScope", "Dependency", "Depends", "Scope"]
 
 T = TypeVar("T")
-Scope = Literal["request", "app"]
+Scope = Literal["request", "function", "app"]
 
 
 class Dependency:
     """The marker ``Depends`` returns: which callable, its scope, whether to share its value."""
 
-    __slots__ = ("dependency", "scope", "use_cache")
+    __slots__ = ("dependency", "scope", "scopes", "use_cache")
 
     def __init__(
-        self, dependency: Callable[..., Any] | None, use_cache: bool, scope: Scope = "request"
+        self,
+        dependency: Callable[..., Any] | None,
+        use_cache: bool,
+        scope: Scope = "request",
+        scopes: tuple[str, ...] = (),
     ) -> None:
-        if scope not in ("request", "app"):
-            raise ConfigurationError(f"Depends(scope=...) is 'request' or 'app', not {scope!r}")
+        if scope not in ("request", "function", "app"):
+            raise ConfigurationError(
+                f"Depends(scope=...) is 'request', 'function' or 'app', not {scope!r}"
+            )
         self.dependency = dependency
         self.use_cache = use_cache
         self.scope = scope
+        self.scopes = scopes  # OAuth2 scopes it requires (``Security``)
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__qualname__", repr(self.dependency))
-        return f"Depends({name})" if self.scope == "request" else f"Depends({name}, scope='app')"
+        extra = "" if self.scope == "request" else f", scope={self.scope!r}"
+        if self.scopes:
+            extra += f", scopes={list(self.scopes)!r}"
+        return f"Depends({name}{extra})"
 
 
 @overload
@@ -84,8 +99,10 @@ def Depends(
         dependency: A sync or async function, generator or class. Omitted, the
             parameter's annotation is called (``db: Annotated[DB, Depends()]``).
         use_cache: False calls the dependency again wherever it is used in one request.
-        scope: ``"request"`` (default) calls it per request; ``"app"`` once per app
-            start, cleaned up at shutdown (a connection pool, a loaded ML model).
+        scope: ``"request"`` (default) calls it per request, finishing a ``yield`` after
+            the response; ``"function"`` finishes it before the response is sent;
+            ``"app"`` once per app start, cleaned up at shutdown (a connection pool, a
+            loaded ML model).
 
     Typed as the dependency's value, so both spellings check under mypy::
 
@@ -116,7 +133,8 @@ class AppScope:
     next request. ``close`` runs the ``yield`` cleanups, newest first.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pool: ThreadPool = IO_POOL) -> None:
+        self.pool = pool  # runs the sync ones
         self.values: dict[Any, Any] = {}
         self._calls: dict[Any, _AppCall] = {}
         self._stack: contextlib.AsyncExitStack | None = None
@@ -158,17 +176,17 @@ class AppScope:
         if call.kind == "async":
             return await call.fn(**kwargs)
         if call.kind == "sync":
-            return await run_sync(call.fn, **kwargs)
+            return await self.pool.run(call.fn, **kwargs)
         if self._stack is None:
             self._stack = contextlib.AsyncExitStack()
         if call.kind == "asyncgen":
             manager = contextlib.asynccontextmanager(call.fn)(**kwargs)
             return await self._stack.enter_async_context(manager)
         sync_manager = contextlib.contextmanager(call.fn)(**kwargs)
-        value = await run_sync(sync_manager.__enter__)
+        value = await self.pool.run(sync_manager.__enter__)
 
         async def leave(*exc_info: Any) -> bool:
-            return bool(await run_sync(sync_manager.__exit__, *exc_info))
+            return bool(await self.pool.run(sync_manager.__exit__, *exc_info))
 
         self._stack.push_async_exit(leave)
         return value

@@ -49,8 +49,8 @@ import msgspec
 import msgspec.inspect
 
 from carafe._core import codecs
-from carafe._core.endpoint import REQUEST_CLEANUP
-from carafe._core.plan import ParamInfo, register_body_builder, register_typed_source
+from carafe._core.plan import ParamInfo
+from carafe.context import Slot, context_of
 from carafe.datastructures import Headers
 from carafe.exceptions import ConfigurationError, ErrorDetail, HTTPError, RequestValidationError
 from carafe.limits import DEFAULT_LIMITS, Limits
@@ -61,12 +61,22 @@ from carafe.uploads import UploadFile
 if TYPE_CHECKING:
     from multipart import MultipartSegment  # type: ignore[import-untyped]
 
-__all__ = ["File", "Form", "FormData", "parse_content_type", "parse_urlencoded", "read_form"]
+    from carafe.extensions import Registry
+
+__all__ = [
+    "File",
+    "Form",
+    "FormData",
+    "FormsExtension",
+    "parse_content_type",
+    "parse_urlencoded",
+    "read_form",
+]
 
 FormValue: TypeAlias = str | UploadFile
 Reader = Callable[["FormData"], Any]
 
-_FORM_KEY = "carafe.form"
+_FORM: Slot[FormData | Exception] = Slot("form")
 _URLENCODED = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
 _NOT_A_FORM = "The body must be a form (multipart/form-data or application/x-www-form-urlencoded)"
@@ -207,18 +217,18 @@ async def read_form(request: Request) -> FormData:
             it is malformed.
         ClientDisconnect: the client went away while the body was being read.
     """
-    scope = request.scope
-    cached = scope.get(_FORM_KEY)
+    context = context_of(request.scope)
+    cached = context.get(_FORM)
     if cached is not None:
         if isinstance(cached, Exception):
             raise cached
-        return cached  # type: ignore[no-any-return]
+        return cached
     try:
         form = await _read(request)
     except Exception as exc:
-        scope[_FORM_KEY] = exc  # the body is spent: a second reader gets the same answer
+        context.set(_FORM, exc)  # the body is spent: a second reader gets the same answer
         raise
-    scope[_FORM_KEY] = form
+    context.set(_FORM, form)
     return form
 
 
@@ -422,7 +432,7 @@ class _Parts:
         raw = [(k.lower().encode("latin-1"), v.encode("utf-8")) for k, v in headers]
         upload = UploadFile(segment.filename, segment.content_type, Headers(raw))
         if self.files == 1:  # from now on, the request closes the form's files as it ends
-            self.scope.setdefault(REQUEST_CLEANUP, []).append(self.form.close)
+            context_of(self.scope).on_cleanup(self.form.close)
         self.form._add(self.name, upload)  # added at once, so cleanup sees it
         self.upload = upload
 
@@ -646,10 +656,14 @@ def build_form_extractor(group: list[ParamInfo]) -> Callable[[Request], Awaitabl
             values[name] = await _contents(values[name])
         return values
 
-    setattr(extract, "registers_cleanup", True)  # noqa: B010  (read by carafe._core.endpoint)
     return extract
 
 
-register_body_builder("form", build_form_extractor)
-register_body_builder("file", build_form_extractor)
-register_typed_source(UploadFile, "file")
+class FormsExtension:
+    """Reads ``Form()`` and ``File()`` parameters (and bare ``UploadFile`` ones) from the
+    body; the uploads are closed when the request ends."""
+
+    def install(self, registry: Registry) -> None:
+        registry.body_reader("form", build_form_extractor, cleans_up=True)
+        registry.body_reader("file", build_form_extractor, cleans_up=True)
+        registry.typed_source(UploadFile, "file")

@@ -1,18 +1,57 @@
-"""Driving an ASGI app's lifespan from the outside.
+"""The ASGI lifespan protocol, both sides of it.
 
-Used for the lifespans of mounted sub-apps (which Starlette and FastAPI never run) and
-by the test clients, so both speak the protocol the way a server does.
+``serve_lifespan`` answers a server's lifespan messages for an app that has
+``startup(state)`` and ``shutdown()`` (``Carafe``). ``LifespanDriver`` drives another
+app's lifespan from the outside: the lifespans of mounted sub-apps (which Starlette and
+FastAPI never run) and the test clients', so both speak it the way a server does.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+from typing import Any, Protocol
 
 from carafe.exceptions import CarafeError
-from carafe.types import ASGIApp, Message
+from carafe.types import ASGIApp, Message, Receive, Send
 
-__all__ = ["LifespanDriver", "LifespanError"]
+__all__ = ["LifespanDriver", "LifespanError", "serve_lifespan"]
+
+logger = logging.getLogger("carafe")
+
+
+class _Lives(Protocol):
+    async def startup(self, state: dict[str, Any] | None = None) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+
+async def serve_lifespan(
+    app: _Lives, receive: Receive, send: Send, state: dict[str, Any] | None
+) -> None:
+    """Answer one lifespan: startup, then (after the server says so) shutdown.
+
+    A failure is logged with its traceback and reported to the server as
+    ``lifespan.startup.failed`` (or ``shutdown.failed``) with a one-line message.
+    """
+    await receive()
+    try:
+        await app.startup(state)
+    except BaseException as exc:
+        logger.error("Startup failed", exc_info=exc)
+        message = f"{type(exc).__name__}: {exc}"
+        await send({"type": "lifespan.startup.failed", "message": message})
+        return
+    await send({"type": "lifespan.startup.complete"})
+    await receive()
+    try:
+        await app.shutdown()
+    except BaseException as exc:
+        logger.error("Shutdown failed", exc_info=exc)
+        message = f"{type(exc).__name__}: {exc}"
+        await send({"type": "lifespan.shutdown.failed", "message": message})
+        return
+    await send({"type": "lifespan.shutdown.complete"})
 
 
 class LifespanError(CarafeError):

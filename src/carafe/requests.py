@@ -1,7 +1,8 @@
 """``Request`` (and ``HTTPConnection``, its base shared with websockets): lazy views over a scope.
 
 Nothing is parsed until asked for, and what is parsed is kept. The body is kept in the
-scope too, so a hook or middleware that read it leaves it readable for the handler.
+request's ``RequestContext`` too, so a hook or middleware that read it leaves it
+readable for the handler.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from carafe.datastructures import (
     State,
     parse_cookies,
 )
+from carafe.context import CONTEXT_KEY, RequestContext, context_of
 from carafe.exceptions import ClientDisconnect, HTTPError
 from carafe.limits import DEFAULT_LIMITS, Limits
 
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["HTTPConnection", "Request", "read_body"]
 
-_BODY_KEY = "carafe.body"
 
 
 async def _empty_receive() -> dict[str, Any]:
@@ -52,9 +53,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     The size is checked against ``Content-Length`` first and against the bytes
     actually received as they arrive, so a lying client is stopped as well.
     """
-    cached: bytes | None = scope.get(_BODY_KEY)
-    if cached is not None:
-        return cached
+    context: RequestContext | None = scope.get(CONTEXT_KEY)
+    if context is not None and context.body is not None:
+        return context.body
     length = declared_length(scope)
     if length is not None and length > limit:
         raise HTTPError(413, f"The request body is larger than the limit of {limit} bytes.")
@@ -73,7 +74,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    scope[_BODY_KEY] = body
+    if context is None:
+        context = scope[CONTEXT_KEY] = RequestContext()
+    context.body = body
     return body
 
 
@@ -166,6 +169,11 @@ class HTTPConnection:
         return state
 
     @property
+    def context(self) -> RequestContext:
+        """What Carafe and its features keep about this request (``carafe.context``)."""
+        return context_of(self.scope)
+
+    @property
     def app(self) -> Carafe:
         return self.scope["app"]  # type: ignore[no-any-return]
 
@@ -234,7 +242,8 @@ class Request(HTTPConnection):
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The body chunk by chunk as it arrives, without the size limit of ``body``."""
-        cached = self.scope.get(_BODY_KEY)
+        context: RequestContext | None = self.scope.get(CONTEXT_KEY)
+        cached = None if context is None else context.body
         if cached is not None:
             yield cached
             return

@@ -25,18 +25,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import inspect
-from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
-from carafe._core import plan as _plan
 from carafe.di import Dependency
 from carafe.exceptions import HTTPError, RequestValidationError
 from carafe.forms import Form
 from carafe.requests import Request
+
+if TYPE_CHECKING:
+    from carafe._core.plan import Call
+    from carafe.extensions import ParameterSite, Registry
 
 __all__ = [
     "APIKeyCookie",
@@ -50,6 +51,7 @@ __all__ = [
     "OAuth2PasswordRequestForm",
     "Security",
     "SecurityBase",
+    "SecurityExtension",
     "SecurityScopes",
 ]
 
@@ -374,13 +376,6 @@ class SecurityScopes:
         return f"SecurityScopes({self.scopes!r})"
 
 
-_plan.register_injectable(SecurityScopes, lambda request: SecurityScopes())
-
-# (dependency, scopes) -> its wrapper, so one scoped dependency runs once per request.
-_scoped_cache: dict[tuple[Any, tuple[str, ...]], Callable[..., Any]] = {}
-_needs_cache: dict[Any, bool] = {}
-
-
 def Security(
     dependency: Callable[..., Any], *, scopes: Sequence[str] = (), use_cache: bool = True
 ) -> Any:
@@ -390,155 +385,23 @@ def Security(
     dependencies below it (added to the scopes those ask for), and are listed in the
     operation's ``security`` in the OpenAPI document.
     """
-    return Dependency(_scoped(dependency, tuple(scopes)), use_cache)
+    return Dependency(dependency, use_cache, scopes=tuple(scopes))
 
 
-def security_of(fn: Any) -> tuple[SecurityBase, tuple[str, ...]] | None:
+def security_of(call: Call) -> tuple[SecurityBase, tuple[str, ...]] | None:
     """The scheme and scopes a plan call stands for, if it is a security dependency."""
-    scoped = getattr(fn, "__carafe_security__", None)
-    if scoped is not None:
-        fn, scopes = scoped
-    else:
-        scopes = ()
-    if isinstance(fn, SecurityBase):
-        return fn, scopes
+    if isinstance(call.fn, SecurityBase):
+        return call.fn, call.scopes
     return None
 
 
-def _needs_scopes(fn: Any) -> bool:
-    """Whether ``fn`` or a dependency below it takes ``SecurityScopes`` or is a scheme."""
-    if isinstance(fn, SecurityBase) or hasattr(fn, "__carafe_security__"):
-        return True
-    known = _needs_cache.get(fn)
-    if known is not None:
-        return known
-    _needs_cache[fn] = False  # a cycle reads False; the plan reports cycles
-    found = any(
-        kind == "scopes" or (kind == "dep" and _needs_scopes(target))
-        for _, kind, target in _parameters(fn)
-    )
-    _needs_cache[fn] = found
-    return found
+def _scopes_extractor(site: ParameterSite) -> Callable[[Request], SecurityScopes]:
+    scopes = site.scopes
+    return lambda request: SecurityScopes(scopes)
 
 
-def _parameters(fn: Any) -> list[tuple[str, str, Any]]:
-    """``(name, kind, target)`` per parameter: kind is "scopes", "dep" or "other"."""
-    signature, hints = _plan._signature(fn)
-    found: list[tuple[str, str, Any]] = []
-    for name in signature.parameters:
-        base, extras = _plan._split_annotated(hints.get(name, Any))
-        dependency = next((e for e in extras if isinstance(e, Dependency)), None)
-        default = signature.parameters[name].default
-        if isinstance(default, Dependency):
-            dependency = default
-        if isinstance(base, type) and issubclass(base, SecurityScopes):
-            found.append((name, "scopes", None))
-        elif dependency is not None:
-            found.append((name, "dep", dependency.dependency or base))
-        else:
-            found.append((name, "other", None))
-    return found
+class SecurityExtension:
+    """Fills ``SecurityScopes`` parameters with the scopes required on the way to them."""
 
-
-def _scoped(dependency: Callable[..., Any], scopes: tuple[str, ...]) -> Callable[..., Any]:
-    inner = getattr(dependency, "__carafe_security__", None)
-    if inner is not None:  # Security(Security(f, a), b) is Security(f, b + a)
-        dependency, scopes = inner[0], scopes + tuple(s for s in inner[1] if s not in scopes)
-    key = (dependency, scopes)
-    wrapper = _scoped_cache.get(key)
-    if wrapper is None:
-        wrapper = _scoped_cache[key] = _wrap(dependency, scopes)
-    return wrapper
-
-
-def _rescope(dependency: Dependency, target: Any, scopes: tuple[str, ...]) -> Dependency:
-    """``dependency`` pointed at a scoped wrapper when ``target`` needs the scopes."""
-    if not _needs_scopes(target):
-        return dependency
-    return Dependency(_scoped(target, scopes), dependency.use_cache)
-
-
-def _wrap(dependency: Callable[..., Any], scopes: tuple[str, ...]) -> Callable[..., Any]:
-    """A function that calls ``dependency`` with ``SecurityScopes(scopes)`` filled in and
-    the scopes passed on to the dependencies below it. Built once, at startup."""
-    signature, hints = _plan._signature(dependency)
-    kept: list[inspect.Parameter] = []
-    annotations: dict[str, Any] = {}
-    scope_names: list[str] = []
-    for name, kind, target in _parameters(dependency):
-        parameter = signature.parameters[name]
-        annotation = hints.get(name, Any)
-        if kind == "scopes":
-            scope_names.append(name)
-            continue
-        if kind == "dep":
-            base, extras = _plan._split_annotated(annotation)
-            if isinstance(parameter.default, Dependency):
-                parameter = parameter.replace(default=_rescope(parameter.default, target, scopes))
-            else:
-                extras = tuple(
-                    _rescope(e, target, scopes) if isinstance(e, Dependency) else e for e in extras
-                )
-                annotation = Annotated[(base, *extras)]
-        annotations[name] = annotation
-        kept.append(parameter.replace(annotation=annotation))
-    granted = SecurityScopes(scopes)
-
-    def fill(kwargs: dict[str, Any]) -> dict[str, Any]:
-        for name in scope_names:
-            kwargs[name] = granted
-        return kwargs
-
-    wrapper = _wrapper_for(_plan.call_kind(dependency), dependency, fill)
-    wrapper.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = annotations
-    wrapper.__name__ = wrapper.__qualname__ = getattr(
-        dependency, "__qualname__", type(dependency).__qualname__
-    )
-    wrapper.__carafe_security__ = (dependency, scopes)  # type: ignore[attr-defined]
-
-    def rebind(overrides: Mapping[Any, Any]) -> Callable[..., Any]:
-        replacement = overrides.get(dependency)
-        return wrapper if replacement is None else _scoped(replacement, scopes)
-
-    wrapper.__carafe_rebind__ = rebind  # type: ignore[attr-defined]
-    return wrapper
-
-
-def _wrapper_for(
-    kind: str, dependency: Callable[..., Any], fill: Callable[[dict[str, Any]], dict[str, Any]]
-) -> Callable[..., Any]:
-    if kind == "async":
-
-        async def call_async(**kwargs: Any) -> Any:
-            return await dependency(**fill(kwargs))
-
-        return call_async
-    if kind == "gen":
-
-        def call_gen(**kwargs: Any) -> Any:
-            return (yield from dependency(**fill(kwargs)))
-
-        return call_gen
-    if kind == "asyncgen":
-
-        async def call_asyncgen(**kwargs: Any) -> Any:
-            # An async generator cannot ``yield from``: pass the value out and any
-            # exception thrown in at the yield back down, by hand.
-            generator = dependency(**fill(kwargs))
-            value = await generator.__anext__()
-            try:
-                yield value
-            except BaseException as exc:
-                with contextlib.suppress(StopAsyncIteration):
-                    await generator.athrow(exc)
-                return
-            with contextlib.suppress(StopAsyncIteration):
-                await generator.__anext__()
-
-        return call_asyncgen
-
-    def call_sync(**kwargs: Any) -> Any:
-        return dependency(**fill(kwargs))
-
-    return call_sync
+    def install(self, registry: Registry) -> None:
+        registry.provide(SecurityScopes, per_parameter=_scopes_extractor)

@@ -28,7 +28,7 @@ import httpx
 import msgspec
 
 from carafe._core.codecs import encode_json
-from carafe._errors import RAISE_KEY
+from carafe.context import RAISE_KEY
 from carafe.exceptions import WebSocketDisconnect
 from carafe.lifespan import LifespanDriver
 from carafe.types import ASGIApp, Message

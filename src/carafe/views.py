@@ -37,7 +37,7 @@ import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, get_args, get_origin
 
-from carafe._core.plan import call_kind
+from carafe._concurrency import call_kind
 from carafe.di import Dependency
 from carafe.exceptions import ConfigurationError
 from carafe.params import Param

@@ -39,9 +39,12 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
+from carafe._concurrency import call_kind
 from carafe._core import codecs
-from carafe._core.plan import Plan, call_kind, register_injectable
-from carafe._errors import RAISE_KEY, logger
+from carafe._core.plan import Plan
+from carafe._core.unwind import Exits
+from carafe._errors import logger
+from carafe.context import RAISE_KEY
 from carafe.exceptions import (
     ConfigurationError,
     HTTPError,
@@ -52,6 +55,7 @@ from carafe.requests import HTTPConnection, Request
 
 if TYPE_CHECKING:
     from carafe._core.endpoint import Endpoint
+    from carafe.extensions import Registry
     from carafe.routing.router import WebSocketRoute
     from carafe.types import Message, Receive, Scope, Send
 
@@ -59,6 +63,7 @@ __all__ = [
     "MAX_MESSAGE_SIZE",
     "WebSocket",
     "WebSocketDisconnect",
+    "WebSocketExtension",
     "build_websocket_endpoint",
     "deny_websocket",
 ]
@@ -341,21 +346,21 @@ def build_websocket_endpoint(
         raise ConfigurationError(f"Websocket handler {name} must be an async function")
     resolve = plan.resolve
     takes_input = plan.takes_input
-    use_stack = plan.has_generators
+    use_exits = plan.has_generators
     max_size = route.max_message_size or MAX_MESSAGE_SIZE
 
     async def endpoint(scope: Scope, receive: Receive, send: Send, values: Sequence[str]) -> None:
         websocket = WebSocket(
             scope, receive, send, dict(zip(param_names, values, strict=True)), max_size
         )
-        stack = contextlib.AsyncExitStack() if use_stack else None
+        exits = Exits() if use_exits else None
         kwargs: dict[str, Any] = {}
         error: Exception | None = None
         try:
             if takes_input:
                 # The plan's extractors read only the parts a WebSocket shares with a
                 # Request (path, query, headers, cookies).
-                kwargs = await resolve(cast(Request, websocket), stack)
+                kwargs = await resolve(cast(Request, websocket), exits)
             await handler(**kwargs)
         except WebSocketDisconnect:
             pass
@@ -363,23 +368,20 @@ def build_websocket_endpoint(
             await websocket.close(1009, str(exc))
         except Exception as exc:
             error = exc
-        if stack is not None:
-            error = await _leave(stack, error)
+        if exits is not None:
+            error = await _leave(exits, error)
         await _finish(websocket, error)
 
     return endpoint
 
 
-async def _leave(stack: contextlib.AsyncExitStack, error: Exception | None) -> Exception | None:
-    """Run the yield dependencies' cleanup, throwing ``error`` in at their ``yield``."""
-    try:
-        if error is None:
-            await stack.aclose()
-        elif await stack.__aexit__(type(error), error, error.__traceback__):
-            return None
-    except Exception as cleanup_error:
-        return cleanup_error
-    return error
+async def _leave(exits: Exits, error: Exception | None) -> Exception | None:
+    """Finish the yield dependencies, throwing ``error`` in at their ``yield``; the error
+    to close with (None when a dependency swallowed it)."""
+    left = await exits.finish(error)
+    if left is not None and not isinstance(left, Exception):
+        raise left
+    return left
 
 
 async def _finish(websocket: WebSocket, error: Exception | None) -> None:
@@ -416,5 +418,8 @@ def _same(connection: Request) -> Any:
     return connection
 
 
-register_injectable(WebSocket, _same)
-register_injectable(HTTPConnection, lambda connection: connection)
+class WebSocketExtension:
+    """Provides ``WebSocket`` to websocket handlers and their dependencies."""
+
+    def install(self, registry: Registry) -> None:
+        registry.provide(WebSocket, _same)

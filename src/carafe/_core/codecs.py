@@ -4,20 +4,19 @@ Every function here runs at startup and returns a callable for the request path,
 per-request work is one call into msgspec's C code. Errors come out in one shape,
 ``{"loc": [...], "msg": ..., "type": ...}``, whichever library found them.
 
-Plugins (``register_plugin``) claim the types they know; pydantic's lives in
-``carafe._pydantic`` and is loaded only when a pydantic model is first seen.
+Model libraries plug in as ``CodecPlugin``s through an app's registry
+(``carafe.extensions``): every factory here takes the app's plugin list (None: the
+default one, pydantic's, which loads ``carafe._pydantic`` only once pydantic is imported).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import importlib
-import sys
+import functools
 import types
 import typing
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeAlias, get_args, get_origin, is_typeddict
 
 import msgspec
@@ -29,8 +28,8 @@ __all__ = [
     "body_decoder",
     "encode_json",
     "is_model",
+    "json_encoder",
     "param_converter",
-    "register_plugin",
     "response_encoder",
 ]
 
@@ -53,39 +52,48 @@ class CodecPlugin(Protocol):
     def enc_hook(self, value: Any) -> Any: ...
 
 
-_plugins: list[CodecPlugin] = []
+Plugins: TypeAlias = "Sequence[CodecPlugin] | None"
 
 
-def register_plugin(plugin: CodecPlugin) -> None:
-    """Add a model library; later plugins are asked first."""
-    _plugins.insert(0, plugin)
+def _default_plugins() -> tuple[CodecPlugin, ...]:
+    """The plugins used outside an app's registry (``JSONResponse``, the OpenAPI
+    builder's defaults): pydantic's, which stays asleep until pydantic is imported."""
+    from carafe._pydantic_plugin import PYDANTIC
+
+    return (PYDANTIC,)
 
 
-def _load_known_plugins() -> None:
-    if "pydantic" in sys.modules and "carafe._pydantic" not in sys.modules:
-        with contextlib.suppress(ImportError):
-            importlib.import_module("carafe._pydantic")  # registers itself
-
-
-def _plugin_for(tp: Any) -> CodecPlugin | None:
-    _load_known_plugins()
-    for plugin in _plugins:
+def _plugin_for(tp: Any, plugins: Plugins = None) -> CodecPlugin | None:
+    for plugin in _default_plugins() if plugins is None else plugins:
         if plugin.claims(tp):
             return plugin
     return None
 
 
-def _enc_hook(value: Any) -> Any:
-    for plugin in _plugins:
-        try:
-            return plugin.enc_hook(value)
-        except NotImplementedError:
-            continue
-    raise NotImplementedError(f"Objects of type {type(value).__name__} are not JSON encodable")
+def _enc_hook_over(plugins: Sequence[CodecPlugin]) -> Callable[[Any], Any]:
+    def enc_hook(value: Any) -> Any:
+        for plugin in plugins:
+            try:
+                return plugin.enc_hook(value)
+            except NotImplementedError:
+                continue
+        raise NotImplementedError(f"Objects of type {type(value).__name__} are not JSON encodable")
+
+    return enc_hook
 
 
-_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
+@functools.lru_cache(maxsize=64)
+def _encoder_for(plugins: tuple[CodecPlugin, ...]) -> msgspec.json.Encoder:
+    return msgspec.json.Encoder(enc_hook=_enc_hook_over(plugins))
 
+
+def json_encoder(plugins: Plugins = None) -> Encoder:
+    """``encode(value) -> bytes`` for any JSON-able value, the plugins' models included."""
+    return _encoder_for(_default_plugins() if plugins is None else tuple(plugins)).encode
+
+
+_encoder = _encoder_for(_default_plugins())
+_enc_hook = _encoder.enc_hook
 encode_json: Encoder = _encoder.encode
 """Encode any JSON-able value (dicts, lists, Structs, dataclasses, models) to bytes."""
 
@@ -95,7 +103,7 @@ encode_json: Encoder = _encoder.encode
 _SCALARS = (str, int, float, bool, bytes, uuid.UUID)
 
 
-def is_model(tp: Any) -> bool:
+def is_model(tp: Any, plugins: Plugins = None) -> bool:
     """Whether ``tp`` (or a list/union of it) is a structured type that comes from a body.
 
     >>> class Item(msgspec.Struct): name: str
@@ -106,13 +114,13 @@ def is_model(tp: Any) -> bool:
         issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp) or is_typeddict(tp)
     ):
         return True
-    if _plugin_for(tp) is not None:
+    if _plugin_for(tp, plugins) is not None:
         return True
     origin = get_origin(tp)
     if origin is typing.Annotated:
-        return is_model(get_args(tp)[0])
+        return is_model(get_args(tp)[0], plugins)
     if origin in (list, tuple, set, frozenset, typing.Union, types.UnionType):
-        return any(is_model(arg) for arg in get_args(tp) if arg is not type(None))
+        return any(is_model(arg, plugins) for arg in get_args(tp) if arg is not type(None))
     return origin is dict or tp is dict
 
 
@@ -191,9 +199,9 @@ def _str(value: Any) -> Any:
     return msgspec.convert(value, str, strict=False)
 
 
-def param_converter(tp: Any, loc: tuple[str | int, ...]) -> Converter:
+def param_converter(tp: Any, loc: tuple[str | int, ...], plugins: Plugins = None) -> Converter:
     """A callable turning a string (or list of strings) into ``tp``, or raising 422."""
-    plugin = _plugin_for(tp)
+    plugin = _plugin_for(tp, plugins)
     if plugin is not None:
         return plugin.converter(tp, loc)
     if tp is str or tp is Any:
@@ -214,9 +222,11 @@ def param_converter(tp: Any, loc: tuple[str | int, ...]) -> Converter:
     return convert
 
 
-def body_decoder(tp: Any, loc: tuple[str | int, ...] = ("body",)) -> Decoder:
+def body_decoder(
+    tp: Any, loc: tuple[str | int, ...] = ("body",), plugins: Plugins = None
+) -> Decoder:
     """A callable turning JSON bytes into ``tp``: 400 for malformed JSON, 422 for wrong types."""
-    plugin = _plugin_for(tp)
+    plugin = _plugin_for(tp, plugins)
     if plugin is not None:
         return plugin.body_decoder(tp, loc)
     decode = msgspec.json.Decoder(tp).decode
@@ -234,24 +244,25 @@ def body_decoder(tp: Any, loc: tuple[str | int, ...] = ("body",)) -> Decoder:
     return decoder
 
 
-def response_encoder(tp: Any) -> Encoder:
+def response_encoder(tp: Any, plugins: Plugins = None) -> Encoder:
     """A callable encoding a handler's return value as its declared type ``tp``.
 
     A value that already is a ``tp`` is encoded as it is, in one pass. Anything else
     (a dict, an ORM object) is converted to ``tp`` first, which drops undeclared fields:
     a ``-> UserOut`` handler cannot leak the password hash it was handed.
     """
-    plugin = _plugin_for(tp)
+    plugin = _plugin_for(tp, plugins)
     if plugin is not None:
         return plugin.response_encoder(tp)
+    encoder = _encoder_for(_default_plugins() if plugins is None else tuple(plugins))
     if not (
         isinstance(tp, type) and (issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp))
     ):
-        return encode_json
+        return encoder.encode
 
     def encode(value: Any) -> bytes:
         if type(value) is not tp:
             value = msgspec.convert(value, tp, from_attributes=True)
-        return _encoder.encode(value)
+        return encoder.encode(value)
 
     return encode

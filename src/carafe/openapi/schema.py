@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from carafe._core import codecs
-from carafe._core.endpoint import response_annotation
+from carafe._core.render import response_annotation
 from carafe.openapi.components import REF_PREFIX, Components, is_upload
 from carafe.params import Body
 from carafe.responses import JSONResponse, Response
@@ -31,7 +31,8 @@ from carafe.routing.router import Route
 
 if TYPE_CHECKING:
     from carafe._core.plan import ParamInfo
-    from carafe.app import Carafe, CompiledRoute
+    from carafe.app import Carafe
+    from carafe.routing.dispatch import CompiledRoute
     from carafe.security import SecurityBase
 
 __all__ = ["OPENAPI_VERSION", "build_openapi"]
@@ -148,6 +149,11 @@ def build_openapi(
         document["components"]["securitySchemes"] = schemes.schemes
     if tags:
         document["tags"] = [dict(tag) for tag in tags]
+    contributors = app.registry.openapi_contributors
+    for operation in operations if contributors else ():
+        rendered = paths[operation.path][operation.method.lower()]
+        for contribute in contributors:  # what extensions add (carafe.extensions)
+            contribute(rendered, operation.compiled, document)
     return document
 
 
@@ -175,7 +181,9 @@ class _Operation:
     """One (route, method) pair on its way into the document."""
 
     def __init__(self, compiled: CompiledRoute, method: str) -> None:
-        self.route = compiled.route
+        assert isinstance(compiled.route, Route)  # websocket routes are not operations
+        self.compiled = compiled
+        self.route: Route = compiled.route
         self.plan = compiled.plan
         self.method = method
         self.path = _openapi_path(compiled.template.path)
@@ -357,7 +365,7 @@ class _Operation:
         required: dict[str, list[str]] = {}
         optional = True
         for call in self.plan.calls:
-            found = security_of(call.fn)
+            found = security_of(call)
             if found is None:
                 continue
             scheme, scopes = found

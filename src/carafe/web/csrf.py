@@ -33,13 +33,11 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from carafe._core.endpoint import REQUEST_CLEANUP, RESPONSE_HOOKS
+from carafe.context import Slot, context_of
 from carafe.exceptions import ConfigurationError, HTTPError
 from carafe.limits import DEFAULT_LIMITS, Limits
 from carafe.requests import Request
 from carafe.responses import ProblemResponse
-from carafe.routing.paths import PathTemplate
-from carafe.routing.trie import RouteTable
 from carafe.web.sessions import CSRF_SESSION_KEY, get_session
 
 if TYPE_CHECKING:
@@ -55,7 +53,7 @@ _TOKENS_ONLY = "csrf.tokens"  # settings for rendering tokens in an app that che
 _EXEMPT_ATTR = "__carafe_csrf_exempt__"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _TOKEN_BYTES = 32
-_TOKEN_SCOPE_KEY = "carafe.csrf_token"
+_SECRET: Slot[bytes] = Slot("csrf_secret")
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
@@ -122,29 +120,22 @@ class CSRFProtect:
         self.header_name = header_name.lower()
         self.cookie_name = cookie_name
         self._cookie_flags = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
-        self._protected: RouteTable[Limits] = RouteTable()
-        self._compiled: object = None
         if app is not None:
             app.extensions[_EXTENSION] = self
             app.add_middleware(CSRFMiddleware, protect=self)
 
     # --- Which requests are checked ------------------------------------------------
 
-    def checked_route(self, app: Carafe, path: str, method: str) -> Limits | None:
-        """The limits of the route a check applies to, or None when none does."""
-        compiled = app.compile()
-        if compiled is not self._compiled:  # first request, or routes changed since
-            table: RouteTable[Limits] = RouteTable()
-            for item in compiled:
-                route = item.route
-                if getattr(route.handler, _EXEMPT_ATTR, False):
-                    continue
-                for verb in route.methods:
-                    if verb not in _SAFE_METHODS:
-                        table.add(PathTemplate(route.path), verb, route.limits or DEFAULT_LIMITS)
-            self._protected, self._compiled = table, compiled
-        found = self._protected.match(path)
-        return None if found is None else found[0].get(method)
+    def checked_route(self, scope: Scope) -> Limits | None:
+        """The limits of the route a check applies to, or None when none does.
+
+        The app finds the route before its middleware runs (``RequestContext.route``);
+        a request for a mounted app or for no route is not checked.
+        """
+        route = context_of(scope).route
+        if route is None or getattr(route.handler, _EXEMPT_ATTR, False):
+            return None
+        return route.route.limits or DEFAULT_LIMITS  # type: ignore[union-attr]
 
     # --- Tokens --------------------------------------------------------------------
 
@@ -174,13 +165,13 @@ class CSRFProtect:
 
     async def token(self, request: Request) -> str:
         """A masked token for this visitor, creating their secret on first use."""
-        scope = request.scope
-        secret: bytes | None = scope.get(_TOKEN_SCOPE_KEY)
+        context = context_of(request.scope)
+        secret = context.get(_SECRET)
         if secret is None:
             secret = await self.expected_secret(request)
             if secret is None:
                 secret = await self._new_secret(request)
-            scope[_TOKEN_SCOPE_KEY] = secret
+            context.set(_SECRET, secret)
         return mask(secret)
 
     async def _new_secret(self, request: Request) -> bytes:
@@ -194,7 +185,7 @@ class CSRFProtect:
         async def set_cookie(message: Message) -> None:
             message["headers"] = [*message.get("headers", ()), (b"set-cookie", cookie.encode())]
 
-        request.scope.setdefault(RESPONSE_HOOKS, []).append(set_cookie)
+        context_of(request.scope).on_response_start(set_cookie)
         return secret
 
     async def submitted_token(self, request: Request) -> str | None:
@@ -248,11 +239,7 @@ class CSRFMiddleware:
         if scope["type"] != "http" or scope["method"] in _SAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        root = scope.get("root_path")
-        if root and path.startswith(root):
-            path = path[len(root) :] or "/"
-        limits = self.protect.checked_route(scope["app"], path, scope["method"])
+        limits = self.protect.checked_route(scope)
         if limits is None:
             await self.app(scope, receive, send)
             return
@@ -269,10 +256,8 @@ class CSRFMiddleware:
 
 
 async def _clean_up(scope: Scope) -> None:
-    """Close uploads of a form parsed here, if the endpoint did not (it pops the list)."""
-    callbacks = scope.pop(REQUEST_CLEANUP, None)
-    for callback in reversed(callbacks or ()):
-        await callback()
+    """Close uploads of a form parsed here, if the endpoint did not."""
+    await context_of(scope).run_cleanups()
 
 
 async def get_csrf_token(request: Request) -> str:

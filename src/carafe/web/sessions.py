@@ -29,14 +29,13 @@ import base64
 import hashlib
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import msgspec
 
-from carafe._core.endpoint import RESPONSE_HOOKS
-from carafe._core.plan import register_injectable
+from carafe.context import Slot, context_of
 from carafe.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from carafe.app import Carafe
+    from carafe.extensions import Registry
     from carafe.requests import Request
     from carafe.types import Message
 
@@ -54,10 +54,11 @@ __all__ = [
     "Session",
     "SessionStore",
     "Sessions",
+    "SessionsExtension",
     "get_session",
 ]
 
-SESSION_KEY = "carafe.session"
+_SESSION: Slot[Session] = Slot("session")
 _EXTENSION = "sessions"
 _MAX_COOKIE = 4096  # browsers keep at most ~4 KiB per cookie; longer is not ours
 _SID_BYTES = 32
@@ -472,26 +473,25 @@ async def get_session(request: Request) -> Session:
     Handlers get it by annotation (``session: Session``); use this where only the
     ``Request`` is at hand (middleware, hooks).
     """
-    scope = request.scope
-    session: Session | None = scope.get(SESSION_KEY)
+    context = context_of(request.scope)
+    session = context.get(_SESSION)
     if session is None:
         sessions = sessions_for(request.app)
         session = await sessions.load(request)
-        scope[SESSION_KEY] = session
+        context.set(_SESSION, session)
         had_cookie = sessions.cookie_name in request.cookies
-        hook = partial(sessions.commit, session, had_cookie)
-        hooks: list[Callable[[Message], Any]] | None = scope.get(RESPONSE_HOOKS)
-        if hooks is None:
-            scope[RESPONSE_HOOKS] = [hook]
-        else:
-            hooks.append(hook)
+        context.on_response_start(partial(sessions.commit, session, had_cookie))
     return session
 
 
 def loaded_session(request: Request) -> Session | None:
     """The session if something already loaded it in this request, else None."""
-    session: Session | None = request.scope.get(SESSION_KEY)
-    return session
+    return context_of(request.scope).get(_SESSION)
 
 
-register_injectable(Session, get_session)
+class SessionsExtension:
+    """Provides ``Session`` to handlers that take one (signed-cookie sessions unless the
+    app configured ``Sessions``); the session saves itself before the response head."""
+
+    def install(self, registry: Registry) -> None:
+        registry.provide(Session, get_session)

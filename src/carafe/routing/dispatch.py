@@ -1,0 +1,208 @@
+"""``Dispatcher``: a compiled app's route tables and how a request finds its endpoint.
+
+Built once per compile from the app's flattened routes. Per request: the route table
+(a dict for static paths, then a segment trie), then the mounted apps (longest prefix
+first), else 404; a path that matches with or without a trailing slash is redirected;
+a known path with another method is 405 with ``Allow`` (or 204 for ``OPTIONS``).
+
+``match`` tells which route a request will reach without running it: the app calls
+it before its middleware when it has any, and puts the answer in the request's
+``RequestContext.route``, so middleware (CSRF, tracing) knows the route's template and
+name before the handler runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from carafe.exceptions import HTTPError, URLBuildError
+from carafe.requests import Request
+from carafe.responses import RedirectResponse, Response
+from carafe.routing.paths import PathTemplate
+from carafe.routing.router import Mount, Route, WebSocketRoute
+from carafe.routing.trie import MethodTable, RouteTable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from carafe._core.endpoint import Endpoint
+    from carafe._core.plan import Plan
+    from carafe._errors import ErrorHandlers
+    from carafe.types import Receive, Scope, Send
+
+__all__ = ["CompiledRoute", "Dispatcher", "route_path"]
+
+
+@dataclasses.dataclass(slots=True)
+class CompiledRoute:
+    """A route as the app serves it: the flattened route, its template and plan."""
+
+    route: Route | WebSocketRoute
+    template: PathTemplate
+    plan: Plan
+
+    @property
+    def path(self) -> str:
+        """The route's path template, as declared: ``/items/{item_id}``."""
+        return self.template.path
+
+    @property
+    def name(self) -> str:
+        return self.route.name
+
+    @property
+    def handler(self) -> Callable[..., Any]:
+        return self.route.handler
+
+
+def route_path(scope: Scope) -> str:
+    """The path the routes are matched against: ``scope["path"]`` without ``root_path``.
+
+    ASGI puts the root path in ``path``, and uvicorn does. A server that leaves it out
+    (granian's ``url_path_prefix``) gets it put in here, so that ``request.url``, the
+    app and its mounted apps all see one convention.
+    """
+    path: str = scope["path"]
+    root = scope.get("root_path")
+    if not root:
+        return path
+    if path.startswith(root):
+        return path[len(root) :] or "/"
+    scope["path"] = root + path
+    return path
+
+
+class Dispatcher:
+    """The tables one compile produced, and the per-request lookup over them."""
+
+    def __init__(self, errors: ErrorHandlers) -> None:
+        self.errors = errors
+        self.table: RouteTable[Endpoint] = RouteTable()
+        self.ws_table: RouteTable[Endpoint] = RouteTable()
+        self.mounts: list[Mount] = []
+        self.names: dict[str, PathTemplate] = {}
+        self.mount_names: dict[str, str] = {}
+        self.mount_states: dict[int, dict[str, Any]] = {}  # id(mounted app) -> its state
+        self._routes: dict[int, CompiledRoute] = {}  # id(endpoint) -> its route
+
+    # --- Building (startup) --------------------------------------------------------
+
+    def add(self, compiled: CompiledRoute, method: str, endpoint: Endpoint) -> None:
+        table = self.ws_table if method == "WEBSOCKET" else self.table
+        table.add(compiled.template, method, endpoint)
+        self._routes[id(endpoint)] = compiled
+
+    def add_mounts(self, mounts: list[Mount]) -> None:
+        self.mounts = sorted(mounts, key=lambda mount: len(mount.prefix), reverse=True)
+        self.mount_names = {m.name: m.prefix for m in self.mounts if m.name}
+
+    # --- Per request ---------------------------------------------------------------
+
+    def match(self, scope: Scope) -> CompiledRoute | None:
+        """The route this HTTP or websocket request reaches, or None (404, 405, mount)."""
+        table = self.ws_table if scope["type"] == "websocket" else self.table
+        found = table.match(route_path(scope))
+        if found is None:
+            return None
+        endpoint = found[0].get("WEBSOCKET" if scope["type"] == "websocket" else scope["method"])
+        return None if endpoint is None else self._routes.get(id(endpoint))
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if scope.get("root_path"):
+            path = route_path(scope)
+        found = self.table.match(path)
+        if found is not None:
+            table, values = found
+            endpoint = table.get(scope["method"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send, values)
+                return
+            await self._no_method(table, scope, receive, send)
+            return
+        mount = self.mount_for(path, websocket=False)
+        if mount is not None:
+            await mount.app(self.mount_scope(scope, mount), receive, send)
+            return
+        await self._not_found(path, scope, receive, send)
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from carafe.websockets import deny_websocket
+
+        path = route_path(scope)
+        found = self.ws_table.match(path)
+        if found is not None:
+            table, values = found
+            await table["WEBSOCKET"](scope, receive, send, values)
+            return
+        mount = self.mount_for(path, websocket=True)
+        if mount is not None:
+            await mount.app(self.mount_scope(scope, mount), receive, send)
+            return
+        await deny_websocket(scope, send, HTTPError(404, f"No websocket route is at {path}."))
+
+    def mount_for(self, path: str, *, websocket: bool) -> Mount | None:
+        """The mounted app for ``path``, longest prefix first (WSGI apps take no websockets)."""
+        for mount in self.mounts:
+            if websocket and mount.wsgi:
+                continue
+            prefix = mount.prefix
+            if path == prefix or path.startswith(prefix + "/") or not prefix:
+                return mount
+        return None
+
+    def mount_scope(self, scope: Scope, mount: Mount) -> Scope:
+        """The scope a mounted app sees: the prefix moved into ``root_path``, the state
+        its own lifespan set up laid over the app's, and a request context of its own."""
+        from carafe.context import CONTEXT_KEY, RequestContext
+
+        child = dict(scope)
+        child["root_path"] = scope.get("root_path", "") + mount.prefix
+        own_state = self.mount_states.get(id(mount.app))
+        if own_state is not None:
+            child["state"] = {**scope.get("state", {}), **own_state}
+        parent: RequestContext | None = child.pop(CONTEXT_KEY, None)
+        if parent is not None and parent.body is not None:
+            context = child[CONTEXT_KEY] = RequestContext()
+            context.body = parent.body  # read by the app's middleware: still readable
+        return child
+
+    async def _no_method(
+        self, table: MethodTable[Endpoint], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if scope["method"] == "OPTIONS":
+            allow = table.allow + ", OPTIONS"
+            await Response(b"", 204, {"allow": allow})(scope, receive, send)
+            return
+        error = HTTPError(
+            405,
+            f"{scope['method']} is not allowed here; use {table.allow}.",
+            {"allow": table.allow},
+        )
+        await self.errors.send(error, Request(scope, receive), send)
+
+    async def _not_found(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        # A route that differs only by a trailing slash gets a redirect, as in Flask.
+        other = path[:-1] if path.endswith("/") and len(path) > 1 else path + "/"
+        if self.table.match(other) is not None:
+            target = scope.get("root_path", "") + other
+            query = scope.get("query_string", b"")
+            if query:
+                target += "?" + query.decode("latin-1")
+            await RedirectResponse(target, 307)(scope, receive, send)
+            return
+        error = HTTPError(404, f"Nothing is at {path}.")
+        await self.errors.send(error, Request(scope, receive), send)
+
+    # --- URLs ----------------------------------------------------------------------
+
+    def url_path_for(self, name: str, /, **params: Any) -> str:
+        """The path of the route named ``name`` with ``params`` filled in."""
+        template = self.names.get(name)
+        if template is not None:
+            return template.build(params)
+        prefix = self.mount_names.get(name)
+        if prefix is not None and set(params) <= {"path"}:
+            return PathTemplate(prefix + "/{path:path}").build({"path": params.get("path", "")})
+        raise URLBuildError(f"No route is named {name!r}")
