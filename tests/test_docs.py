@@ -15,8 +15,8 @@ from carafe.openapi import docs as docs_module
 from carafe.openapi.docs import find_assets
 from carafe.testing import TestClient
 
-# The docs extra (drf-spectacular-sidecar) is a dev dependency, so the scripts are local.
-SIDECAR = find_assets("swagger") is not None and find_assets("redoc") is not None
+# The docs extra (openapi-ui-bundles) is a dev dependency, so the scripts are local.
+BUNDLES = find_assets("swagger") is not None and find_assets("redoc") is not None
 
 
 def make_app(docs: DocsConfig | bool | None = True, title: str = "Shop") -> Carafe:
@@ -42,12 +42,10 @@ def fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     (root / "fake_swagger_pkg" / "__init__.py").write_text("raise ImportError('never imported')\n")
     (static / "swagger-ui-bundle.js").write_text("window.SwaggerUIBundle = function () {};\n")
     (static / "swagger-ui.css").write_text("body { margin: 0 }\n")
-    (static / "oauth2-redirect.html").write_text("<!doctype html><p>redirect page</p>\n")
     monkeypatch.syspath_prepend(str(root))
     files = {
         "swagger-ui-bundle.js": "static/swagger-ui-bundle.js",
         "swagger-ui.css": "static/swagger-ui.css",
-        "oauth2-redirect.html": "static/oauth2-redirect.html",
     }
     monkeypatch.setitem(docs_module.PROVIDERS, "swagger", [("fake_swagger_pkg", files)])
     yield static
@@ -57,7 +55,7 @@ def fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 # --- Served locally -------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not SIDECAR, reason="pip install 'carafe[docs]' for local assets")
+@pytest.mark.skipif(not BUNDLES, reason="pip install 'carafe[docs]' for local assets")
 def test_swagger_ui_page_uses_local_assets() -> None:
     with TestClient(make_app()) as client:
         response = client.get("/docs")
@@ -73,7 +71,7 @@ def test_swagger_ui_page_uses_local_assets() -> None:
         assert "http" not in " ".join(urls_in(page))
 
 
-@pytest.mark.skipif(not SIDECAR, reason="pip install 'carafe[docs]' for local assets")
+@pytest.mark.skipif(not BUNDLES, reason="pip install 'carafe[docs]' for local assets")
 def test_local_assets_are_served_with_caching_headers() -> None:
     with TestClient(make_app()) as client:
         script = client.get("/docs-assets/swagger-ui-bundle.js")
@@ -88,6 +86,12 @@ def test_local_assets_are_served_with_caching_headers() -> None:
         assert css.headers["content-type"] == "text/css; charset=utf-8"
         redoc = client.get("/docs-assets/redoc.standalone.js")
         assert redoc.status_code == 200 and b"Redoc" in redoc.content
+        # ReDoc's bundle links Redocly's logo from Redocly's CDN: served, it takes the
+        # page's local copy instead.
+        assert b"cdn.redoc.ly" not in redoc.content
+        assert b"src:window.carafeRedocLogo" in redoc.content
+        logo = client.get("/docs-assets/logo-mini.svg")
+        assert logo.headers["content-type"] == "image/svg+xml" and b"<svg" in logo.content
         missing = client.get("/docs-assets/..%2Fsecret.py")
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"
@@ -96,19 +100,22 @@ def test_local_assets_are_served_with_caching_headers() -> None:
         )
 
 
-@pytest.mark.skipif(not SIDECAR, reason="pip install 'carafe[docs]' for local assets")
+@pytest.mark.skipif(not BUNDLES, reason="pip install 'carafe[docs]' for local assets")
 def test_redoc_page_and_oauth2_redirect() -> None:
     with TestClient(make_app(DocsConfig(redoc_options={"hideDownloadButton": True}))) as client:
         page = client.get("/redoc").text
         assert "<title>Shop - ReDoc</title>" in page
         assert urls_in(page) == ["/docs-assets/redoc.standalone.js"]
         assert 'Redoc.init("/openapi.json", {"hideDownloadButton":true}' in page
-        redirect = client.get("/docs/oauth2-redirect").text
-        assert urls_in(redirect) == ["/docs-assets/oauth2-redirect.js"]
-        assert client.get("/docs-assets/oauth2-redirect.js").status_code == 200
+        assert 'window.carafeRedocLogo = "/docs-assets/logo-mini.svg";' in page
+        # Carafe's own redirect script: no file to fetch (tests/test_docs_browser.py runs it).
+        redirect = client.get("/docs/oauth2-redirect")
+        assert redirect.headers["content-type"] == "text/html; charset=utf-8"
+        assert urls_in(redirect.text) == []
+        assert "window.opener.swaggerUIRedirectOauth2" in redirect.text
 
 
-@pytest.mark.skipif(not SIDECAR, reason="pip install 'carafe[docs]' for local assets")
+@pytest.mark.skipif(not BUNDLES, reason="pip install 'carafe[docs]' for local assets")
 def test_pages_follow_the_root_path_and_custom_urls() -> None:
     config = DocsConfig(
         openapi_url="/api/schema.json",
@@ -139,8 +146,6 @@ def test_assets_from_another_package(fake_package: Path) -> None:
             "/docs-assets/swagger-ui-bundle.js",
         ]
         assert client.get("/docs-assets/swagger-ui.css").text == "body { margin: 0 }\n"
-        # That package ships the redirect as a whole page, served as it is.
-        assert client.get("/docs/oauth2-redirect").text == "<!doctype html><p>redirect page</p>\n"
     assert "fake_swagger_pkg" not in sys.modules  # found, never imported
 
 
@@ -161,17 +166,15 @@ def test_cdn_assets() -> None:
             "https://mirror.example/npm/swagger-ui-dist@5/swagger-ui.css",
             "https://mirror.example/npm/swagger-ui-dist@5/swagger-ui-bundle.js",
         ]
-        assert urls_in(client.get("/redoc").text) == [
-            "https://mirror.example/npm/redoc@2/bundles/redoc.standalone.js"
-        ]
+        redoc = client.get("/redoc").text
+        assert urls_in(redoc) == ["https://mirror.example/npm/redoc@2/bundles/redoc.standalone.js"]
+        assert "carafeRedocLogo" not in redoc  # the CDN's script keeps its own logo
         scalar = client.get("/scalar").text
         assert '<script id="api-reference" data-url="/openapi.json"></script>' in scalar
         assert urls_in(scalar) == [
             "https://mirror.example/npm/@scalar/api-reference@1/dist/browser/standalone.js"
         ]
-        assert urls_in(client.get("/docs/oauth2-redirect").text) == [
-            "https://mirror.example/npm/swagger-ui-dist@5/oauth2-redirect.js"
-        ]
+        assert urls_in(client.get("/docs/oauth2-redirect").text) == []  # the same own page
         assert client.get("/docs-assets/swagger-ui.css").status_code == 404
 
 
@@ -180,7 +183,7 @@ def test_auto_falls_back_to_the_cdn_per_viewer(monkeypatch: pytest.MonkeyPatch) 
     with TestClient(make_app(DocsConfig(scalar_url="/scalar"))) as client:
         assert urls_in(client.get("/scalar").text)[0].startswith(DEFAULT_CDN + "/@scalar/")
         swagger = urls_in(client.get("/docs").text)
-        assert swagger[0].startswith("/docs-assets/" if SIDECAR else DEFAULT_CDN)
+        assert swagger[0].startswith("/docs-assets/" if BUNDLES else DEFAULT_CDN)
 
 
 def test_local_without_the_package_is_a_startup_error(monkeypatch: pytest.MonkeyPatch) -> None:

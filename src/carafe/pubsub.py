@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -201,6 +202,8 @@ class _RedisBackend:
     """Publishes with a pooled client; one reader task per worker feeds the hub."""
 
     def __init__(self, url: str, hub: _Hub) -> None:
+        if importlib.util.find_spec("redis") is None:  # at startup, not on the first publish
+            raise ConfigurationError("A Redis broker needs redis: pip install 'carafe[redis]'")
         self.url = url
         self.hub = hub
         self.where = _where(url)

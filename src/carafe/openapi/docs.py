@@ -1,12 +1,12 @@
 """The docs routes: ``/openapi.json``, Swagger UI, ReDoc, Scalar, and their scripts.
 
 The viewers are JavaScript apps. FastAPI loads them from a CDN, so its docs are blank on
-a closed network. Carafe looks for them in installed packages first (the ``docs`` extra
-installs ``drf-spectacular-sidecar``, which ships swagger-ui-dist and ReDoc's bundle and
-follows their releases; its Django dependency is never imported) and serves them itself
-under ``DocsConfig.assets_url``. Packages are found with ``importlib.util.find_spec``,
-which reads no module code. The routes are added when the app compiles, left out of
-the document (``include_in_schema=False``).
+a closed network. Carafe looks for them in installed packages first (the ``docs`` extra,
+also in ``all``, installs ``openapi-ui-bundles``: Swagger UI, ReDoc and RapiDoc's files,
+no dependencies) and serves them itself under ``DocsConfig.assets_url``. Packages are
+found with ``importlib.util.find_spec``, which reads no module code. Swagger UI's OAuth2
+redirect page is Carafe's own, so it needs no file at all. The routes are added when the
+app compiles, left out of the document (``include_in_schema=False``).
 """
 
 from __future__ import annotations
@@ -33,15 +33,13 @@ __all__ = ["PROVIDERS", "find_assets", "install"]
 
 # Which installed packages ship which viewer, and where their files are inside them.
 # A provider is used only when it has every file its viewer needs.
-_SIDECAR = "static/drf_spectacular_sidecar/"
 PROVIDERS: dict[str, list[tuple[str, dict[str, str]]]] = {
     "swagger": [
         (
-            "drf_spectacular_sidecar",
+            "openapi_ui_bundles",
             {
-                "swagger-ui-bundle.js": _SIDECAR + "swagger-ui-dist/swagger-ui-bundle.js",
-                "swagger-ui.css": _SIDECAR + "swagger-ui-dist/swagger-ui.css",
-                "oauth2-redirect.js": _SIDECAR + "swagger-ui-dist/oauth2-redirect.js",
+                "swagger-ui-bundle.js": "swagger_ui/vendor/swagger-ui-bundle.js",
+                "swagger-ui.css": "swagger_ui/vendor/swagger-ui.css",
             },
         ),
         (
@@ -49,14 +47,16 @@ PROVIDERS: dict[str, list[tuple[str, dict[str, str]]]] = {
             {
                 "swagger-ui-bundle.js": "static/swagger-ui-bundle.js",
                 "swagger-ui.css": "static/swagger-ui.css",
-                "oauth2-redirect.html": "static/oauth2-redirect.html",
             },
         ),
     ],
     "redoc": [
         (
-            "drf_spectacular_sidecar",
-            {"redoc.standalone.js": _SIDECAR + "redoc/bundles/redoc.standalone.js"},
+            "openapi_ui_bundles",
+            {
+                "redoc.standalone.js": "redoc/vendor/redoc.standalone.js",
+                "logo-mini.svg": "redoc/vendor/logo-mini.svg",
+            },
         ),
         ("flask_openapi3_redoc", {"redoc.standalone.js": "templates/redoc/js/redoc.standalone.js"}),
     ],
@@ -72,10 +72,14 @@ PROVIDERS: dict[str, list[tuple[str, dict[str, str]]]] = {
 CDN_FILES = {
     "swagger-ui-bundle.js": "swagger-ui-dist@5/swagger-ui-bundle.js",
     "swagger-ui.css": "swagger-ui-dist@5/swagger-ui.css",
-    "oauth2-redirect.js": "swagger-ui-dist@5/oauth2-redirect.js",
     "redoc.standalone.js": "redoc@2/bundles/redoc.standalone.js",
     "scalar.standalone.js": "@scalar/api-reference@1/dist/browser/standalone.js",
 }
+# NOTE: ReDoc 2 draws Redocly's logo (under "API docs by Redocly") from Redocly's CDN,
+# and no option turns that off. openapi-ui-bundles ships the same image, so the script
+# is served with that URL swapped for a global the ReDoc page sets to the local copy.
+_REDOC_LOGO = b'"https://cdn.redoc.ly/redoc/logo-mini.svg"'
+_REDOC_LOGO_GLOBAL = "carafeRedocLogo"
 _INSTALL_HINT = "pip install 'carafe[docs]'"
 
 
@@ -97,6 +101,38 @@ def find_assets(viewer: str) -> dict[str, Path] | None:
         if all(path.is_file() for path in paths.values()):
             return paths
     return None
+
+
+# Swagger UI's side of an OAuth2 login (authorization code or implicit flow): the page
+# that opened this popup left ``swaggerUIRedirectOauth2`` = {auth, state, redirectUrl,
+# callback, errCb}; this hands back the code (or the token) when the state matches.
+_OAUTH2_REDIRECT = """\
+(() => {
+  const login = window.opener && window.opener.swaggerUIRedirectOauth2;
+  if (!login) {
+    document.body.textContent = "No Swagger UI login is waiting for this answer.";
+    return;
+  }
+  delete window.opener.swaggerUIRedirectOauth2;
+  const raw = location.hash.length > 1 ? location.hash.slice(1) : location.search.slice(1);
+  const answer = Object.fromEntries(new URLSearchParams(raw));
+  const fail = (message) =>
+    login.errCb({authId: login.auth.name, source: "auth", level: "error", message});
+  const done = {auth: login.auth, redirectUrl: login.redirectUrl};
+  if (answer.state !== login.state) {
+    fail("The authorization server answered with another state; the login was refused.");
+  } else if (login.auth.schema.get("flow") === "implicit") {
+    login.callback({...done, token: answer, isValid: true});
+  } else if (answer.code) {
+    login.auth.code = answer.code;
+    login.callback(done);
+  } else {
+    fail([answer.error || "The authorization server sent no code", answer.error_description]
+      .filter(Boolean).join(": "));
+  }
+  window.close();
+})();
+"""
 
 
 def _script_json(value: Any) -> str:
@@ -128,13 +164,15 @@ class _Assets:
     def _read(self, name: str) -> tuple[bytes, str]:
         path = self.local[name]
         content = path.read_bytes()
+        if name == "redoc.standalone.js" and "logo-mini.svg" in self.local:
+            content = content.replace(_REDOC_LOGO, f"window.{_REDOC_LOGO_GLOBAL}".encode())
         etag = f'"{len(content):x}-{path.stat().st_mtime_ns:x}"'
         self.cache[name] = (content, etag)
         return content, etag
 
     async def get(self, name: str) -> tuple[bytes, str]:
         """The content of a local file and its ETag."""
-        # NOTE: read once (in the thread pool) and kept: about 3 MB for Swagger UI and
+        # NOTE: read once (in the thread pool) and kept: about 2.5 MB for Swagger UI and
         # ReDoc together.
         cached = self.cache.get(name)
         if cached is None:
@@ -212,21 +250,22 @@ class _Pages:
         )
         return _page(f"{self.app.title} - Swagger UI", head, body)
 
-    async def oauth2_redirect(self, request: Request) -> Response:
+    async def oauth2_redirect(self) -> Response:
         # Swagger UI's login popup lands here; the script hands the code or token back
-        # to the page that opened it. Some packages ship it as a whole page.
-        if "oauth2-redirect.html" in self.assets.local:
-            return HTMLResponse((await self.assets.get("oauth2-redirect.html"))[0])
-        script = html.escape(self.assets.url(request, "oauth2-redirect.js"))
-        return _page("Swagger UI: OAuth2 redirect", "", f'<script src="{script}"></script>\n')
+        # to the page that opened it.
+        return _page("Swagger UI: OAuth2 redirect", "", f"<script>\n{_OAUTH2_REDIRECT}</script>\n")
 
     async def redoc(self, request: Request) -> Response:
         options = _script_json(dict(self.config.redoc_options))
         script = html.escape(self.assets.url(request, "redoc.standalone.js"))
+        logo = ""
+        if "logo-mini.svg" in self.assets.local:
+            logo_url = _script_json(self.assets.url(request, "logo-mini.svg"))
+            logo = f"window.{_REDOC_LOGO_GLOBAL} = {logo_url};\n"
         body = (
             '<div id="redoc"></div>\n'
             f'<script src="{script}"></script>\n'
-            "<script>\n"
+            f"<script>\n{logo}"
             f"Redoc.init({_script_json(self._openapi_url(request))}, {options}, "
             'document.getElementById("redoc"));\n'
             "</script>\n"

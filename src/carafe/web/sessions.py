@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -228,6 +229,7 @@ class RedisStore:
 
     Args:
         url: A ``redis://`` URL; the client is made on first use (redis is imported then).
+            Without the redis package installed this raises ``ConfigurationError``.
         client: An existing ``redis.asyncio.Redis`` to use instead of ``url``.
         prefix: Put before every key: ``carafe:session:<id>``.
     """
@@ -241,6 +243,9 @@ class RedisStore:
     ) -> None:
         if (url is None) == (client is None):
             raise ConfigurationError("RedisStore needs a url or a client (one of them)")
+        if client is None and importlib.util.find_spec("redis") is None:
+            # NOTE: here, at startup, rather than as a 500 on the first request.
+            raise ConfigurationError("RedisStore needs redis: pip install 'carafe[redis]'")
         self.url = url
         self.prefix = prefix
         self._client = client
