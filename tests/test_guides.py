@@ -1,0 +1,293 @@
+"""The guides hold: every Python block of README.md and docs/*.md runs, and what they name exists.
+
+How a page runs: its ``python`` blocks run in order as one module (a block may use what an
+earlier block of the same page defined, never another page's), in a fresh folder that is
+the working directory and holds the module's ``__file__`` (``app.py``) and the page's
+files (below), written before any of its code runs. Blocks that show
+an app also exercise it (``with TestClient(app) as client: assert ...``), so what a page
+says a request returns is checked too. A comment on the line before a fence changes how
+the block is used::
+
+    <!-- docs: file templates/index.html -->  written to that path in the folder, not run
+    <!-- docs: skip REASON -->                not run, because it cannot run here (rare)
+    <!-- docs: xfail REASON -->               a known gap between page and code: the block
+                                              must fail, and REASON names the gap
+
+Each block is a test named ``page:line`` (the line of its first line of code); a failure's
+traceback points at lines of the page. Shell blocks are not run, but the ``carafe``
+commands and flags they (and the prose) show must exist, and so must the repository files
+and the ``carafe.*`` names the pages cite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import re
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from carafe.cli import main as cli
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+FENCE = re.compile(r"^```(\S*)")
+MARKER = re.compile(r"^<!-- docs: (file|skip|xfail) (.+?) -->$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """One fenced block of a page."""
+
+    page: str  # relative to the repository, e.g. "docs/forms.md"
+    line: int  # 1-based line of the block's first line of content
+    lang: str
+    code: str
+    marker: str | None = None  # "file", "skip" or "xfail"
+    argument: str = ""  # the path (file) or the reason (skip, xfail)
+
+    @property
+    def id(self) -> str:
+        where = f"{self.page}:{self.line}"
+        return f"{where} [{self.marker}: {self.argument}]" if self.marker else where
+
+
+def read_blocks(page: Path) -> list[Block]:
+    """Every fenced block of ``page``, with the marker comment just above it, if any."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    name = page.relative_to(ROOT).as_posix()
+    blocks: list[Block] = []
+    index = 0
+    while index < len(lines):
+        fence = FENCE.match(lines[index])
+        if fence is None:
+            index += 1
+            continue
+        end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
+        above = lines[index - 1] if index else ""
+        marked = MARKER.match(above)
+        blocks.append(
+            Block(
+                page=name,
+                line=index + 2,
+                lang=fence.group(1),
+                code="\n".join(lines[index + 1 : end]) + "\n",
+                marker=marked.group(1) if marked else None,
+                argument=marked.group(2) if marked else "",
+            )
+        )
+        index = end + 1
+    return blocks
+
+
+BLOCKS = {page.relative_to(ROOT).as_posix(): read_blocks(page) for page in PAGES}
+PYTHON = [
+    block
+    for blocks in BLOCKS.values()
+    for block in blocks
+    if block.lang == "python" and block.marker != "file"
+]
+
+
+# --- Running the Python blocks --------------------------------------------------------
+
+
+class PageRun:
+    """One page's module, its folder, and how far its blocks have run."""
+
+    def __init__(self, page: str, folder: Path) -> None:
+        self.folder = folder
+        stem = re.sub(r"\W", "_", Path(page).stem)
+        self.module = types.ModuleType(f"guide_{stem}")
+        self.module.__file__ = str(folder / "app.py")
+        self.steps = iter(BLOCKS[page])
+        self.write_files(page)
+        self.done: dict[int, BaseException | None] = {}  # block line -> what it raised
+
+    def write_files(self, page: str) -> None:
+        """The page's ``file`` blocks, wherever they stand on the page."""
+        for block in BLOCKS[page]:
+            if block.marker == "file":
+                path = self.folder / block.argument
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(block.code, encoding="utf-8")
+
+    def run_until(self, target: Block) -> None:
+        """Run this page's Python blocks up to ``target`` (included), each once."""
+        while target.line not in self.done:
+            step = next(self.steps)
+            if step.lang == "python" and step.marker in (None, "xfail"):
+                self.done[step.line] = self.execute(step)
+
+    def execute(self, block: Block) -> BaseException | None:
+        # Padding keeps the page's line numbers in tracebacks; dont_inherit keeps this
+        # file's ``from __future__ import annotations`` out of the page's code.
+        source = "\n" * (block.line - 1) + block.code
+        code = compile(source, str(ROOT / block.page), "exec", dont_inherit=True)
+        try:
+            exec(code, self.module.__dict__)
+        except Exception as exc:
+            return exc
+        return None
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, PageRun]]:
+    started: dict[str, PageRun] = {}
+    yield started
+    for run in started.values():
+        sys.modules.pop(run.module.__name__, None)
+
+
+def python_params() -> list[object]:
+    params: list[object] = []
+    for block in PYTHON:
+        marks: list[pytest.MarkDecorator] = []
+        if block.marker == "skip":
+            marks.append(pytest.mark.skip(reason=block.argument))
+        elif block.marker == "xfail":
+            marks.append(pytest.mark.xfail(reason=block.argument, strict=True))
+        params.append(pytest.param(block, marks=marks, id=block.id))
+    return params
+
+
+@pytest.mark.parametrize("block", python_params())
+def test_python_block(
+    block: Block,
+    runs: dict[str, PageRun],
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = runs.get(block.page)
+    if run is None:
+        folder = tmp_path_factory.mktemp(Path(block.page).stem)
+        run = runs[block.page] = PageRun(block.page, folder)
+        sys.modules[run.module.__name__] = run.module  # dataclasses and pydantic look here
+    monkeypatch.chdir(run.folder)
+    monkeypatch.delenv("CARAFE_REDIS_URL", raising=False)
+    run.run_until(block)
+    failed_before = [
+        line
+        for line, error in run.done.items()
+        if error is not None and line < block.line and not _expected_to_fail(block.page, line)
+    ]
+    if failed_before:
+        pytest.fail(f"an earlier block of {block.page} failed (line {failed_before[0]})")
+    error = run.done[block.line]
+    if error is not None:
+        raise error
+
+
+def _expected_to_fail(page: str, line: int) -> bool:
+    return any(b.line == line and b.marker == "xfail" for b in BLOCKS[page])
+
+
+def test_every_page_has_its_blocks_found() -> None:
+    assert len(PYTHON) >= 20  # a broken fence pattern would silently test nothing
+    assert [block.id for block in PYTHON if not block.code.strip()] == []
+
+
+# --- What the prose and the shell blocks name -----------------------------------------
+
+COMMAND = re.compile(r"\bcarafe (run|routes|openapi|[a-z]+)\b([^`\n]*)")
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def shell_and_prose() -> Iterator[tuple[str, str]]:
+    """(page:line, text) for every line of a shell block and every inline code span."""
+    for page, blocks in BLOCKS.items():
+        for block in blocks:
+            if block.lang in ("sh", "bash", "console", ""):
+                for offset, text in enumerate(block.code.splitlines()):
+                    yield f"{page}:{block.line + offset}", text
+        text = (ROOT / page).read_text(encoding="utf-8")
+        for number, line in enumerate(text.splitlines(), 1):
+            for span in CODE_SPAN.findall(line):
+                yield f"{page}:{number}", span
+
+
+def test_carafe_commands_and_flags_exist() -> None:
+    helps: dict[str, str] = {}
+    missing: list[str] = []
+    for where, text in shell_and_prose():
+        for command, rest in COMMAND.findall(text):
+            if command not in helps:
+                result = CliRunner().invoke(cli, [command, "--help"])
+                helps[command] = result.output if result.exit_code == 0 else ""
+            if not helps[command]:
+                missing.append(f"{where}: carafe {command}")
+                continue
+            for flag in re.findall(r"(?<![\w-])--?[a-z][\w-]*", rest):
+                if not re.search(rf"(?<![\w-]){re.escape(flag)}\b", helps[command]):
+                    missing.append(f"{where}: carafe {command} {flag}")
+    assert helps, "no carafe command found in the docs"
+    assert missing == []
+
+
+def test_apps_the_commands_name_exist() -> None:
+    """``carafe run examples.api:app`` and the like: the module has the attribute."""
+    missing: list[str] = []
+    for where, text in shell_and_prose():
+        for target in re.findall(r"\b((?:examples|docs)\.[\w.]+):(\w+)", text):
+            module, attribute = target
+            if not hasattr(importlib.import_module(module), attribute):
+                missing.append(f"{where}: {module}:{attribute}")
+    assert missing == []
+
+
+REPO_PATH = re.compile(r"^\.?[\w-]+(?:/[\w.-]+)+/?$")
+TOP_LEVEL = {entry.name for entry in ROOT.iterdir()} | {"carafe"}  # carafe/x.py is in src/
+
+
+def cited_paths() -> Iterator[tuple[str, str]]:
+    """Paths the pages cite: code spans that look like repository paths, and links."""
+    for page in BLOCKS:
+        text = (ROOT / page).read_text(encoding="utf-8")
+        for number, line in enumerate(text.splitlines(), 1):
+            for span in CODE_SPAN.findall(line):
+                is_path = REPO_PATH.match(span) is not None and not span.endswith("...")
+                if is_path and (span.split("/")[0] in TOP_LEVEL or span.endswith((".py", ".md"))):
+                    yield f"{page}:{number}", span
+            for link in re.findall(r"\]\(([^)#\s]+)", line):
+                if not re.match(r"[a-z]+:", link):
+                    yield f"{page}:{number}", str(Path(page).parent / link)
+
+
+def test_files_the_pages_cite_exist() -> None:
+    missing = [
+        f"{where}: {path}"
+        for where, path in cited_paths()
+        if not (ROOT / path).exists() and not (ROOT / "src" / path).exists()
+    ]
+    assert missing == []
+
+
+def test_carafe_names_the_pages_cite_exist() -> None:
+    """``carafe.limits.Limits``, ``carafe.security``: importable where the page says."""
+    missing: list[str] = []
+    for where, span in shell_and_prose():
+        for dotted in re.findall(r"^carafe(?:\.\w+)+$", span):
+            if not _resolves(dotted):
+                missing.append(f"{where}: {dotted}")
+    assert missing == []
+
+
+def _resolves(dotted: str) -> bool:
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            value: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(value, attribute):
+                return False
+            value = getattr(value, attribute)
+        return True
+    return False
