@@ -28,11 +28,14 @@ import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 from click.testing import CliRunner
 
+from carafe import Carafe, ConfigurationError, Depends, Form, Request
 from carafe.cli import main as cli
+from carafe.testing import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -291,3 +294,33 @@ def _resolves(dotted: str) -> bool:
             value = getattr(value, attribute)
         return True
     return False
+
+
+# --- Claims a block cannot show ---------------------------------------------------------
+
+
+def test_forms_page_when_the_parser_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/forms.md: a Form() parameter needs the parser at startup; request.form() only
+    for a multipart body."""
+    monkeypatch.setitem(sys.modules, "multipart", None)  # as if it were not installed
+    app = Carafe()
+
+    def name(name: Annotated[str, Form()]) -> str:
+        return name
+
+    @app.post("/hello")
+    async def hello(who: str = Depends(name)) -> str:
+        return who
+
+    with pytest.raises(ConfigurationError, match=r"pip install 'carafe\[forms\]'"):
+        app.compile()
+
+    plain = Carafe()
+
+    @plain.post("/echo")
+    async def echo(request: Request) -> dict[str, str]:
+        return {key: str(value) for key, value in (await request.form()).multi_items()}
+
+    with TestClient(plain, raise_server_exceptions=False) as client:
+        assert client.post("/echo", data={"a": "1"}).json() == {"a": "1"}
+        assert client.post("/echo", files={"f": ("a.txt", b"x")}).status_code == 500
