@@ -25,6 +25,7 @@ import dataclasses
 import importlib
 import re
 import sys
+import traceback
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,6 +137,13 @@ class PageRun:
         try:
             exec(code, self.module.__dict__)
         except Exception as exc:
+            # exec'd code gets no assertion rewriting: name the page's failing line instead.
+            lines = block.code.splitlines()
+            for frame, number in traceback.walk_tb(exc.__traceback__):
+                if frame.f_code.co_filename == code.co_filename:
+                    where = number - block.line
+                    if 0 <= where < len(lines):
+                        exc.add_note(f"{block.page}:{number}: {lines[where].strip()}")
             return exc
         return None
 
