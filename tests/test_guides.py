@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import re
+import subprocess
 import sys
 import traceback
 import types
@@ -62,10 +63,9 @@ class Block:
         return f"{where} [{self.marker}: {self.argument}]" if self.marker else where
 
 
-def read_blocks(page: Path) -> list[Block]:
-    """Every fenced block of ``page``, with the marker comment just above it, if any."""
-    lines = page.read_text(encoding="utf-8").splitlines()
-    name = page.relative_to(ROOT).as_posix()
+def read_blocks(name: str, text: str) -> list[Block]:
+    """Every fenced block of the page ``name``, with the marker comment just above it."""
+    lines = text.splitlines()
     blocks: list[Block] = []
     index = 0
     while index < len(lines):
@@ -90,7 +90,10 @@ def read_blocks(page: Path) -> list[Block]:
     return blocks
 
 
-BLOCKS = {page.relative_to(ROOT).as_posix(): read_blocks(page) for page in PAGES}
+BLOCKS = {
+    name: read_blocks(name, (ROOT / name).read_text(encoding="utf-8"))
+    for name in (page.relative_to(ROOT).as_posix() for page in PAGES)
+}
 PYTHON = [
     block
     for blocks in BLOCKS.values()
@@ -199,9 +202,46 @@ def _expected_to_fail(page: str, line: int) -> bool:
     return any(b.line == line and b.marker == "xfail" for b in BLOCKS[page])
 
 
-def test_every_page_has_its_blocks_found() -> None:
+def test_blocks_and_markers_are_read() -> None:
+    page = (
+        "Text\n"
+        "<!-- docs: file templates/a.html -->\n"
+        "```html\n<p>{{ x }}</p>\n```\n"
+        "\n<!-- docs: xfail Carafe has no X yet -->\n"
+        "```python\nimport x\n\nx.y()\n```\n"
+        "```sh\ncarafe run app:app\n```\n"
+    )
+    file, gap, shell = read_blocks("docs/p.md", page)
+    assert (file.marker, file.argument, file.lang, file.code) == (
+        "file",
+        "templates/a.html",
+        "html",
+        "<p>{{ x }}</p>\n",
+    )
+    assert (gap.id, gap.line, gap.code) == (
+        "docs/p.md:9 [xfail: Carafe has no X yet]",
+        9,
+        "import x\n\nx.y()\n",
+    )
+    assert (shell.lang, shell.marker) == ("sh", None)
+
+
+def test_every_page_is_read() -> None:
     assert len(PYTHON) >= 20  # a broken fence pattern would silently test nothing
     assert [block.id for block in PYTHON if not block.code.strip()] == []
+    # A misspelt marker, or one that is not right above a fence, would be ignored.
+    misplaced = [
+        f"{page}:{number}"
+        for page in BLOCKS
+        for number, (line, below) in enumerate(_pairs(page), 1)
+        if line.startswith("<!-- docs:") and (not MARKER.match(line) or not FENCE.match(below))
+    ]
+    assert misplaced == []
+
+
+def _pairs(page: str) -> list[tuple[str, str]]:
+    lines = (ROOT / page).read_text(encoding="utf-8").splitlines()
+    return list(zip(lines, [*lines[1:], ""], strict=True))
 
 
 # --- What the prose and the shell blocks name -----------------------------------------
@@ -211,7 +251,8 @@ CODE_SPAN = re.compile(r"`([^`\n]+)`")
 
 
 def shell_and_prose() -> Iterator[tuple[str, str]]:
-    """(page:line, text) for every line of a shell block and every inline code span."""
+    """(page:line, text) for every line of a shell block, and the code spans of each line
+    of prose joined by spaces (so `carafe openapi app:app` (`--indent 0`) is one text)."""
     for page, blocks in BLOCKS.items():
         for block in blocks:
             if block.lang in ("sh", "bash", "console", ""):
@@ -219,36 +260,76 @@ def shell_and_prose() -> Iterator[tuple[str, str]]:
                     yield f"{page}:{block.line + offset}", text
         text = (ROOT / page).read_text(encoding="utf-8")
         for number, line in enumerate(text.splitlines(), 1):
-            for span in CODE_SPAN.findall(line):
-                yield f"{page}:{number}", span
+            spans = CODE_SPAN.findall(line)
+            if spans:
+                yield f"{page}:{number}", " ".join(spans)
+
+
+FLAG = re.compile(r"(?<![\w-])--?[a-z][\w-]*")
 
 
 def test_carafe_commands_and_flags_exist() -> None:
-    helps: dict[str, str] = {}
-    missing: list[str] = []
-    for where, text in shell_and_prose():
-        for command, rest in COMMAND.findall(text):
-            if command not in helps:
-                result = CliRunner().invoke(cli, [command, "--help"])
-                helps[command] = result.output if result.exit_code == 0 else ""
-            if not helps[command]:
-                missing.append(f"{where}: carafe {command}")
-                continue
-            for flag in re.findall(r"(?<![\w-])--?[a-z][\w-]*", rest):
-                if not re.search(rf"(?<![\w-]){re.escape(flag)}\b", helps[command]):
-                    missing.append(f"{where}: carafe {command} {flag}")
-    assert helps, "no carafe command found in the docs"
-    assert missing == []
+    helps = {name: CliRunner().invoke(cli, [name, "--help"]).output for name in cli.commands}
+
+    def unknown(command: str, rest: str) -> list[str]:
+        if command not in helps:
+            return [f"carafe {command}"]
+        text = helps[command]
+        return [
+            f"carafe {command} {flag}"
+            for flag in FLAG.findall(rest)
+            if re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text) is None
+        ]
+
+    found = [(where, match) for where, text in shell_and_prose() for match in COMMAND.findall(text)]
+    assert len(found) > 10, "the docs show carafe commands; the pattern finds none"
+    assert [f"{where}: {bad}" for where, match in found for bad in unknown(*match)] == []
+
+
+BENCH = re.compile(r"\bbench/(\w+\.py)((?: +-[-\w]+(?: [\w,]+)?)+)")
+
+
+def test_bench_options_exist() -> None:
+    """``bench/inprocess.py --cases deps``: the script takes the option and knows the case."""
+    found = [(where, match) for where, text in shell_and_prose() for match in BENCH.findall(text)]
+    helps = {
+        script: subprocess.run(
+            [sys.executable, str(ROOT / "bench" / script), "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for script in {script for _, (script, _) in found}
+    }
+
+    def unknown(script: str, rest: str) -> list[str]:
+        text = helps[script]
+        # The help wraps its lists of names anywhere: join the lines, split on , : --
+        listed = set(re.split(r"[,:]|--", re.sub(r"\s+", "", text)))
+        return [
+            f"bench/{script} {flag} {value}".rstrip()
+            for flag, value in re.findall(r"(--?[a-z][\w-]*)(?: ([\w,]+))?", rest)
+            if re.search(rf"(?<![\w-]){flag}(?![\w-])", text) is None
+            or (flag in ("--cases", "--apps") and not set(value.split(",")) <= listed)
+        ]
+
+    assert "inprocess.py" in helps
+    assert [f"{where}: {bad}" for where, match in found for bad in unknown(*match)] == []
 
 
 def test_apps_the_commands_name_exist() -> None:
     """``carafe run examples.api:app`` and the like: the module has the attribute."""
-    missing: list[str] = []
-    for where, text in shell_and_prose():
-        for target in re.findall(r"\b((?:examples|docs)\.[\w.]+):(\w+)", text):
-            module, attribute = target
-            if not hasattr(importlib.import_module(module), attribute):
-                missing.append(f"{where}: {module}:{attribute}")
+    targets = [
+        (where, module, attribute)
+        for where, text in shell_and_prose()
+        for module, attribute in re.findall(r"\b((?:examples|docs)\.[\w.]+):(\w+)", text)
+    ]
+    assert targets
+    missing = [
+        f"{where}: {module}:{attribute}"
+        for where, module, attribute in targets
+        if not hasattr(importlib.import_module(module), attribute)
+    ]
     assert missing == []
 
 
@@ -281,12 +362,13 @@ def test_files_the_pages_cite_exist() -> None:
 
 def test_carafe_names_the_pages_cite_exist() -> None:
     """``carafe.limits.Limits``, ``carafe.security``: importable where the page says."""
-    missing: list[str] = []
-    for where, span in shell_and_prose():
-        for dotted in re.findall(r"^carafe(?:\.\w+)+$", span):
-            if not _resolves(dotted):
-                missing.append(f"{where}: {dotted}")
-    assert missing == []
+    names = [
+        (where, dotted)
+        for where, text in shell_and_prose()
+        for dotted in re.findall(r"(?<![\w.])carafe(?:\.\w+)+(?!\w)", text)
+    ]
+    assert len(names) > 5
+    assert [f"{where}: {dotted}" for where, dotted in names if not _resolves(dotted)] == []
 
 
 def _resolves(dotted: str) -> bool:
