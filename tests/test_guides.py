@@ -1,22 +1,21 @@
 """The guides hold: every Python block of README.md and docs/*.md runs, and what they name exists.
 
-How a page runs: its ``python`` blocks run in order as one module (a block may use what an
-earlier block of the same page defined, never another page's), in a fresh folder that is
-the working directory and holds the module's ``__file__`` (``app.py``) and the page's
-files (below), written before any of its code runs. Blocks that show
-an app also exercise it (``with TestClient(app) as client: assert ...``), so what a page
-says a request returns is checked too. A comment on the line before a fence changes how
-the block is used::
+A page's ``python`` blocks run in order as one module: a block may use what an earlier
+block of the same page defined, never another page's. The module's folder is fresh, is
+the working directory, holds its ``__file__`` (``app.py``) and the page's files (below),
+written before any of its code runs. Blocks that show an app also exercise it
+(``with TestClient(app) as client: assert ...``), so what a page says a request returns
+is checked too. A comment on the line right above a fence changes how a block is used::
 
     <!-- docs: file templates/index.html -->  written to that path in the folder, not run
-    <!-- docs: skip REASON -->                not run, because it cannot run here (rare)
-    <!-- docs: xfail REASON -->               a known gap between page and code: the block
-                                              must fail, and REASON names the gap
+    <!-- docs: skip REASON -->                not run: it cannot run here (keep it rare)
+    <!-- docs: xfail REASON -->               a known gap between the page and the code:
+                                              the block must fail; REASON names the gap
 
-Each block is a test named ``page:line`` (the line of its first line of code); a failure's
-traceback points at lines of the page. Shell blocks are not run, but the ``carafe``
-commands and flags they (and the prose) show must exist, and so must the repository files
-and the ``carafe.*`` names the pages cite.
+Each block is a test named ``page:line`` (its first line of code), with the marker and
+its reason in the name; a failure names the page's line. Shell blocks are not run, but
+the ``carafe`` commands and flags and the ``bench/`` options they and the prose show must
+exist, and so must the extras, the repository files and the ``carafe.*`` names cited.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ import importlib
 import re
 import subprocess
 import sys
+import tomllib
 import traceback
 import types
 from collections.abc import Iterator
@@ -152,7 +152,8 @@ class PageRun:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, PageRun]]:
+def runs() -> Iterator[dict[str, PageRun]]:
+    """The pages started so far in this test module, by page."""
     started: dict[str, PageRun] = {}
     yield started
     for run in started.values():
@@ -180,8 +181,7 @@ def test_python_block(
 ) -> None:
     run = runs.get(block.page)
     if run is None:
-        folder = tmp_path_factory.mktemp(Path(block.page).stem)
-        run = runs[block.page] = PageRun(block.page, folder)
+        run = runs[block.page] = PageRun(block.page, tmp_path_factory.mktemp("page"))
         sys.modules[run.module.__name__] = run.module  # dataclasses and pydantic look here
     monkeypatch.chdir(run.folder)
     monkeypatch.delenv("CARAFE_REDIS_URL", raising=False)
@@ -331,6 +331,20 @@ def test_apps_the_commands_name_exist() -> None:
         if not hasattr(importlib.import_module(module), attribute)
     ]
     assert missing == []
+
+
+def test_extras_the_pages_name_exist() -> None:
+    """``pip install 'carafe[forms]'``: pyproject.toml declares that extra."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = set(declared["optional-dependencies"])
+    named = [
+        (page, extra)
+        for page in BLOCKS
+        for group in re.findall(r"carafe\[([\w,-]+)\]", (ROOT / page).read_text())
+        for extra in group.split(",")
+    ]
+    assert named
+    assert [f"{page}: carafe[{extra}]" for page, extra in named if extra not in extras] == []
 
 
 REPO_PATH = re.compile(r"^\.?[\w-]+(?:/[\w.-]+)+/?$")
