@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from carafe._concurrency import run_sync, set_thread_pool_size
 from carafe._endpoint import Endpoint, Hooks, build_endpoint, error_sender, head_endpoint
 from carafe._errors import ErrorHandlers, ExceptionHandler, logger
+from carafe._origins import TrustedOrigins
 from carafe._plan import Plan, build_plan, call_kind
 from carafe.background import wait_for_background
 from carafe.datastructures import State
@@ -104,6 +105,10 @@ class Carafe(Router):
         secret_key: Signs session cookies and CSRF tokens; a list rotates keys
             (the first signs, all verify).
         csrf: Check a CSRF token on every POST/PUT/PATCH/DELETE (see ``carafe.csrf``).
+        websocket_origins: Origins of pages, besides the app's own, whose websocket
+            handshakes may carry cookies, e.g. ``["https://admin.example.com"]``
+            (``https://*.example.com`` for subdomains, ``"*"`` for any; see
+            ``carafe.websockets``).
         lifespan: An async context manager factory ``lifespan(app)`` run around the
             app's life; a mapping it yields becomes ``request.state``.
         limits: Bounds on request bodies for every route (see ``Limits``).
@@ -133,6 +138,7 @@ class Carafe(Router):
         debug: bool = False,
         secret_key: str | Sequence[str] | None = None,
         csrf: bool = False,
+        websocket_origins: Sequence[str] = (),
         lifespan: Lifespan | None = None,
         limits: Limits | None = None,
         dependencies: Sequence[Dependency] = (),
@@ -146,6 +152,7 @@ class Carafe(Router):
         self.version = version
         self.description = description
         self.secret_key = secret_key
+        self._websocket_origins = TrustedOrigins(websocket_origins, "websocket_origins")
         self.limits = DEFAULT_LIMITS if limits is None else limits.over(DEFAULT_LIMITS)
         self.state = State()
         self._overrides = _Overrides(self)
@@ -305,7 +312,9 @@ class Carafe(Router):
                 self._app_scope,
             )
             if isinstance(item, WebSocketRoute):
-                endpoint = build_websocket_endpoint(item, plan, template.param_names)
+                endpoint = build_websocket_endpoint(
+                    item, plan, template.param_names, self._websocket_origins
+                )
                 ws_table.add(template, "WEBSOCKET", endpoint)
                 continue
             # walk() merged the route's limits over its routers' and the app's.
