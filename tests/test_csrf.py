@@ -11,10 +11,9 @@ from jinja2 import DictLoader
 
 from carafe import Carafe, Request
 from carafe.csrf import CSRFProtect, csrf_exempt, mask, unmask
-from carafe.exceptions import ConfigurationError
 from carafe.forms import Form
 from carafe.responses import PlainTextResponse
-from carafe.sessions import Session
+from carafe.sessions import MemoryStore, Session, Sessions
 from carafe.templating import Templates
 from carafe.testing import TestClient
 
@@ -192,30 +191,44 @@ def test_without_csrf_text_plain_json_is_still_refused_with_415() -> None:
         assert client.post("/notes", data={"text": "x"}).json() == {"saved": "x"}
 
 
-def test_double_submit_cookie_mode_without_sessions() -> None:
+# --- Where the secret lives: the session, else an anonymous visitor's cookie ------------
+
+
+def test_anonymous_visitors_keep_their_secret_in_a_cookie_not_a_session(
+    client: TestClient,
+) -> None:
+    page = client.get("/form")
+    assert "session" not in client.cookies  # nothing to keep, so no session
+    cookie = page.headers["set-cookie"]
+    assert cookie.startswith("csrftoken=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    token = re.search(r'value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 200
+    assert "set-cookie" not in client.get("/form").headers  # the secret is kept
+
+
+def test_without_sessions_the_cookie_is_the_only_place() -> None:
     app = Carafe()
-    CSRFProtect(app, mode="cookie", secure=True)
+    CSRFProtect(app, secure=True)
     with TestClient(make_app(app), base_url="https://testserver") as client:
         page = client.get("/form")
-        cookie = page.headers["set-cookie"]
-        assert cookie.startswith("csrftoken=") and "Secure" in cookie and "HttpOnly" in cookie
+        assert "Secure" in page.headers["set-cookie"]
         token = re.search(r'value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-        assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 200
-        assert "set-cookie" not in client.get("/form").headers  # the secret is kept
+        same_site = {"origin": "https://testserver"}
+        posted = client.post("/notes", data={"text": "a", "csrf_token": token}, headers=same_site)
+        assert posted.status_code == 200
         client.cookies.clear()
-        assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 403
+        posted = client.post("/notes", data={"text": "a", "csrf_token": token}, headers=same_site)
+        assert posted.status_code == 403
 
 
-def test_signed_double_submit_cookie_refuses_planted_cookies() -> None:
+def test_the_cookie_is_signed_and_refuses_planted_values() -> None:
     app = Carafe(secret_key=["new", "old"])
-    CSRFProtect(app, mode="cookie")
+    CSRFProtect(app)
     with TestClient(make_app(app)) as client:
         token = token_from(client)
         value = client.cookies["csrftoken"]
         assert "." in value
         assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 200
-        secret = unmask(token)
-        assert secret is not None
         planted = value.split(".")[0]  # the secret without a signature
         client.cookies.clear()
         client.cookies.set("csrftoken", planted, domain="testserver.local")
@@ -223,6 +236,26 @@ def test_signed_double_submit_cookie_refuses_planted_cookies() -> None:
         client.cookies.clear()
         client.cookies.set("csrftoken", "x" * 300, domain="testserver.local")
         assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 403
+
+
+@pytest.mark.parametrize("store", [None, MemoryStore()])
+def test_a_planted_cookie_and_its_token_pass_for_no_ones_session(store: Any) -> None:
+    app = make_app(Carafe(secret_key="csrf-secret", csrf=True))
+    if store is not None:
+        Sessions(app, store=store)
+    with TestClient(app) as attacker, TestClient(app) as victim:
+        # The attacker's own visit gives a validly signed cookie and a token for it.
+        planted_token = token_from(attacker)
+        planted_cookie = attacker.cookies["csrftoken"]
+        assert victim.post("/login", headers={"x-csrf-token": token_from(victim)}).json() == {
+            "ok": True
+        }
+        victim.cookies.set("csrftoken", planted_cookie, domain="testserver.local")
+        forged = victim.post("/notes", data={"text": "a", "csrf_token": planted_token})
+        assert forged.status_code == 403
+        assert "wrong or expired" in forged.json()["detail"]
+        own = victim.post("/notes", data={"text": "a", "csrf_token": token_from(victim)})
+        assert own.json() == {"saved": "a"}
 
 
 def test_form_errors_are_answered_by_the_check() -> None:
@@ -240,5 +273,3 @@ def test_token_helpers_and_settings() -> None:
     assert unmask(mask(b"s" * 32)) == b"s" * 32
     assert unmask("!!!") is None
     assert unmask("A" * 10) is None
-    with pytest.raises(ConfigurationError, match="mode"):
-        CSRFProtect(mode="header")  # type: ignore[arg-type]
