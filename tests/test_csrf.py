@@ -11,6 +11,7 @@ from jinja2 import DictLoader
 
 from carafe import Carafe, Request
 from carafe.csrf import CSRFProtect, csrf_exempt, mask, unmask
+from carafe.exceptions import ConfigurationError
 from carafe.forms import Form
 from carafe.responses import PlainTextResponse
 from carafe.sessions import MemoryStore, Session, Sessions
@@ -258,6 +259,85 @@ def test_a_planted_cookie_and_its_token_pass_for_no_ones_session(store: Any) -> 
         assert own.json() == {"saved": "a"}
 
 
+# --- Origin and Referer ----------------------------------------------------------------
+
+
+def post_from(client: TestClient, headers: dict[str, str]) -> Any:
+    """A form post with this visitor's token, cookies and the given headers."""
+    data = {"text": "a", "csrf_token": token_from(client)}
+    return client.post("/notes", data=data, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "http://testserver"},
+        {"origin": "http://TESTSERVER:80"},
+        {"referer": "http://testserver/form?x=1"},
+        {},  # over HTTP a request with neither header passes
+    ],
+)
+def test_posts_from_the_sites_own_pages_pass(client: TestClient, headers: dict[str, str]) -> None:
+    assert post_from(client, headers).json() == {"saved": "a"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "word"),
+    [
+        ({"origin": "https://evil.example"}, "Origin"),
+        ({"origin": "null"}, "Origin"),  # sandboxed frames, data: URLs, some redirects
+        ({"origin": "http://testserver.evil.net"}, "Origin"),
+        ({"origin": "http://eviltestserver"}, "Origin"),
+        ({"origin": "http://evil.net/http://testserver"}, "Origin"),
+        ({"origin": "https://testserver"}, "Origin"),
+        ({"origin": "http://testserver:8000"}, "Origin"),
+        ({"origin": "not an origin"}, "Origin"),
+        ({"origin": "https://evil.example", "referer": "http://testserver/form"}, "Origin"),
+        ({"referer": "https://evil.example/page"}, "Referer"),
+        ({"referer": "http://testserver.evil.net/"}, "Referer"),
+    ],
+)
+def test_cross_site_posts_are_refused_even_with_a_valid_token(
+    client: TestClient, headers: dict[str, str], word: str
+) -> None:
+    response = post_from(client, headers)
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert f"its {word} header is another site's" in response.json()["detail"]
+
+
+def test_https_posts_need_an_origin_or_a_referer() -> None:
+    app = make_app(Carafe(secret_key="k", csrf=True))
+    with TestClient(app, base_url="https://example.com") as client:
+        refused = post_from(client, {})
+        assert refused.status_code == 403
+        assert "neither" in refused.json()["detail"]
+        assert post_from(client, {"origin": "https://example.com"}).status_code == 200
+        assert post_from(client, {"referer": "https://example.com/form"}).status_code == 200
+        assert post_from(client, {"origin": "http://example.com"}).status_code == 403
+
+
+def test_trusted_origins_may_post() -> None:
+    app = Carafe(secret_key="k")
+    CSRFProtect(app, trusted_origins=["https://admin.example.com", "https://*.shop.example"])
+    with TestClient(make_app(app), base_url="https://example.com") as client:
+        assert post_from(client, {"origin": "https://admin.example.com"}).status_code == 200
+        assert post_from(client, {"origin": "https://eu.shop.example"}).status_code == 200
+        for evil in ("https://evilshop.example", "https://shop.example.evil.net"):
+            assert post_from(client, {"origin": evil}).status_code == 403
+
+
+def test_requests_without_cookies_skip_the_origin_check_not_the_token() -> None:
+    with TestClient(make_app(Carafe(secret_key="k", csrf=True))) as client:
+        response = client.post(
+            "/notes", data={"text": "a"}, headers={"origin": "https://x.example"}
+        )
+        assert response.status_code == 403
+        assert "token is missing" in response.json()["detail"]
+        hook = client.post("/hooks/payment", json={"text": "paid"}, headers={"origin": "null"})
+        assert hook.json() == {"got": "paid"}  # exempt routes are not checked at all
+
+
 def test_form_errors_are_answered_by_the_check() -> None:
     with TestClient(make_app(Carafe(secret_key="k", csrf=True))) as client:
         token_from(client)
@@ -273,3 +353,5 @@ def test_token_helpers_and_settings() -> None:
     assert unmask(mask(b"s" * 32)) == b"s" * 32
     assert unmask("!!!") is None
     assert unmask("A" * 10) is None
+    with pytest.raises(ConfigurationError, match="trusted_origins"):
+        CSRFProtect(trusted_origins=["admin.example.com"])

@@ -24,6 +24,12 @@ an anonymous visitor (an empty session, or an app without sessions)
     visitor is anonymous: once they have a session, only the session's secret does,
     so a cookie and token planted by a sibling subdomain pass for no one's session.
 
+Before the token, a request that carries cookies must come from the site's own pages:
+its ``Origin`` header (else its ``Referer``) must be this site (the scheme and
+``Host`` of the request) or one of ``trusted_origins``. ``Origin: null``, look-alikes
+(``example.com.evil.net``) and malformed values are refused; a request with neither
+header passes over HTTP but not over HTTPS, where browsers send at least ``Origin``.
+
 Each rendered token is masked with fresh random bytes, so it never appears twice in
 compressed pages (the BREACH attack); any rendering of the same secret verifies.
 """
@@ -34,10 +40,11 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from carafe._endpoint import REQUEST_CLEANUP, RESPONSE_HOOKS
+from carafe._origins import TrustedOrigins, own_origin, parse_origin
 from carafe.exceptions import HTTPError
 from carafe.limits import DEFAULT_LIMITS, Limits
 from carafe.requests import Request
@@ -103,6 +110,8 @@ class CSRFProtect:
 
     Args:
         app: The app to protect (None: only render tokens, as ``csrf_token()`` does).
+        trusted_origins: Origins of pages, besides the site's own, that may post to
+            it, e.g. ``["https://admin.example.com", "https://*.example.com"]``.
         field_name: The form field holding the token.
         header_name: The request header holding the token.
         cookie_name: The cookie holding an anonymous visitor's secret.
@@ -113,11 +122,13 @@ class CSRFProtect:
         self,
         app: Carafe | None = None,
         *,
+        trusted_origins: Sequence[str] = (),
         field_name: str = "csrf_token",
         header_name: str = "X-CSRF-Token",
         cookie_name: str = "csrftoken",
         secure: bool = False,
     ) -> None:
+        self.trusted_origins = TrustedOrigins(trusted_origins, "trusted_origins")
         self.field_name = field_name
         self.header_name = header_name.lower()
         self.cookie_name = cookie_name
@@ -215,8 +226,35 @@ class CSRFProtect:
         value = (await read_form(request)).get(self.field_name)
         return value if isinstance(value, str) else None
 
+    def check_origin(self, request: Request) -> None:
+        """Raise a 403 ``HTTPError`` unless a request with cookies comes from this site."""
+        headers = request.headers
+        if "cookie" not in headers:
+            return  # no cookies, no ambient authority to abuse
+        source, value = "Origin", headers.get("origin")
+        if value is None:
+            source, value = "Referer", headers.get("referer")
+        if value is None:
+            if request.scope.get("scheme") == "https":
+                raise HTTPError(
+                    403,
+                    "The request was refused: over HTTPS a form post needs an Origin or "
+                    "Referer header, and it had neither.",
+                )
+            return
+        origin = parse_origin(value)
+        if origin is not None and (
+            origin == own_origin(request.scope) or origin in self.trusted_origins
+        ):
+            return
+        raise HTTPError(
+            403, f"The request was refused: its {source} header is another site's, not this one."
+        )
+
     async def check(self, request: Request) -> None:
-        """Raise a 403 ``HTTPError`` unless the request carries this visitor's token."""
+        """Raise a 403 ``HTTPError`` unless the request comes from this site, with this
+        visitor's token."""
+        self.check_origin(request)
         submitted = await self.submitted_token(request)
         if submitted is None:
             raise HTTPError(403, "The CSRF token is missing. Reload the page and try again.")
