@@ -173,8 +173,10 @@ class CSRFProtect:
         return None if cookie is None else self._read_cookie(request.app, cookie)
 
     def _read_cookie(self, app: Carafe, value: str) -> bytes | None:
+        if len(value) >= 200 or not value.isascii():  # compare_digest takes ASCII only
+            return None
         token, _, signature = value.partition(".")
-        secret = _unb64(token) if len(value) < 200 else None
+        secret = _unb64(token)
         if secret is None or len(secret) != _TOKEN_BYTES:
             return None
         if _keys(app) and not any(
