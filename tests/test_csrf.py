@@ -237,6 +237,8 @@ def test_the_cookie_is_signed_and_refuses_planted_values() -> None:
         client.cookies.clear()
         client.cookies.set("csrftoken", "x" * 300, domain="testserver.local")
         assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 403
+        client.cookies.set("csrftoken", "abc.def", domain="testserver.local")
+        assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 403
         client.cookies.clear()
         odd = {"cookie": f"csrftoken={planted}.\u00e9\u00e9".encode()}  # not ASCII: was a 500
         assert client.get("/form", headers=odd).status_code == 200
