@@ -15,7 +15,7 @@ from carafe.forms import Form
 from carafe.responses import PlainTextResponse
 from carafe.testing import TestClient
 from carafe.web.csrf import CSRFProtect, csrf_exempt, mask, unmask
-from carafe.web.sessions import Session
+from carafe.web.sessions import MemoryStore, Session, Sessions
 from carafe.web.templating import Templates
 
 FORM = '<form method=post><input name=csrf_token value="{{ csrf_token() }}"></form>'
@@ -192,30 +192,44 @@ def test_without_csrf_text_plain_json_is_still_refused_with_415() -> None:
         assert client.post("/notes", data={"text": "x"}).json() == {"saved": "x"}
 
 
-def test_double_submit_cookie_mode_without_sessions() -> None:
+# --- Where the secret lives: the session, else an anonymous visitor's cookie ------------
+
+
+def test_anonymous_visitors_keep_their_secret_in_a_cookie_not_a_session(
+    client: TestClient,
+) -> None:
+    page = client.get("/form")
+    assert "session" not in client.cookies  # nothing to keep, so no session
+    cookie = page.headers["set-cookie"]
+    assert cookie.startswith("csrftoken=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    token = re.search(r'value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 200
+    assert "set-cookie" not in client.get("/form").headers  # the secret is kept
+
+
+def test_without_sessions_the_cookie_is_the_only_place() -> None:
     app = Carafe()
-    CSRFProtect(app, mode="cookie", secure=True)
+    CSRFProtect(app, secure=True)
     with TestClient(make_app(app), base_url="https://testserver") as client:
         page = client.get("/form")
-        cookie = page.headers["set-cookie"]
-        assert cookie.startswith("csrftoken=") and "Secure" in cookie and "HttpOnly" in cookie
+        assert "Secure" in page.headers["set-cookie"]
         token = re.search(r'value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-        assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 200
-        assert "set-cookie" not in client.get("/form").headers  # the secret is kept
+        same_site = {"origin": "https://testserver"}
+        posted = client.post("/notes", data={"text": "a", "csrf_token": token}, headers=same_site)
+        assert posted.status_code == 200
         client.cookies.clear()
-        assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 403
+        posted = client.post("/notes", data={"text": "a", "csrf_token": token}, headers=same_site)
+        assert posted.status_code == 403
 
 
-def test_signed_double_submit_cookie_refuses_planted_cookies() -> None:
+def test_the_cookie_is_signed_and_refuses_planted_values() -> None:
     app = Carafe(secret_key=["new", "old"])
-    CSRFProtect(app, mode="cookie")
+    CSRFProtect(app)
     with TestClient(make_app(app)) as client:
         token = token_from(client)
         value = client.cookies["csrftoken"]
         assert "." in value
         assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 200
-        secret = unmask(token)
-        assert secret is not None
         planted = value.split(".")[0]  # the secret without a signature
         client.cookies.clear()
         client.cookies.set("csrftoken", planted, domain="testserver.local")
@@ -223,6 +237,112 @@ def test_signed_double_submit_cookie_refuses_planted_cookies() -> None:
         client.cookies.clear()
         client.cookies.set("csrftoken", "x" * 300, domain="testserver.local")
         assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 403
+        client.cookies.set("csrftoken", "abc.def", domain="testserver.local")
+        assert client.post("/notes", data={"text": "a", "csrf_token": token}).status_code == 403
+        client.cookies.clear()
+        odd = {"cookie": f"csrftoken={planted}.\u00e9\u00e9".encode()}  # not ASCII: was a 500
+        assert client.get("/form", headers=odd).status_code == 200
+        posted = client.post("/notes", data={"text": "a", "csrf_token": token}, headers=odd)
+        assert posted.status_code == 403
+
+
+@pytest.mark.parametrize("store", [None, MemoryStore()])
+def test_a_planted_cookie_and_its_token_pass_for_no_ones_session(store: Any) -> None:
+    app = make_app(Carafe(secret_key="csrf-secret", csrf=True))
+    if store is not None:
+        Sessions(app, store=store)
+    with TestClient(app) as attacker, TestClient(app) as victim:
+        # The attacker's own visit gives a validly signed cookie and a token for it.
+        planted_token = token_from(attacker)
+        planted_cookie = attacker.cookies["csrftoken"]
+        assert victim.post("/login", headers={"x-csrf-token": token_from(victim)}).json() == {
+            "ok": True
+        }
+        victim.cookies.set("csrftoken", planted_cookie, domain="testserver.local")
+        forged = victim.post("/notes", data={"text": "a", "csrf_token": planted_token})
+        assert forged.status_code == 403
+        assert "wrong or expired" in forged.json()["detail"]
+        own = victim.post("/notes", data={"text": "a", "csrf_token": token_from(victim)})
+        assert own.json() == {"saved": "a"}
+
+
+# --- Origin and Referer ----------------------------------------------------------------
+
+
+def post_from(client: TestClient, headers: dict[str, str]) -> Any:
+    """A form post with this visitor's token, cookies and the given headers."""
+    data = {"text": "a", "csrf_token": token_from(client)}
+    return client.post("/notes", data=data, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "http://testserver"},
+        {"origin": "http://TESTSERVER:80"},
+        {"referer": "http://testserver/form?x=1"},
+        {},  # over HTTP a request with neither header passes
+    ],
+)
+def test_posts_from_the_sites_own_pages_pass(client: TestClient, headers: dict[str, str]) -> None:
+    assert post_from(client, headers).json() == {"saved": "a"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "word"),
+    [
+        ({"origin": "https://evil.example"}, "Origin"),
+        ({"origin": "null"}, "Origin"),  # sandboxed frames, data: URLs, some redirects
+        ({"origin": "http://testserver.evil.net"}, "Origin"),
+        ({"origin": "http://eviltestserver"}, "Origin"),
+        ({"origin": "http://evil.net/http://testserver"}, "Origin"),
+        ({"origin": "https://testserver"}, "Origin"),
+        ({"origin": "http://testserver:8000"}, "Origin"),
+        ({"origin": "not an origin"}, "Origin"),
+        ({"origin": "https://evil.example", "referer": "http://testserver/form"}, "Origin"),
+        ({"referer": "https://evil.example/page"}, "Referer"),
+        ({"referer": "http://testserver.evil.net/"}, "Referer"),
+    ],
+)
+def test_cross_site_posts_are_refused_even_with_a_valid_token(
+    client: TestClient, headers: dict[str, str], word: str
+) -> None:
+    response = post_from(client, headers)
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert f"its {word} header is another site's" in response.json()["detail"]
+
+
+def test_https_posts_need_an_origin_or_a_referer() -> None:
+    app = make_app(Carafe(secret_key="k", csrf=True))
+    with TestClient(app, base_url="https://example.com") as client:
+        refused = post_from(client, {})
+        assert refused.status_code == 403
+        assert "neither" in refused.json()["detail"]
+        assert post_from(client, {"origin": "https://example.com"}).status_code == 200
+        assert post_from(client, {"referer": "https://example.com/form"}).status_code == 200
+        assert post_from(client, {"origin": "http://example.com"}).status_code == 403
+
+
+def test_trusted_origins_may_post() -> None:
+    app = Carafe(secret_key="k")
+    CSRFProtect(app, trusted_origins=["https://admin.example.com", "https://*.shop.example"])
+    with TestClient(make_app(app), base_url="https://example.com") as client:
+        assert post_from(client, {"origin": "https://admin.example.com"}).status_code == 200
+        assert post_from(client, {"origin": "https://eu.shop.example"}).status_code == 200
+        for evil in ("https://evilshop.example", "https://shop.example.evil.net"):
+            assert post_from(client, {"origin": evil}).status_code == 403
+
+
+def test_requests_without_cookies_skip_the_origin_check_not_the_token() -> None:
+    with TestClient(make_app(Carafe(secret_key="k", csrf=True))) as client:
+        response = client.post(
+            "/notes", data={"text": "a"}, headers={"origin": "https://x.example"}
+        )
+        assert response.status_code == 403
+        assert "token is missing" in response.json()["detail"]
+        hook = client.post("/hooks/payment", json={"text": "paid"}, headers={"origin": "null"})
+        assert hook.json() == {"got": "paid"}  # exempt routes are not checked at all
 
 
 def test_form_errors_are_answered_by_the_check() -> None:
@@ -240,5 +360,5 @@ def test_token_helpers_and_settings() -> None:
     assert unmask(mask(b"s" * 32)) == b"s" * 32
     assert unmask("!!!") is None
     assert unmask("A" * 10) is None
-    with pytest.raises(ConfigurationError, match="mode"):
-        CSRFProtect(mode="header")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="trusted_origins"):
+        CSRFProtect(trusted_origins=["admin.example.com"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from carafe.web.sessions import (
     get_session,
     new_session_id,
 )
+from carafe.web.templating import Templates
 
 
 def make_app(**options: Any) -> Carafe:
@@ -417,6 +419,42 @@ def test_redis_store(redis_url: str) -> None:
     # A second client (a second event loop) gets its own connection pool.
     with TestClient(app) as client:
         assert client.get("/count").json()["n"] == 1
+    direct.close()
+
+
+@pytest.mark.slow
+def test_anonymous_visits_to_a_form_store_no_sessions_in_redis(redis_url: str) -> None:
+    from jinja2 import DictLoader
+    from redis import Redis
+
+    store = RedisStore(redis_url, prefix="test:anon:")
+    app = Carafe(secret_key="k", csrf=True)
+    Sessions(app, store=store)
+    app.on_shutdown(store.close)
+    form = '<p>{{ who }}</p><input name=csrf_token value="{{ csrf_token() }}">'
+    templates = Templates(loader=DictLoader({"login.html": form}))
+
+    @app.get("/login")
+    async def login_page(request: Request, session: Session) -> Any:
+        return await templates.render(request, "login.html", who=session.get("user", "guest"))
+
+    @app.post("/login")
+    async def login(session: Session) -> dict[str, str]:
+        session.regenerate()
+        session["user"] = "ann"
+        return {"user": "ann"}
+
+    direct = Redis.from_url(redis_url)
+    with TestClient(app) as client:
+        for _ in range(300):
+            client.cookies.clear()
+            page = client.get("/login")
+        assert len(list(direct.scan_iter("test:anon:*"))) == 0
+        assert "session" not in client.cookies
+        token = re.search(r"value=\"([^\"]+)\"", page.text).group(1)  # type: ignore[union-attr]
+        assert client.post("/login", data={"csrf_token": token}).json() == {"user": "ann"}
+        assert len(list(direct.scan_iter("test:anon:*"))) == 1  # now there is something to keep
+        assert client.get("/login").text.startswith("<p>ann</p>")
     direct.close()
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -88,7 +90,7 @@ def test_log_out_and_in_again_with_a_new_session_id(client: TestClient) -> None:
     assert "/login?next=/account" in str(client.get("/account").url)
 
     login = client.get("/login?next=/profile")
-    before = client.cookies["session"]
+    before = client.cookies.get("session")  # None: an anonymous visitor keeps no session
     page = client.post(
         "/login",
         data={
@@ -160,6 +162,38 @@ def test_profile_errors_and_hostile_input_are_escaped(client: TestClient) -> Non
     assert '<dd id="account-age">(not given)</dd>' in saved.text
     form = client.get("/profile").text
     assert 'value="https://ann.example"' in form
+
+
+class Scripts(HTMLParser):
+    """The text of every <script> element of a page, as a browser would cut it."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.inside = False
+        self.bodies: list[str] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag == "script":
+            self.inside = True
+            self.bodies.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.inside = self.inside and tag != "script"
+
+    def handle_data(self, data: str) -> None:
+        if self.inside:
+            self.bodies[-1] += data
+
+
+def test_data_in_the_account_script_stays_inert(client: TestClient) -> None:
+    hostile = "</script><script>alert(1)</script>"
+    page = sign_up(client, name=hostile).text
+    assert hostile not in page
+    (script,) = Scripts(page).bodies  # the hostile name opened no script of its own
+    found = re.search(r"const account = (.*);\n", script)
+    assert found is not None
+    assert json.loads(found.group(1)) == {"name": hostile, "bio": ""}
 
 
 def test_posts_without_the_csrf_token_are_refused(client: TestClient) -> None:

@@ -59,6 +59,25 @@ def test_html_is_escaped_and_other_files_are_not(tmp_path: Path) -> None:
         assert client.get("/page/show.txt", params={"value": "<b>"}).text == "<b>"
 
 
+def test_data_in_a_script_needs_tojson() -> None:
+    loader = DictLoader(
+        {
+            "json.html": "<script>const v = {{ value | tojson }};</script>",
+            "bare.html": "<script>const v = {{ value }};</script>",
+        }
+    )
+    with TestClient(make_app(Templates(loader=loader))) as client:
+        hostile = "</script><script>alert('&')</script>"
+        page = client.get("/page/json.html", params={"value": hostile}).text
+        assert page == (
+            '<script>const v = "\\u003c/script\\u003e\\u003cscript\\u003e'
+            'alert(\\u0027\\u0026\\u0027)\\u003c/script\\u003e";</script>'
+        )
+        # Autoescaping is for HTML, not JavaScript: a bare value runs as code.
+        bare = client.get("/page/bare.html", params={"value": "1; alert(1)"}).text
+        assert bare == "<script>const v = 1; alert(1);</script>"
+
+
 def test_url_for_and_static_urls(tmp_path: Path) -> None:
     write(
         tmp_path,

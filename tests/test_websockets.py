@@ -263,6 +263,136 @@ def test_mounted_asgi_app_gets_websockets_under_its_prefix() -> None:
         assert ws.receive_text() == "/raw"
 
 
+# --- Cross-site handshakes -------------------------------------------------------------
+
+
+def origin_app(**options: Any) -> tuple[Carafe, list[str]]:
+    app = Carafe(**options)
+    seen: list[str] = []
+
+    @app.websocket("/live")
+    async def live(ws: WebSocket, sid: Annotated[str | None, Cookie()] = None) -> None:
+        seen.append(str(sid))
+        await ws.accept()
+        await ws.send_text(f"hello {sid}")
+
+    return app, seen
+
+
+def connect(client: TestClient, origin: str | None, *, cookie: bool = True) -> int:
+    """The handshake's outcome: 101 when accepted, else the refusal's status."""
+    client.cookies.clear()
+    if cookie:
+        client.cookies.set("sid", "victim")
+    headers = {} if origin is None else {"Origin": origin}
+    try:
+        with client.websocket_connect("/live", headers=headers) as ws:
+            assert ws.receive_text() == ("hello victim" if cookie else "hello None")
+    except WebSocketDenied as denied:
+        assert denied.response.headers["content-type"] == "application/problem+json"
+        assert "another site" in denied.response.json()["detail"]
+        return denied.response.status_code
+    return 101
+
+
+def test_a_cross_site_handshake_with_cookies_is_refused_before_the_handler() -> None:
+    app, seen = origin_app()
+    with TestClient(app) as client:
+        assert connect(client, "https://evil.example") == 403
+        assert seen == []  # the handler never ran with the victim's cookie
+        assert connect(client, "http://testserver") == 101
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "null",
+        "http://testserver.evil.net",
+        "http://eviltestserver",
+        "http://evil.net/http://testserver",
+        "http://testserver@evil.net",
+        "https://testserver",  # another scheme is another origin
+        "http://testserver:8080",  # and so is another port
+        "file://",
+        "http://[::1",
+        "http://testserver:99999",
+        "http://",
+        "http://" + "a" * 3000,
+    ],
+)
+def test_look_alike_origins_are_refused(origin: str) -> None:
+    with TestClient(origin_app()[0]) as client:
+        assert connect(client, origin) == 403
+
+
+def test_token_auth_and_non_browser_clients_pass() -> None:
+    with TestClient(origin_app()[0]) as client:
+        assert connect(client, "https://evil.example", cookie=False) == 101
+        assert connect(client, None) == 101
+
+
+def test_own_origin_follows_the_host_scheme_and_port() -> None:
+    app = origin_app()[0]
+    with TestClient(app, base_url="https://example.com:8443") as client:
+        assert connect(client, "https://example.com:8443") == 101
+        assert connect(client, "https://EXAMPLE.com:8443/") == 101
+        assert connect(client, "https://example.com") == 403
+    with TestClient(app, base_url="https://example.com") as client:
+        assert connect(client, "https://example.com:443") == 101
+        assert connect(client, "http://example.com") == 403
+
+
+def test_listed_origins_pass() -> None:
+    app = origin_app(websocket_origins=["https://app.example", "https://*.example.com"])[0]
+    with TestClient(app) as client:
+        assert connect(client, "https://app.example") == 101
+        assert connect(client, "https://admin.example.com") == 101
+        assert connect(client, "https://example.com") == 403  # not a subdomain of itself
+        assert connect(client, "https://evilexample.com") == 403
+        assert connect(client, "http://admin.example.com") == 403
+    with TestClient(origin_app(websocket_origins=["*"])[0]) as client:
+        assert connect(client, "https://evil.example") == 101
+
+
+def test_a_cross_site_refusal_closes_1008_without_the_http_response_extension() -> None:
+    with TestClient(origin_app()[0]) as client:
+        client.cookies.set("sid", "victim")
+        ws = client.websocket_connect("/live", headers={"Origin": "https://evil.example"})
+        ws.session.scope["extensions"] = {}
+        with pytest.raises(WebSocketDisconnect) as closed, ws:
+            pass
+    assert closed.value.code == 1008
+
+
+@pytest.mark.parametrize(
+    ("server", "accepted"),
+    [(("testserver", 80), True), (("::1", 80), False), (None, False), (("h", None), False)],
+)
+def test_without_a_host_header_the_server_address_is_the_own_origin(
+    server: Any, accepted: bool
+) -> None:
+    with TestClient(origin_app()[0]) as client:
+        client.cookies.set("sid", "victim")
+        ws = client.websocket_connect("/live", headers={"Origin": "http://testserver"})
+        scope = ws.session.scope
+        scope["headers"] = [pair for pair in scope["headers"] if pair[0] != b"host"]
+        scope["server"] = server
+        if accepted:
+            with ws:
+                assert ws.receive_text() == "hello victim"
+        else:
+            with pytest.raises(WebSocketDenied), ws:
+                pass
+
+
+@pytest.mark.parametrize(
+    "setting", [["example.com"], ["https://example.com/path"], ["ftp://x"], "https://a.example"]
+)
+def test_malformed_websocket_origins_are_a_configuration_error(setting: Any) -> None:
+    with pytest.raises(ConfigurationError, match="websocket_origins"):
+        Carafe(websocket_origins=setting)
+
+
 # --- Messages ---------------------------------------------------------------------------
 
 

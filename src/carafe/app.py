@@ -18,6 +18,7 @@ from carafe._core.build import build_plan
 from carafe._core.endpoint import Endpoint, Hooks, build_endpoint, error_sender, head_endpoint
 from carafe._core.render import Renderer
 from carafe._errors import ErrorHandlers, ExceptionHandler, logger
+from carafe._origins import TrustedOrigins
 from carafe.context import CONTEXT_KEY, RAISE_KEY, context_of
 from carafe.datastructures import State
 from carafe.di import AppScope, Dependency
@@ -95,6 +96,10 @@ class Carafe(Router):
         secret_key: Signs session cookies and CSRF tokens; a list rotates keys
             (the first signs, all verify).
         csrf: Check a CSRF token on every POST/PUT/PATCH/DELETE (see ``carafe.web.csrf``).
+        websocket_origins: Origins of pages, besides the app's own, whose websocket
+            handshakes may carry cookies, e.g. ``["https://admin.example.com"]``
+            (``https://*.example.com`` for subdomains, ``"*"`` for any; see
+            ``carafe.websockets``).
         lifespan: An async context manager factory ``lifespan(app)`` run around the
             app's life; a mapping it yields becomes ``request.state``.
         limits: Bounds on request bodies for every route (see ``Limits``).
@@ -127,6 +132,7 @@ class Carafe(Router):
         debug: bool = False,
         secret_key: str | Sequence[str] | None = None,
         csrf: bool = False,
+        websocket_origins: Sequence[str] = (),
         lifespan: Lifespan | None = None,
         limits: Limits | None = None,
         dependencies: Sequence[Dependency] = (),
@@ -141,6 +147,7 @@ class Carafe(Router):
         self.version = version
         self.description = description
         self.secret_key = secret_key
+        self._websocket_origins = TrustedOrigins(websocket_origins, "websocket_origins")
         self.limits = DEFAULT_LIMITS if limits is None else limits.over(DEFAULT_LIMITS)
         self.state = State()
         self._overrides = _Overrides(self)
@@ -306,7 +313,9 @@ class Carafe(Router):
             )
             route = CompiledRoute(item, template, plan)
             if isinstance(item, WebSocketRoute):
-                endpoint = build_websocket_endpoint(item, plan, template.param_names)
+                endpoint = build_websocket_endpoint(
+                    item, plan, template.param_names, self._websocket_origins
+                )
                 dispatcher.add(route, "WEBSOCKET", endpoint)
                 continue
             # walk() merged the route's limits over its routers' and the app's.

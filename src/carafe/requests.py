@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from carafe.context import CONTEXT_KEY, RequestContext, context_of
 from carafe.datastructures import (
     URL,
     Address,
@@ -20,7 +21,6 @@ from carafe.datastructures import (
     State,
     parse_cookies,
 )
-from carafe.context import CONTEXT_KEY, RequestContext, context_of
 from carafe.exceptions import ClientDisconnect, HTTPError
 from carafe.limits import DEFAULT_LIMITS, Limits
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from carafe.types import Receive, Scope, Send
 
 __all__ = ["HTTPConnection", "Request", "read_body"]
-
 
 
 async def _empty_receive() -> dict[str, Any]:

@@ -29,6 +29,12 @@ any other error                     logged with its traceback, close 1011 and no
 the handler returns                 close 1000 if the connection is still open
 ==================================  ===============================================
 
+A browser sends the visitor's cookies with a handshake from any site, so a handshake
+that carries cookies and an ``Origin`` other than the app's own (same scheme, host and
+port as the ``Host`` header) or one of ``Carafe(websocket_origins=[...])`` is denied
+with 403 before anything else runs (cross-site websocket hijacking). Handshakes without
+cookies (token auth) or without ``Origin`` (clients that are not browsers) pass.
+
 Sending is flow-controlled by the server: ``send_*`` waits while the client is not
 reading, so a slow client never makes the server buffer without bound.
 """
@@ -44,6 +50,7 @@ from carafe._core import codecs
 from carafe._core.plan import Plan
 from carafe._core.unwind import Exits
 from carafe._errors import logger
+from carafe._origins import TrustedOrigins, own_origin, parse_origin
 from carafe.context import RAISE_KEY
 from carafe.exceptions import (
     ConfigurationError,
@@ -66,6 +73,7 @@ __all__ = [
     "WebSocketExtension",
     "build_websocket_endpoint",
     "deny_websocket",
+    "foreign_origin",
 ]
 
 MAX_MESSAGE_SIZE = 1024 * 1024
@@ -336,10 +344,42 @@ def _build_decoder(model: Any) -> Callable[[str | bytes], Any]:
 # --- The endpoint ---------------------------------------------------------------------
 
 
+def foreign_origin(scope: Scope, trusted: TrustedOrigins) -> HTTPError | None:
+    """The 403 for a cookie-carrying handshake from another site, or None to go on.
+
+    ``Origin: https://evil.example`` with the victim's cookies is refused; without
+    cookies (token auth) or without ``Origin`` (not a browser) the handshake passes.
+    """
+    origin: bytes | None = None
+    cookies = False
+    for name, value in scope["headers"]:
+        if name == b"origin":
+            origin = value
+        elif name == b"cookie":
+            cookies = True
+    if origin is None or not cookies or trusted.anything:
+        return None
+    parsed = parse_origin(origin.decode("latin-1"))
+    if parsed is not None and (parsed == own_origin(scope) or parsed in trusted):
+        return None
+    return HTTPError(
+        403,
+        "This websocket handshake came from another site's page; "
+        "list that origin in Carafe(websocket_origins=[...]) if it is yours.",
+    )
+
+
 def build_websocket_endpoint(
-    route: WebSocketRoute, plan: Plan, param_names: tuple[str, ...]
+    route: WebSocketRoute,
+    plan: Plan,
+    param_names: tuple[str, ...],
+    origins: TrustedOrigins | None = None,
 ) -> Endpoint:
-    """The per-connection function for ``route``: resolve, call the handler, close."""
+    """The per-connection function for ``route``: resolve, call the handler, close.
+
+    ``origins`` are the pages' origins accepted besides the app's own (see
+    ``foreign_origin``).
+    """
     handler = route.handler
     if call_kind(handler) != "async":
         name = getattr(handler, "__qualname__", repr(handler))
@@ -348,8 +388,13 @@ def build_websocket_endpoint(
     takes_input = plan.takes_input
     use_exits = plan.has_generators
     max_size = route.max_message_size or MAX_MESSAGE_SIZE
+    trusted = TrustedOrigins() if origins is None else origins
 
     async def endpoint(scope: Scope, receive: Receive, send: Send, values: Sequence[str]) -> None:
+        refusal = foreign_origin(scope, trusted)
+        if refusal is not None:
+            await deny_websocket(scope, send, refusal)
+            return
         websocket = WebSocket(
             scope, receive, send, dict(zip(param_names, values, strict=True)), max_size
         )

@@ -12,13 +12,23 @@ cookies). A missing or wrong token is a 403 problem response and the handler nev
 Routes for token-authenticated APIs opt out with ``@csrf_exempt``; mounted apps are left
 to protect themselves.
 
-Where the token lives (``mode``):
+Where the secret behind the tokens lives decides whose tokens they are:
 
-``"session"`` (the default)
-    a synchronizer token in the session; ``session.regenerate()`` at login renews it.
-``"cookie"``
-    a double-submit cookie, for apps without sessions; signed when the app has a
-    ``secret_key``, so a cookie planted by a sibling subdomain does not pass.
+a visitor with a session (it holds anything)
+    in the session, under ``_csrf``: a token passes only with the session it was
+    issued for; ``session.regenerate()`` at login renews it.
+an anonymous visitor (an empty session, or an app without sessions)
+    in a cookie of its own (``csrftoken``), HMAC-signed with the app's ``secret_key``
+    when it has one. Nothing is stored on the server, so a crawler's thousand visits
+    to a login page leave no session records. The cookie counts only while the
+    visitor is anonymous: once they have a session, only the session's secret does,
+    so a cookie and token planted by a sibling subdomain pass for no one's session.
+
+Before the token, a request that carries cookies must come from the site's own pages:
+its ``Origin`` header (else its ``Referer``) must be this site (the scheme and
+``Host`` of the request) or one of ``trusted_origins``. ``Origin: null``, look-alikes
+(``example.com.evil.net``) and malformed values are refused; a request with neither
+header passes over HTTP but not over HTTPS, where browsers send at least ``Origin``.
 
 Each rendered token is masked with fresh random bytes, so it never appears twice in
 compressed pages (the BREACH attack); any rendering of the same secret verifies.
@@ -30,11 +40,12 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from carafe._origins import TrustedOrigins, own_origin, parse_origin
 from carafe.context import Slot, context_of
-from carafe.exceptions import ConfigurationError, HTTPError
+from carafe.exceptions import HTTPError
 from carafe.limits import DEFAULT_LIMITS, Limits
 from carafe.requests import Request
 from carafe.responses import ProblemResponse
@@ -43,6 +54,7 @@ from carafe.web.sessions import CSRF_SESSION_KEY, get_session
 if TYPE_CHECKING:
     from carafe.app import Carafe
     from carafe.types import ASGIApp, Message, Receive, Scope, Send
+    from carafe.web.sessions import Session
 
 __all__ = ["CSRFProtect", "csrf_exempt", "get_csrf_token"]
 
@@ -96,26 +108,25 @@ class CSRFProtect:
 
     Args:
         app: The app to protect (None: only render tokens, as ``csrf_token()`` does).
-        mode: ``"session"`` (token in the session) or ``"cookie"`` (double-submit cookie).
+        trusted_origins: Origins of pages, besides the site's own, that may post to
+            it, e.g. ``["https://admin.example.com", "https://*.example.com"]``.
         field_name: The form field holding the token.
         header_name: The request header holding the token.
-        cookie_name: The cookie of ``"cookie"`` mode.
-        secure: Mark the ``"cookie"`` mode cookie ``Secure``.
+        cookie_name: The cookie holding an anonymous visitor's secret.
+        secure: Mark that cookie ``Secure``.
     """
 
     def __init__(
         self,
         app: Carafe | None = None,
         *,
-        mode: Literal["session", "cookie"] = "session",
+        trusted_origins: Sequence[str] = (),
         field_name: str = "csrf_token",
         header_name: str = "X-CSRF-Token",
         cookie_name: str = "csrftoken",
         secure: bool = False,
     ) -> None:
-        if mode not in ("session", "cookie"):
-            raise ConfigurationError(f"CSRF mode must be 'session' or 'cookie', not {mode!r}")
-        self.mode = mode
+        self.trusted_origins = TrustedOrigins(trusted_origins, "trusted_origins")
         self.field_name = field_name
         self.header_name = header_name.lower()
         self.cookie_name = cookie_name
@@ -140,17 +151,23 @@ class CSRFProtect:
     # --- Tokens --------------------------------------------------------------------
 
     async def expected_secret(self, request: Request) -> bytes | None:
-        """The secret this visitor's token must carry, if they have one."""
-        if self.mode == "session":
-            session = await get_session(request)
+        """The secret this visitor's token must carry, if they have one.
+
+        A visitor with a session: the session's (None if it holds none yet, whatever
+        cookie they bring). An anonymous visitor: their signed CSRF cookie's.
+        """
+        session = await _session_of(request)
+        if session:
             stored = session.get(CSRF_SESSION_KEY)
             return _unb64(stored) if isinstance(stored, str) else None
         cookie = request.cookies.get(self.cookie_name)
         return None if cookie is None else self._read_cookie(request.app, cookie)
 
     def _read_cookie(self, app: Carafe, value: str) -> bytes | None:
+        if len(value) >= 200 or not value.isascii():  # compare_digest takes ASCII only
+            return None
         token, _, signature = value.partition(".")
-        secret = _unb64(token) if len(value) < 200 else None
+        secret = _unb64(token)
         if secret is None or len(secret) != _TOKEN_BYTES:
             return None
         if _keys(app) and not any(
@@ -176,8 +193,8 @@ class CSRFProtect:
 
     async def _new_secret(self, request: Request) -> bytes:
         secret = os.urandom(_TOKEN_BYTES)
-        if self.mode == "session":
-            session = await get_session(request)
+        session = await _session_of(request)
+        if session:
             session[CSRF_SESSION_KEY] = _b64(secret)
             return secret
         cookie = f"{self.cookie_name}={self._cookie_value(request.app, secret)}{self._cookie_flags}"
@@ -202,8 +219,35 @@ class CSRFProtect:
         value = (await read_form(request)).get(self.field_name)
         return value if isinstance(value, str) else None
 
+    def check_origin(self, request: Request) -> None:
+        """Raise a 403 ``HTTPError`` unless a request with cookies comes from this site."""
+        headers = request.headers
+        if "cookie" not in headers:
+            return  # no cookies, no ambient authority to abuse
+        source, value = "Origin", headers.get("origin")
+        if value is None:
+            source, value = "Referer", headers.get("referer")
+        if value is None:
+            if request.scope.get("scheme") == "https":
+                raise HTTPError(
+                    403,
+                    "The request was refused: over HTTPS a form post needs an Origin or "
+                    "Referer header, and it had neither.",
+                )
+            return
+        origin = parse_origin(value)
+        if origin is not None and (
+            origin == own_origin(request.scope) or origin in self.trusted_origins
+        ):
+            return
+        raise HTTPError(
+            403, f"The request was refused: its {source} header is another site's, not this one."
+        )
+
     async def check(self, request: Request) -> None:
-        """Raise a 403 ``HTTPError`` unless the request carries this visitor's token."""
+        """Raise a 403 ``HTTPError`` unless the request comes from this site, with this
+        visitor's token."""
+        self.check_origin(request)
         submitted = await self.submitted_token(request)
         if submitted is None:
             raise HTTPError(403, "The CSRF token is missing. Reload the page and try again.")
@@ -213,6 +257,14 @@ class CSRFProtect:
             raise HTTPError(
                 403, "The CSRF token is wrong or expired. Reload the page and try again."
             )
+
+
+async def _session_of(request: Request) -> Session | None:
+    """The visitor's session, if the app has sessions (a ``secret_key`` or ``Sessions``)."""
+    app = request.app
+    if not app.secret_key and "sessions" not in app.extensions:
+        return None
+    return await get_session(request)
 
 
 def _keys(app: Carafe) -> list[str]:
@@ -263,13 +315,11 @@ async def _clean_up(scope: Scope) -> None:
 async def get_csrf_token(request: Request) -> str:
     """A CSRF token for a form or header of this visitor (what ``csrf_token()`` renders).
 
-    Works with or without ``CSRFProtect``; without it, the token lives in the session
-    if the app has a ``secret_key``, else in a double-submit cookie.
+    Works with or without ``CSRFProtect`` (see the module's docstring for where the
+    secret behind it lives).
     """
     extensions = request.app.extensions
     protect: CSRFProtect | None = extensions.get(_EXTENSION) or extensions.get(_TOKENS_ONLY)
     if protect is None:
-        has_sessions = bool(request.app.secret_key) or "sessions" in extensions
-        protect = CSRFProtect(mode="session" if has_sessions else "cookie")
-        extensions[_TOKENS_ONLY] = protect
+        protect = extensions[_TOKENS_ONLY] = CSRFProtect()
     return await protect.token(request)
