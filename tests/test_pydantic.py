@@ -382,7 +382,7 @@ def test_header_and_cookie_parameter_groups(client: TestClient) -> None:
     assert response.json() == {"x_request_id": "abc", "x_retries": 2}
     response = client.get("/trace")
     assert response.status_code == 422
-    assert response.json()["errors"][0]["loc"] == ["header", "x_request_id"]
+    assert response.json()["errors"][0]["loc"] == ["header", "x-request-id"]
     assert client.get("/raw-trace", headers={"X_Request_Id": "raw"}).text == "raw"
     assert client.get("/raw-trace", headers={"X-Request-Id": "dashed"}).status_code == 422
     client.cookies.set("font_size", "14")

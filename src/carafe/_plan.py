@@ -598,6 +598,8 @@ def _param_extractor(info: ParamInfo, base: Any) -> tuple[Extractor, list[ParamI
     ]
     convert = codecs.param_converter(inner, (info.source,))
     source, default = info.source, info.default
+    # The model reports a field by its key; the client knows it by its wire name.
+    renamed = {key: wire_key for wire_key, key, _ in wire if key != wire_key}
 
     def from_group(request: Request) -> Any:
         values: dict[str, Any] = {}
@@ -607,7 +609,12 @@ def _param_extractor(info: ParamInfo, base: Any) -> tuple[Extractor, list[ParamI
                 values[key] = found if many else found[0]
         if not values and optional:
             return None if default is REQUIRED else default
-        return convert(values)
+        try:
+            return convert(values)
+        except RequestValidationError as exc:
+            if renamed:
+                codecs.rename_locations(exc.errors, renamed)
+            raise
 
     return from_group, infos
 

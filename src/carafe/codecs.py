@@ -174,6 +174,14 @@ def missing_detail(loc: tuple[str | int, ...]) -> ErrorDetail:
     return {"loc": list(loc), "msg": "Field required", "type": "missing"}
 
 
+def rename_locations(errors: list[ErrorDetail], names: dict[str, str]) -> None:
+    """Name a group's fields as the client sent them: ``["header", "x_id"]`` -> ``"x-id"``."""
+    for error in errors:
+        loc = error["loc"]
+        if len(loc) > 1 and isinstance(loc[1], str) and loc[1] in names:
+            loc[1] = names[loc[1]]
+
+
 # --- Factories used by the endpoint plan ----------------------------------------------
 
 
