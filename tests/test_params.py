@@ -56,6 +56,11 @@ class Tracing(msgspec.Struct):
     x_retries: int = 0
 
 
+class Page(msgspec.Struct):
+    page: int
+    size: int
+
+
 class Color(enum.Enum):
     red = "red"
     blue = "blue"
@@ -462,4 +467,29 @@ def test_a_header_group_names_the_header_in_its_errors() -> None:
     ]
     assert client.get("/raw").json()["errors"] == [
         {"loc": ["header", "x_request_id"], "msg": "Field required", "type": "missing"}
+    ]
+
+
+def test_a_body_or_group_reports_every_error_at_once() -> None:
+    app = Carafe()
+
+    @app.post("/items")
+    async def create(item: Item) -> Item:
+        return item
+
+    @app.get("/pages")
+    async def pages(p: Annotated[Page, Query()], session: Annotated[Page, Cookie()]) -> int:
+        return p.page
+
+    client = TestClient(app, cookies={"size": "big"})
+    assert client.post("/items", json={"name": 1, "price": "x", "tags": "a"}).json()["errors"] == [
+        {"loc": ["body", "name"], "msg": "Expected `str`, got `int`", "type": "type_error"},
+        {"loc": ["body", "price"], "msg": "Expected `float`, got `str`", "type": "type_error"},
+        {"loc": ["body", "tags"], "msg": "Expected `array`, got `str`", "type": "type_error"},
+    ]
+    assert [e["loc"] for e in client.get("/pages?size=x").json()["errors"]] == [
+        ["query", "page"],
+        ["query", "size"],
+        ["cookie", "page"],
+        ["cookie", "size"],
     ]
