@@ -435,12 +435,21 @@ class Row(msgspec.Struct, array_like=True):
     y: int
 
 
+class Square(msgspec.Struct, tag=True):
+    side: int
+
+
+class Circle(msgspec.Struct, tag=True):
+    radius: int
+
+
 class Shapes(msgspec.Struct):
     kind: Literal["shape"]
     size: tuple[int, int]
     origin: Point | None = None
     row: Row | None = None
     labels: dict[str, Annotated[int, []]] = {}  # unhashable metadata, allowed by msgspec
+    pieces: list[Square | Circle] = []
 
 
 def test_errors_are_found_through_optionals_tuples_and_odd_annotations() -> None:
@@ -465,6 +474,14 @@ def test_errors_are_found_through_optionals_tuples_and_odd_annotations() -> None
         assert _errors(client.post("/shapes", json=short)) == [
             (["body", "size"], "value_error"),
             (["body", "row"], "type_error"),
+        ]
+        # A tagged union or an array-like Struct is checked whole, by msgspec's own words.
+        pieces = [{"type": "Square"}, {"type": "Circle", "radius": "r"}]
+        deeper = {"kind": "shape", "size": [1, 2], "row": [1, "y"], "pieces": pieces}
+        assert _errors(client.post("/shapes", json=deeper)) == [
+            (["body", "row", 1], "type_error"),
+            (["body", "pieces", 0, "side"], "missing"),
+            (["body", "pieces", 1, "radius"], "type_error"),
         ]
 
 
