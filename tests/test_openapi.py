@@ -391,6 +391,14 @@ def test_response_media_types() -> None:
     async def model() -> Any:
         return []
 
+    @app.get("/page-or-user")
+    async def page_or_user() -> HTMLResponse | User:
+        return User(1)
+
+    @app.get("/page-or-nothing")
+    async def page_or_nothing() -> HTMLResponse | None:
+        return None
+
     paths = document_of(app)["paths"]
     assert paths["/page"]["get"]["responses"]["200"]["content"] == {
         "text/html": {"schema": {"type": "string"}}
@@ -406,6 +414,10 @@ def test_response_media_types() -> None:
     assert paths["/model"]["get"]["responses"]["200"]["content"]["application/json"] == {
         "schema": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}
     }
+    assert paths["/page-or-user"]["get"]["responses"]["200"]["content"]["application/json"] == {
+        "schema": {"$ref": "#/components/schemas/User"}  # a Response is not the model
+    }
+    assert paths["/page-or-nothing"]["get"]["responses"] == {"200": {"description": "OK"}}
 
 
 def test_problem_schemas_match_what_errors_send() -> None:

@@ -51,6 +51,16 @@ class Public(msgspec.Struct):
     name: str
 
 
+class Tracing(msgspec.Struct):
+    x_request_id: str
+    x_retries: int = 0
+
+
+class Page(msgspec.Struct):
+    page: int
+    size: int
+
+
 class Color(enum.Enum):
     red = "red"
     blue = "blue"
@@ -430,3 +440,56 @@ def test_json_body_and_form_fields_together_fail_at_startup() -> None:
 
     with pytest.raises(ConfigurationError, match="one body"):
         app.compile()
+
+
+def test_a_header_group_names_the_header_in_its_errors() -> None:
+    app = Carafe()
+
+    @app.get("/trace")
+    async def trace(t: Annotated[Tracing, Header()]) -> dict[str, Any]:
+        return {"id": t.x_request_id, "retries": t.x_retries}
+
+    @app.get("/raw")
+    async def raw(t: Annotated[Tracing, Header(convert_underscores=False)]) -> str:
+        return t.x_request_id
+
+    client = client_for(app)
+    assert client.get("/trace", headers={"X-Request-Id": "a", "X-Retries": "2"}).json() == {
+        "id": "a",
+        "retries": 2,
+    }
+    assert client.get("/trace").json()["errors"] == [
+        {"loc": ["header", "x-request-id"], "msg": "Field required", "type": "missing"}
+    ]
+    retries = client.get("/trace", headers={"X-Request-Id": "a", "X-Retries": "x"})
+    assert retries.json()["errors"] == [
+        {"loc": ["header", "x-retries"], "msg": "Expected `int`, got `str`", "type": "type_error"}
+    ]
+    assert client.get("/raw").json()["errors"] == [
+        {"loc": ["header", "x_request_id"], "msg": "Field required", "type": "missing"}
+    ]
+
+
+def test_a_body_or_group_reports_every_error_at_once() -> None:
+    app = Carafe()
+
+    @app.post("/items")
+    async def create(item: Item) -> Item:
+        return item
+
+    @app.get("/pages")
+    async def pages(p: Annotated[Page, Query()], session: Annotated[Page, Cookie()]) -> int:
+        return p.page
+
+    client = TestClient(app, cookies={"size": "big"})
+    assert client.post("/items", json={"name": 1, "price": "x", "tags": "a"}).json()["errors"] == [
+        {"loc": ["body", "name"], "msg": "Expected `str`, got `int`", "type": "type_error"},
+        {"loc": ["body", "price"], "msg": "Expected `float`, got `str`", "type": "type_error"},
+        {"loc": ["body", "tags"], "msg": "Expected `array`, got `str`", "type": "type_error"},
+    ]
+    assert [e["loc"] for e in client.get("/pages?size=x").json()["errors"]] == [
+        ["query", "page"],
+        ["query", "size"],
+        ["cookie", "page"],
+        ["cookie", "size"],
+    ]

@@ -160,6 +160,16 @@ def _response_routes(app: Carafe) -> None:
     async def by_name() -> dict[str, UserOut]:
         return {"a": UserOut(name="A")}
 
+    @app.get("/envelope/{kind}")
+    async def envelope(kind: str) -> Envelope:
+        user = UserWithSecret(name="Ann", password_hash="x")
+        if kind == "struct":
+            return Envelope(user=UserOut(name="Ann"), days=1, note="n", labels=[])
+        if kind == "object":
+            return types.SimpleNamespace(user=user, days=1, note="n", labels=[])  # type: ignore[return-value]
+        row = {"user": user, "days": 1, "note": "n", "labels": [], "secret": "x"}
+        return row  # type: ignore[return-value]
+
     @app.get("/mixed")
     async def mixed() -> dict[str, Any]:
         return {"user": UserOut(name="A", addresses=[Address(city="X", zipCode="12345")])}
@@ -332,6 +342,13 @@ def test_containers_of_models_as_response_types(client: TestClient) -> None:
     }
 
 
+def test_a_struct_holding_models_filters_a_dict_or_an_object(client: TestClient) -> None:
+    expected = {"user": {"name": "Ann", "addresses": []}, "days": 1, "note": "n", "labels": []}
+    for kind in ("struct", "object", "dict"):
+        response = client.get(f"/envelope/{kind}")
+        assert response.json() == expected, kind
+
+
 def test_a_response_that_does_not_fit_its_model_is_a_500_without_details() -> None:
     with TestClient(make_app(), raise_server_exceptions=False) as client:
         response = client.get("/broken-dict")
@@ -382,7 +399,7 @@ def test_header_and_cookie_parameter_groups(client: TestClient) -> None:
     assert response.json() == {"x_request_id": "abc", "x_retries": 2}
     response = client.get("/trace")
     assert response.status_code == 422
-    assert response.json()["errors"][0]["loc"] == ["header", "x_request_id"]
+    assert response.json()["errors"][0]["loc"] == ["header", "x-request-id"]
     assert client.get("/raw-trace", headers={"X_Request_Id": "raw"}).text == "raw"
     assert client.get("/raw-trace", headers={"X-Request-Id": "dashed"}).status_code == 422
     client.cookies.set("font_size", "14")

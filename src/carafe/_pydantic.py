@@ -114,12 +114,9 @@ def group_fields(tp: Any) -> list[GroupField] | None:
     return found
 
 
-def _struct_as_model(tp: type[msgspec.Struct]) -> Callable[[bytes], msgspec.Struct]:
-    """Decode a Struct whose fields hold pydantic models (an embedded body) with pydantic.
-
-    The Struct is mirrored by a pydantic model, once; per request the model validates
-    and the Struct is built from its attributes without a second validation.
-    """
+def _mirror(tp: type[msgspec.Struct]) -> tuple[type[BaseModel], list[tuple[str, str]]]:
+    """A pydantic model mirroring Struct ``tp`` (whose fields hold pydantic models), built
+    once, and ``(struct field, model field)`` name pairs to build the Struct back from it."""
     definitions: dict[str, Any] = {}
     names: list[tuple[str, str]] = []
     for position, field in enumerate(msgspec.structs.fields(tp)):
@@ -132,7 +129,16 @@ def _struct_as_model(tp: type[msgspec.Struct]) -> Callable[[bytes], msgspec.Stru
             default = Field(default=field.default, alias=field.encode_name)
         definitions[slot] = (field.type, default)
         names.append((field.name, slot))
-    mirror = create_model(tp.__name__, **definitions)
+    return create_model(tp.__name__, **definitions), names
+
+
+def _struct_as_model(tp: type[msgspec.Struct]) -> Callable[[bytes], msgspec.Struct]:
+    """Decode a Struct whose fields hold pydantic models (an embedded body) with pydantic.
+
+    Per request the mirror model validates and the Struct is built from its attributes
+    without a second validation.
+    """
+    mirror, names = _mirror(tp)
     validate = mirror.model_validate_json
 
     def decode(body: bytes) -> msgspec.Struct:
@@ -140,6 +146,21 @@ def _struct_as_model(tp: type[msgspec.Struct]) -> Callable[[bytes], msgspec.Stru
         return tp(**{name: getattr(model, slot) for name, slot in names})
 
     return decode
+
+
+def _struct_encoder(tp: type[msgspec.Struct]) -> codecs.Encoder:
+    """Encode as a Struct whose fields hold pydantic models: the Struct itself as it is;
+    anything else (a dict, an ORM row) validated and serialized by the mirror model, which
+    keeps only the declared fields, of the Struct and of the models in it."""
+    mirror, _ = _mirror(tp)
+    validate, to_json = mirror.model_validate, mirror.__pydantic_serializer__.to_json
+
+    def encode(value: Any) -> bytes:
+        if type(value) is tp:
+            return codecs.encode_json(value)
+        return to_json(validate(value, from_attributes=True), by_alias=True)
+
+    return encode
 
 
 class PydanticPlugin:
@@ -182,7 +203,7 @@ class PydanticPlugin:
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             return _model_encoder(tp)
         if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
-            return codecs.encode_json
+            return _struct_encoder(tp)
         return _adapter_encoder(TypeAdapter(tp))
 
     def enc_hook(self, value: Any) -> Any:

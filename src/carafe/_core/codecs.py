@@ -11,6 +11,7 @@ default one, pydantic's, which loads ``carafe._pydantic`` only once pydantic is 
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import functools
 import types
@@ -21,7 +22,7 @@ from typing import Any, Protocol, TypeAlias, get_args, get_origin, is_typeddict
 
 import msgspec
 
-from carafe.exceptions import ErrorDetail, HTTPError, RequestValidationError
+from carafe.exceptions import ConfigurationError, ErrorDetail, HTTPError, RequestValidationError
 
 __all__ = [
     "CodecPlugin",
@@ -182,6 +183,161 @@ def missing_detail(loc: tuple[str | int, ...]) -> ErrorDetail:
     return {"loc": list(loc), "msg": "Field required", "type": "missing"}
 
 
+def rename_locations(errors: list[ErrorDetail], names: dict[str, str]) -> None:
+    """Name a group's fields as the client sent them: ``["header", "x_id"]`` -> ``"x-id"``."""
+    for error in errors:
+        loc = error["loc"]
+        if len(loc) > 1 and isinstance(loc[1], str) and loc[1] in names:
+            loc[1] = names[loc[1]]
+
+
+# --- Every error at once (the error path only) ----------------------------------------
+
+_MAX_ERRORS = 100  # a body of ten thousand wrong values gets a 422, not a 10 MB answer
+_MAX_DEPTH = 32
+_SEQUENCES = (list, tuple, set, frozenset)
+_UNIONS = (typing.Union, types.UnionType)
+_Field: TypeAlias = tuple[str, Any, bool]  # (key, type, required)
+
+# How much of a value ``_ErrorFinder`` checked by looking inside it.
+_LEAF, _PARTLY, _FULLY = 0, 1, 2
+
+
+class _ErrorFinder:
+    """Walks a value msgspec rejected, field by field, to report every error, not the first.
+
+    msgspec stops at the first error it meets, which keeps the success path one C pass;
+    this runs only after that pass failed. Fields, list items and dict values are checked
+    one by one; a model's own checks (constraints on a whole list, unknown fields, a
+    ``__post_init__``) are checked when nothing inside it was wrong.
+    """
+
+    __slots__ = ("fields", "strict")
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.fields: dict[Any, list[_Field] | None] = {}
+
+    def find(self, tp: Any, value: Any, loc: tuple[str | int, ...]) -> list[ErrorDetail]:
+        errors: list[ErrorDetail] = []
+        self._check(tp, value, loc, errors, 0)
+        return errors
+
+    def _check(
+        self, tp: Any, value: Any, loc: tuple[str | int, ...], errors: list[ErrorDetail], depth: int
+    ) -> None:
+        if len(errors) >= _MAX_ERRORS:
+            return
+        before = len(errors)
+        checked = _LEAF if depth > _MAX_DEPTH else self._inside(tp, value, loc, errors, depth)
+        if checked == _FULLY or len(errors) > before:
+            return
+        try:  # a leaf, or a whole whose parts were right: its own checks remain
+            msgspec.convert(value, tp, strict=self.strict and checked == _LEAF)
+        except msgspec.ValidationError as exc:
+            errors.append(validation_detail(str(exc), loc))
+
+    def _inside(
+        self, tp: Any, value: Any, loc: tuple[str | int, ...], errors: list[ErrorDetail], depth: int
+    ) -> int:
+        origin = get_origin(tp)
+        if origin is typing.Annotated:  # the constraints apply to the whole
+            return min(self._inside(get_args(tp)[0], value, loc, errors, depth), _PARTLY)
+        if origin in _UNIONS:  # only ``X | None`` is looked into
+            inner, optional = unwrap_optional(tp)
+            if not optional or value is None or get_origin(inner) in _UNIONS:
+                return _LEAF
+            return self._inside(inner, value, loc, errors, depth)
+        if type(value) is dict:
+            return self._inside_object(tp, value, loc, errors, depth)
+        if type(value) is list and origin in _SEQUENCES:
+            return self._inside_array(tp, value, loc, errors, depth)
+        return _LEAF
+
+    def _inside_object(
+        self,
+        tp: Any,
+        value: dict[Any, Any],
+        loc: tuple[str | int, ...],
+        errors: list[ErrorDetail],
+        depth: int,
+    ) -> int:
+        fields = self._fields_of(tp)
+        if fields is not None:
+            for key, field_type, required in fields:
+                if key in value:
+                    self._check(field_type, value[key], (*loc, key), errors, depth + 1)
+                elif required and len(errors) < _MAX_ERRORS:
+                    errors.append(missing_detail((*loc, key)))
+            return _PARTLY
+        args = get_args(tp)
+        if get_origin(tp) in (dict, collections.abc.Mapping) and len(args) == 2:
+            for key, item in value.items():
+                self._check(args[1], item, (*loc, key), errors, depth + 1)
+            return _PARTLY  # the keys are checked with the whole
+        return _LEAF
+
+    def _inside_array(
+        self,
+        tp: Any,
+        value: list[Any],
+        loc: tuple[str | int, ...],
+        errors: list[ErrorDetail],
+        depth: int,
+    ) -> int:
+        origin, args = get_origin(tp), get_args(tp)
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(args) != len(value):
+                return _LEAF
+            item_types = args
+        else:
+            item_types = (args[0],) * len(value)
+        for index, (item_type, item) in enumerate(zip(item_types, value, strict=True)):
+            self._check(item_type, item, (*loc, index), errors, depth + 1)
+        return _FULLY if origin in (list, tuple) else _PARTLY  # a set's items must be unique
+
+    def _fields_of(self, tp: Any) -> list[_Field] | None:
+        try:
+            return self.fields[tp]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable metadata in the annotation: not kept
+            return _model_fields(tp)
+        found = self.fields[tp] = _model_fields(tp)
+        return found
+
+
+def _model_fields(tp: Any) -> list[_Field] | None:
+    """``(key, type, required)`` per field of a Struct, dataclass or TypedDict, else None."""
+    cls = get_origin(tp) or tp  # a generic Struct, ``Page[Item]``
+    if not isinstance(cls, type):
+        return None
+    if issubclass(cls, msgspec.Struct):
+        if cls.__struct_config__.array_like:
+            return None
+        return [(f.encode_name, f.type, f.required) for f in msgspec.structs.fields(tp)]
+    if dataclasses.is_dataclass(cls):
+        hints = typing.get_type_hints(cls)
+        return [(f.name, hints[f.name], _required(f)) for f in dataclasses.fields(cls) if f.init]
+    if is_typeddict(cls):
+        hints = typing.get_type_hints(cls)
+        required = cls.__required_keys__  # type: ignore[attr-defined]
+        return [(key, hint, key in required) for key, hint in hints.items()]
+    return None
+
+
+def _required(field: dataclasses.Field[Any]) -> bool:
+    return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+
+
+def _every_error(
+    finder: _ErrorFinder, tp: Any, value: Any, loc: tuple[str | int, ...], first: Exception
+) -> RequestValidationError:
+    """The 422 for ``value``: every error the finder sees, else msgspec's first one."""
+    errors = finder.find(tp, value, loc)
+    return RequestValidationError(errors or [validation_detail(str(first), loc)])
+
+
 # --- Factories used by the endpoint plan ----------------------------------------------
 
 
@@ -213,11 +369,13 @@ def param_converter(tp: Any, loc: tuple[str | int, ...], plugins: Plugins = None
         def raw(value: Any) -> Any:
             return msgspec.convert(value, tp, strict=False)
 
+    finder = _ErrorFinder(strict=False)
+
     def convert(value: Any) -> Any:
         try:
             return raw(value)
         except msgspec.ValidationError as exc:
-            raise RequestValidationError([validation_detail(str(exc), loc)]) from None
+            raise _every_error(finder, tp, value, loc, exc) from None
 
     return convert
 
@@ -230,12 +388,13 @@ def body_decoder(
     if plugin is not None:
         return plugin.body_decoder(tp, loc)
     decode = msgspec.json.Decoder(tp).decode
+    finder = _ErrorFinder(strict=True)
 
     def decoder(body: bytes) -> Any:
         try:
             return decode(body)
         except msgspec.ValidationError as exc:
-            raise RequestValidationError([validation_detail(str(exc), loc)]) from None
+            raise _every_body_error(finder, tp, body, loc, exc) from None
         except msgspec.DecodeError as exc:
             raise HTTPError(400, f"The body is not valid JSON: {exc}") from None
         except RecursionError:
@@ -244,25 +403,153 @@ def body_decoder(
     return decoder
 
 
+def _every_body_error(
+    finder: _ErrorFinder, tp: Any, body: bytes, loc: tuple[str | int, ...], first: Exception
+) -> HTTPError:
+    # NOTE: msgspec validates while it parses, so a body can fail validation before its
+    # JSON is seen to be malformed; read untyped, that shows, and is a 400.
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        return HTTPError(400, f"The body is not valid JSON: {exc}")
+    except RecursionError:
+        return RequestValidationError([validation_detail(str(first), loc)])
+    return _every_error(finder, tp, value, loc, first)
+
+
 def response_encoder(tp: Any, plugins: Plugins = None) -> Encoder:
     """A callable encoding a handler's return value as its declared type ``tp``.
 
-    A value that already is a ``tp`` is encoded as it is, in one pass. Anything else
-    (a dict, an ORM object) is converted to ``tp`` first, which drops undeclared fields:
-    a ``-> UserOut`` handler cannot leak the password hash it was handed.
+    A value that already is the declared Struct or dataclass (or, for ``Item | None``,
+    one of them) is encoded as it is, in one pass. Anything else (a dict, an ORM object,
+    a list of them) is converted to ``tp`` first, which drops undeclared fields and
+    checks every value: ``-> list[UserOut]`` cannot leak the password hash it was
+    handed, and a wrong value raises (a 500) before any byte is sent. Untyped
+    annotations (``dict``, ``list[Any]``, ``dict[str, Any]``, ``Any``) cost nothing.
+
+    Raises ``ConfigurationError`` for a type with fields that msgspec cannot convert
+    to (``list[Cat | Dog]`` of untagged Structs); a union of them at the top is tried
+    arm by arm.
     """
     plugin = _plugin_for(tp, plugins)
     if plugin is not None:
         return plugin.response_encoder(tp)
     encoder = _encoder_for(_default_plugins() if plugins is None else tuple(plugins))
-    if not (
-        isinstance(tp, type) and (issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp))
-    ):
+    convert = _response_converter(tp)
+    if convert is None:
         return encoder.encode
+    encode = encoder.encode
+    bare = _strip_annotated(tp)
+    if _is_struct_or_dataclass(bare):
 
-    def encode(value: Any) -> bytes:
-        if type(value) is not tp:
-            value = msgspec.convert(value, tp, from_attributes=True)
-        return encoder.encode(value)
+        def encode_one(value: Any) -> bytes:
+            if type(value) is not bare:
+                value = convert(value)
+            return encode(value)
 
-    return encode
+        return encode_one
+    direct = _direct_types(bare)
+
+    def encode_declared(value: Any) -> bytes:
+        if type(value) not in direct:
+            value = convert(value)
+        return encode(value)
+
+    return encode_declared
+
+
+_UNTYPED_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def _is_untyped(tp: Any) -> bool:
+    """Whether ``tp`` says nothing a value could break: ``dict``, ``list[Any]``, ``Any``."""
+    if tp is Any or tp is object or tp is type(None) or tp is Ellipsis:
+        return True
+    if tp in _UNTYPED_CONTAINERS:
+        return True
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is dict and args and args[0] is str:  # JSON keys are strings anyway
+        return _is_untyped(args[1])
+    if origin in _UNTYPED_CONTAINERS or origin in _UNIONS:
+        return all(_is_untyped(arg) for arg in args)
+    return False
+
+
+def _is_struct_or_dataclass(tp: Any) -> bool:
+    return isinstance(tp, type) and (issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp))
+
+
+def _strip_annotated(tp: Any) -> Any:
+    return get_args(tp)[0] if get_origin(tp) is typing.Annotated else tp
+
+
+def _direct_types(tp: Any) -> frozenset[Any]:
+    """The types whose exact instances need no converting: ``Item | None`` -> Item, None."""
+    arms = get_args(tp) if get_origin(tp) in _UNIONS else (tp,)
+    return frozenset(arm for arm in arms if _is_struct_or_dataclass(arm) or arm is type(None))
+
+
+def _response_converter(tp: Any) -> Converter | None:
+    """How to turn a returned value into ``tp``; None when there is nothing to check."""
+    if _is_untyped(tp):
+        return None
+    try:
+        msgspec.inspect.type_info(tp)
+    except TypeError as exc:
+        bare = _strip_annotated(tp)
+        if get_origin(bare) in _UNIONS:
+            return _union_converter(get_args(bare))
+        if not _has_fields(tp):
+            return None
+        raise ConfigurationError(
+            f"The response type {_type_name(tp)} cannot be validated: {exc}. Tag the "
+            "Structs (msgspec.Struct, tag=True) or declare a type msgspec supports."
+        ) from None
+
+    if _is_struct_or_dataclass(tp):
+
+        def convert(value: Any) -> Any:
+            return msgspec.convert(value, tp, from_attributes=True)
+
+        return convert
+    # PERF: msgspec keeps what it learns of a type on a Struct or dataclass, but reads a
+    # ``list[UserOut]`` afresh on every convert() call; boxed in a Struct, it is read
+    # once (timeit, converting a list of 10 UserOut: 3.3 -> 0.54 µs).
+    box: Any = msgspec.defstruct("Response", [("response", tp)])
+    attributes = _has_fields(tp)  # objects' attributes are read only into a model
+
+    def convert_boxed(value: Any) -> Any:
+        return msgspec.convert({"response": value}, box, from_attributes=attributes).response
+
+    return convert_boxed
+
+
+def _union_converter(arms: tuple[Any, ...]) -> Converter:
+    """``Cat | Dog`` of untagged Structs, which msgspec cannot tell apart: the first arm
+    that takes the value (a Cat or a Dog itself is sent as it is, before this)."""
+    converters = [_response_converter(arm) for arm in arms]
+
+    def convert(value: Any) -> Any:
+        first: msgspec.ValidationError | None = None
+        for arm_convert in converters:
+            if arm_convert is None:
+                return value
+            try:
+                return arm_convert(value)
+            except msgspec.ValidationError as exc:
+                first = first or exc
+        assert first is not None
+        raise first
+
+    return convert
+
+
+def _has_fields(tp: Any) -> bool:
+    """Whether ``tp`` is, or holds, a type with declared fields (a leak to filter)."""
+    if isinstance(tp, type) and (_is_struct_or_dataclass(tp) or is_typeddict(tp)):
+        return True
+    return any(_has_fields(arg) for arg in get_args(tp))
+
+
+def _type_name(tp: Any) -> str:
+    return tp.__qualname__ if isinstance(tp, type) else repr(tp).replace("typing.", "")

@@ -99,6 +99,8 @@ def param_extractor(
     ]
     convert = codecs.param_converter(inner, (info.source,), plugins)
     source, default = info.source, info.default
+    # The model reports a field by its key; the client knows it by its wire name.
+    renamed = {key: wire_key for wire_key, key, _ in wire if key != wire_key}
 
     def from_group(request: Request) -> Any:
         values: dict[str, Any] = {}
@@ -108,7 +110,12 @@ def param_extractor(
                 values[key] = found if many else found[0]
         if not values and optional:
             return None if default is REQUIRED else default
-        return convert(values)
+        try:
+            return convert(values)
+        except RequestValidationError as exc:
+            if renamed:
+                codecs.rename_locations(exc.errors, renamed)
+            raise
 
     return from_group, infos
 

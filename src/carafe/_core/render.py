@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import types
 import typing
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,14 @@ def response_annotation(route: Route) -> Any:
     except (NameError, TypeError):
         return None
     annotation = hints.get("return")
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        # ``-> HTMLResponse | Item``: a Response is sent as it is; the rest is the model.
+        arms = tuple(
+            arm
+            for arm in typing.get_args(annotation)
+            if not (isinstance(arm, type) and issubclass(arm, Response))
+        )
+        annotation = typing.Union[arms] if arms else None  # noqa: UP007
     if annotation is None or annotation is type(None):
         return None
     if isinstance(annotation, type) and issubclass(annotation, Response):
