@@ -206,6 +206,10 @@ class PydanticPlugin:
             return _struct_encoder(tp)
         return _adapter_encoder(TypeAdapter(tp))
 
+    def model_fields(self, tp: Any) -> list[codecs.ModelField] | None:
+        found = group_fields(tp)
+        return None if found is None else [codecs.ModelField(*f) for f in found]
+
     def enc_hook(self, value: Any) -> Any:
         if isinstance(value, BaseModel):
             return value.model_dump(mode="json", by_alias=True)

@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from carafe._core.codecs import Converter, Decoder, Encoder
+    from carafe._core.codecs import Converter, Decoder, Encoder, ModelField
     from carafe._pydantic import PydanticPlugin
     from carafe.extensions import Registry
 
@@ -56,6 +56,10 @@ class _LazyPydantic:
 
     def json_schema(self, tp: Any, ref_template: str, mode: Any = "serialization") -> Any:
         return self._loaded().json_schema(tp, ref_template=ref_template, mode=mode)
+
+    def model_fields(self, tp: Any) -> list[ModelField] | None:
+        plugin = self._real()
+        return None if plugin is None else plugin.model_fields(tp)
 
     def is_scalar_type(self, tp: Any) -> bool:
         """A pydantic single-value type (``HttpUrl``): read from the query, not a body."""

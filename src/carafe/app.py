@@ -310,6 +310,7 @@ class Carafe(Router):
                 self._app_scope,
                 self.registry,
                 self.threads,
+                getattr(item, "signature", None),
             )
             route = CompiledRoute(item, template, plan)
             if isinstance(item, WebSocketRoute):

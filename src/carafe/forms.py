@@ -30,9 +30,7 @@ uploads are closed when the request ends, whichever way it ends.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import re
-import typing
 from collections.abc import (
     AsyncGenerator,
     Awaitable,
@@ -42,11 +40,8 @@ from collections.abc import (
     Mapping,
     MutableMapping,
 )
-from typing import TYPE_CHECKING, Any, TypeAlias, cast, get_args, get_origin, is_typeddict
+from typing import TYPE_CHECKING, Any, TypeAlias, cast, get_args, get_origin
 from urllib.parse import unquote_plus
-
-import msgspec
-import msgspec.inspect
 
 from carafe._core import codecs
 from carafe._core.plan import ParamInfo
@@ -559,20 +554,8 @@ def _kind(tp: Any) -> str:
 
 def _model_fields(tp: Any) -> list[tuple[str, str]] | None:
     """``(key, kind)`` for each field of model ``tp``, or None if it is no model."""
-    if not isinstance(tp, type):
-        return None
-    if hasattr(tp, "model_fields") and hasattr(tp, "model_validate"):  # pydantic
-        from carafe._pydantic import group_fields
-
-        return [(f.name, _kind(f.annotation)) for f in group_fields(tp) or ()]
-    if not (issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp) or is_typeddict(tp)):
-        return None
-    try:
-        hints = typing.get_type_hints(tp, include_extras=True)
-    except NameError as exc:
-        raise ConfigurationError(f"Cannot read the fields of {tp.__qualname__}: {exc}") from exc
-    info: Any = msgspec.inspect.type_info(tp)
-    return [(field.encode_name, _kind(hints.get(field.name, Any))) for field in info.fields]
+    fields = codecs.model_fields(tp)
+    return None if fields is None else [(f.key, _kind(f.type)) for f in fields]
 
 
 def _checkbox(value: str) -> str:

@@ -27,6 +27,7 @@ from carafe._core.codecs import encode_json
 from carafe.datastructures import MutableHeaders
 
 if TYPE_CHECKING:
+    from carafe._files import FileResponse
     from carafe.exceptions import HTTPError
     from carafe.types import Receive, Scope, Send
 
@@ -349,5 +350,11 @@ async def _wait_for_disconnect(receive: Receive) -> None:
             return
 
 
-# NOTE: imported last: FileResponse (in _files.py) subclasses Response, defined above.
-from carafe._files import FileResponse  # noqa: E402
+def __getattr__(name: str) -> Any:
+    # NOTE: FileResponse lives in _files.py and subclasses Response, defined above; it is
+    # looked up on first use so that neither module imports the other while loading.
+    if name == "FileResponse":
+        from carafe._files import FileResponse
+
+        return FileResponse
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

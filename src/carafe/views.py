@@ -83,8 +83,10 @@ def add_view(router: Router, path: str, view: type, **options: Unpack[RouteOptio
         merged: dict[str, Any] = {"name": name, "operation_id": f"{name}_{method}"}
         merged.update(options)
         merged.update(getattr(fn, _OPTIONS_KEY, {}))
-        handler = _handler(view, method, fn, shared)
-        routes.append(router.add_route(path, handler, (method.upper(),), **merged))
+        handler, signature = _handler(view, method, fn, shared)
+        routes.append(
+            router.add_route(path, handler, (method.upper(),), signature=signature, **merged)
+        )
     if not routes:
         raise ConfigurationError(
             f"View {view.__qualname__} has none of the methods {', '.join(VIEW_METHODS)}"
@@ -118,8 +120,9 @@ def _class_parameters(view: type, path_params: set[str]) -> list[inspect.Paramet
 
 def _handler(
     view: type, method: str, fn: Callable[..., Any], shared: list[inspect.Parameter]
-) -> Callable[..., Any]:
-    """A plain handler for ``view.method``: the method's parameters plus the shared ones."""
+) -> tuple[Callable[..., Any], inspect.Signature]:
+    """A plain handler for ``view.method`` and the parameters it takes: the method's own
+    plus the shared ones (the route declares them; the handler takes ``**kwargs``)."""
     try:
         signature = inspect.signature(fn)
         hints = typing.get_type_hints(fn, include_extras=True)
@@ -146,15 +149,11 @@ def _handler(
             return fn(_instance(view, kwargs, both, only_shared), **kwargs)
 
     returns = hints.get("return", inspect.Signature.empty)
-    handler.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
-    handler.__annotations__ = {p.name: p.annotation for p in parameters}
-    if returns is not inspect.Signature.empty:
-        handler.__annotations__["return"] = returns
     handler.__name__ = method
     handler.__qualname__ = f"{view.__qualname__}.{method}"
     handler.__doc__ = fn.__doc__
     handler.__module__ = view.__module__
-    return handler
+    return handler, inspect.Signature(parameters, return_annotation=returns)
 
 
 def _instance(

@@ -142,6 +142,7 @@ class _Builder:
         handler: bool = False,
         scope: str = "request",
         scopes: tuple[str, ...] = (),
+        signature: inspect.Signature | None = None,
     ) -> int:
         fn = self.overrides.get(fn, fn)
         if cache_key is not None and cache_key in self.index:
@@ -155,7 +156,7 @@ class _Builder:
             raise ConfigurationError(
                 f"Handler {_name(fn)} is a generator; return a StreamingResponse instead"
             )
-        call = self._analyse(fn, kind, scopes)
+        call = self._analyse(fn, kind, scopes, signature)
         call.scope = scope
         self.visiting.pop()
         self.calls.append(call)
@@ -196,8 +197,18 @@ class _Builder:
         self.app_scope.register(fn, fn, call_kind(fn), tuple(args))
         return self.app_scope.getter(fn)
 
-    def _analyse(self, fn: Callable[..., Any], kind: str, scopes: tuple[str, ...]) -> Call:
-        signature, hints = read_signature(fn)
+    def _analyse(
+        self,
+        fn: Callable[..., Any],
+        kind: str,
+        scopes: tuple[str, ...],
+        declared: inspect.Signature | None = None,
+    ) -> Call:
+        if declared is None:
+            signature, hints = read_signature(fn)
+        else:  # the route says what to fill (a view's method), annotations resolved
+            signature = declared
+            hints = {name: p.annotation for name, p in declared.parameters.items()}
         sync_params: list[tuple[str, Extractor]] = []
         async_injected: list[tuple[str, AsyncExtractor]] = []
         deps: list[tuple[str, int]] = []
@@ -336,13 +347,15 @@ def build_plan(
     app_scope: AppScope | None = None,
     registry: Registry | None = None,
     pool: ThreadPool | None = None,
+    signature: inspect.Signature | None = None,
 ) -> Plan:
     """Analyse ``handler`` and the dependencies it reaches into a ``Plan``.
 
     ``dependencies`` (from the app, routers and route) run before the handler; their
     values are not passed to it. ``app_scope`` collects the ``scope="app"``
     dependencies met on the way (the app creates them at startup); ``registry`` is the
-    app's (what its extensions provide); ``pool`` runs the sync calls. Raises
+    app's (what its extensions provide); ``pool`` runs the sync calls; ``signature``
+    stands for the handler's own when the route declares one. Raises
     ``ConfigurationError`` for a path parameter the handler does not take, a dependency
     cycle, an app-scoped dependency taking request values or an unreadable signature.
     """
@@ -357,7 +370,7 @@ def build_plan(
             builder.add_app(target)
             continue
         builder.add_dependency(dependency, None, ())
-    builder.add(handler, cache_key=None, handler=True)
+    builder.add(handler, cache_key=None, handler=True, signature=signature)
     unused = [name for name in path_params if name not in builder.used_path]
     if unused:
         raise ConfigurationError(

@@ -18,7 +18,7 @@ import types
 import typing
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeAlias, get_args, get_origin, is_typeddict
+from typing import Any, NamedTuple, Protocol, TypeAlias, get_args, get_origin, is_typeddict
 
 import msgspec
 
@@ -51,6 +51,17 @@ class CodecPlugin(Protocol):
     def response_encoder(self, tp: Any) -> Encoder: ...
 
     def enc_hook(self, value: Any) -> Any: ...
+
+    def model_fields(self, tp: Any) -> list[ModelField] | None: ...
+
+
+class ModelField(NamedTuple):
+    """One field of a model type, as requests name it."""
+
+    key: str  # the name on the wire (an alias, a Struct's rename)
+    type: Any  # with its ``Annotated`` constraints
+    required: bool
+    default: Any
 
 
 Plugins: TypeAlias = "Sequence[CodecPlugin] | None"
@@ -100,6 +111,42 @@ encode_json: Encoder = _encoder.encode
 
 
 # --- What a type is -------------------------------------------------------------------
+
+
+def model_fields(tp: Any, plugins: Plugins = None) -> list[ModelField] | None:
+    """The fields of a model type (Struct, dataclass, TypedDict, a plugin's model), or
+    None when ``tp`` is none: what parameter groups, forms and form binding read.
+
+    >>> class Item(msgspec.Struct): name: str; price: float = 0.0
+    >>> [(f.key, f.required) for f in model_fields(Item)]
+    [('name', True), ('price', False)]
+    """
+    if not isinstance(tp, type):
+        return None
+    if issubclass(tp, msgspec.Struct):
+        return [
+            ModelField(f.encode_name, f.type, f.required, f.default)
+            for f in msgspec.structs.fields(tp)
+        ]
+    if dataclasses.is_dataclass(tp) or is_typeddict(tp):
+        try:
+            hints = typing.get_type_hints(tp, include_extras=True)
+        except NameError as exc:
+            raise ConfigurationError(f"Cannot read the fields of {tp.__qualname__}: {exc}") from exc
+        if is_typeddict(tp):
+            required = tp.__required_keys__  # type: ignore[attr-defined]
+            return [ModelField(k, t, k in required, None) for k, t in hints.items()]
+        return [
+            ModelField(f.name, hints[f.name], _field_required(f), f.default)
+            for f in dataclasses.fields(tp)  # type: ignore[arg-type]
+        ]
+    plugin = _plugin_for(tp, plugins)
+    return None if plugin is None else plugin.model_fields(tp)
+
+
+def _field_required(field: dataclasses.Field[Any]) -> bool:
+    return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+
 
 _SCALARS = (str, int, float, bool, bytes, uuid.UUID)
 

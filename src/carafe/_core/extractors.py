@@ -7,9 +7,6 @@ raises ``RequestValidationError`` with the parameter's ``loc`` when it cannot.
 
 from __future__ import annotations
 
-import dataclasses
-import sys
-import typing
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -136,23 +133,9 @@ def _lookup(request: Request, source: str, key: str) -> list[str] | None:
     return None if cookie is None else [cookie]
 
 
-def _group_fields(tp: Any, plugins: Plugins) -> list[tuple[str, Any, bool, Any]] | None:
-    """``(key, type, required, default)`` per field of a model type, else None."""
-    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
-        return [(f.encode_name, f.type, f.required, f.default) for f in msgspec.structs.fields(tp)]
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
-        return [(f.name, hints[f.name], _dc_required(f), f.default) for f in dataclasses.fields(tp)]
-    if "pydantic" in sys.modules and codecs.is_model(tp, plugins):
-        from carafe._pydantic import group_fields
-
-        found = group_fields(tp)
-        return None if found is None else [tuple(f) for f in found]
-    return None
-
-
-def _dc_required(field: dataclasses.Field[Any]) -> bool:
-    return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+def _group_fields(tp: Any, plugins: Plugins) -> list[codecs.ModelField] | None:
+    """The fields of a model type, each one parameter of a group; None for other types."""
+    return codecs.model_fields(tp, plugins)
 
 
 def is_json_media_type(content_type: str) -> bool:

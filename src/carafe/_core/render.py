@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from carafe.routing.router import Route
     from carafe.types import Receive, Scope, Send
 
-__all__ = ["Renderer", "Unencodable", "response_annotation"]
+__all__ = ["Renderer", "Unencodable", "declared_return", "response_annotation"]
 
 _JSON = b"application/json"
 _TEXT = b"text/plain; charset=utf-8"
@@ -37,11 +37,7 @@ def response_annotation(route: Route) -> Any:
     """The declared response type: ``response_model=``, else the return annotation."""
     if route.response_model is not None:
         return route.response_model
-    try:
-        hints = typing.get_type_hints(route.handler, include_extras=True)
-    except (NameError, TypeError):
-        return None
-    annotation = hints.get("return")
+    annotation = declared_return(route)
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         # ``-> HTMLResponse | Item``: a Response is sent as it is; the rest is the model.
         arms = tuple(
@@ -55,6 +51,18 @@ def response_annotation(route: Route) -> Any:
     if isinstance(annotation, type) and issubclass(annotation, Response):
         return None
     return annotation
+
+
+def declared_return(route: Route) -> Any:
+    """The handler's return annotation (the route's declared signature's, for a view)."""
+    if route.signature is not None:
+        returned = route.signature.return_annotation
+        return None if returned is route.signature.empty else returned
+    try:
+        hints = typing.get_type_hints(route.handler, include_extras=True)
+    except (NameError, TypeError):
+        return None
+    return hints.get("return")
 
 
 class Unencodable(Exception):

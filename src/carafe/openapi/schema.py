@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from carafe._core import codecs
-from carafe._core.render import response_annotation
+from carafe._core.render import declared_return, response_annotation
 from carafe.openapi.components import REF_PREFIX, Components, is_upload
 from carafe.params import Body
 from carafe.responses import JSONResponse, Response
@@ -315,7 +315,7 @@ class _Operation:
 
     def _success_content(self, components: Components) -> dict[str, Any] | None:
         route = self.route
-        declared = route.response_class or _returned_response_class(route.handler)
+        declared = route.response_class or _returned_response_class(route)
         annotation = self.annotation
         if declared is not None and not issubclass(declared, JSONResponse):
             media_type = declared.media_type or "application/octet-stream"
@@ -398,9 +398,9 @@ def _doc_parts(handler: Any) -> tuple[str | None, str | None]:
     return first.strip() or None, rest.strip() or None
 
 
-def _returned_response_class(handler: Any) -> type[Response] | None:
+def _returned_response_class(route: Route) -> type[Response] | None:
     # The plan has read these hints already; they resolve.
-    returned = typing.get_type_hints(handler).get("return")
+    returned = declared_return(route)
     if isinstance(returned, type) and issubclass(returned, Response):
         return returned
     return None

@@ -91,6 +91,9 @@ class Route:
     include_in_schema: bool = True
     responses: dict[int | str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     operation_id: str | None = None
+    # The parameters (annotations resolved) the plan reads instead of the handler's own
+    # signature: for handlers Carafe builds itself, as class-based views do.
+    signature: inspect.Signature | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -168,9 +171,15 @@ class Router:
         path: str,
         handler: Callable[..., Any],
         methods: Sequence[str] = ("GET",),
+        *,
+        signature: inspect.Signature | None = None,
         **options: Unpack[RouteOptions],
     ) -> Route:
-        """Register ``handler`` for ``methods`` at ``path`` (relative to the prefix)."""
+        """Register ``handler`` for ``methods`` at ``path`` (relative to the prefix).
+
+        ``signature`` declares the parameters to fill when they are not ``handler``'s
+        own (a wrapper that passes them on), with their annotations resolved.
+        """
         upper = tuple(dict.fromkeys(m.upper() for m in methods))
         if not upper:
             raise ConfigurationError(f"Route {path!r} needs at least one method")
@@ -191,6 +200,7 @@ class Router:
             include_in_schema=options.get("include_in_schema", True),
             responses=dict(options.get("responses", {})),
             operation_id=options.get("operation_id"),
+            signature=signature,
         )
         self.routes.append(route)
         self._changed()

@@ -33,6 +33,8 @@ from typing import Any, Generic, TypeVar, get_args, get_origin
 
 import msgspec
 
+from carafe._core import codecs
+
 __all__ = ["BoundForm", "bind_form"]
 
 T = TypeVar("T")
@@ -94,19 +96,12 @@ class BoundForm(Generic[T]):
 
 
 def _field_specs(model: Any) -> list[_FieldSpec] | None:
-    if isinstance(model, type) and issubclass(model, msgspec.Struct):
-        return [(f.encode_name, f.type, f.required) for f in msgspec.structs.fields(model)]
-    if dataclasses.is_dataclass(model):
-        hints = typing.get_type_hints(model, include_extras=True)
-        return [
-            (
-                f.name,
-                hints[f.name],
-                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
-            )
-            for f in dataclasses.fields(model)
-        ]
-    return None
+    if not (isinstance(model, type) and issubclass(model, msgspec.Struct)) and not (
+        dataclasses.is_dataclass(model)
+    ):
+        return None
+    fields = codecs.model_fields(model)
+    return None if fields is None else [(f.key, f.type, f.required) for f in fields]
 
 
 def _is_list(tp: Any) -> bool:
