@@ -18,8 +18,8 @@ problem+json body where the server supports the ``websocket.http.response`` exte
 the client goes away                ``WebSocketDisconnect`` from ``receive_*`` and
                                     ``send_*``; the handler ends quietly
 a message larger than the limit     close 1009 (``max_message_size``, 1 MiB by
-                                    default; uvicorn's ``--ws-max-size`` stops larger
-                                    frames before they reach the app)
+                                    default; the server's own limit stops larger
+                                    messages before the app: see docs/deployment.md)
 binary where text is expected       close 1003 (and text where binary is expected)
 ``receive_json(Model)`` invalid     ``RequestValidationError``, which the handler may
                                     catch and answer; uncaught, close 1007
