@@ -88,6 +88,20 @@ async def flood(ws: WebSocket) -> None:
         stats["flood_ended"] += 1
 
 
+@app.websocket("/talk")
+async def talk(ws: WebSocket) -> None:
+    """Sends before it reads (so a receive waits behind its sends), and returns with
+    one waiting."""
+    await ws.accept()
+    await ws.send_text("hello")
+    await ws.send_text("your name?")
+    await asyncio.sleep(0.1)  # the client's answer arrives meanwhile
+    await ws.send_text("...")
+    name = await ws.receive_text()
+    await ws.send_text(f"hi {name}")
+    await ws.send_text("bye")
+
+
 @app.websocket("/idle")
 async def idle(ws: WebSocket) -> None:
     await ws.accept()

@@ -94,6 +94,22 @@ def test_denied_handshake_is_a_real_http_response(server: Server) -> None:
         assert ws.recv() == "welcome"
 
 
+# --- Messages ---------------------------------------------------------------------------
+
+
+def test_a_message_sent_while_the_handler_sends_is_kept_for_its_receive(server: Server) -> None:
+    from websockets.exceptions import ConnectionClosedOK
+    from websockets.sync.client import connect
+
+    with connect(f"ws://127.0.0.1:{server.port}/talk") as ws:
+        ws.send("ann")
+        said = [ws.recv() for _ in range(5)]
+        with pytest.raises(ConnectionClosedOK) as closed:
+            ws.recv()
+    assert said == ["hello", "your name?", "...", "hi ann", "bye"]
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+
+
 # --- Sizes and kinds --------------------------------------------------------------------
 
 
