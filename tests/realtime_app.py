@@ -1,4 +1,4 @@
-"""An app for the realtime tests that need a real server (uvicorn in a subprocess).
+"""An app for the realtime tests that need a real server (``carafe run`` in a subprocess).
 
 ``GET /stats`` reports what the handlers saw, so a test can check from outside that a
 handler ended, stayed blocked in ``send``, or closed its generator.
@@ -20,16 +20,19 @@ from carafe import (
     EventSourceResponse,
     Header,
     HTTPError,
+    Request,
     ServerSentEvent,
     WebSocket,
     WebSocketDisconnect,
 )
 
 app = Carafe()
+FLOOD_LIMIT = 5000  # /flood stops here, so a server that never says "gone" stays bounded
 stats: dict[str, int] = {
     "echo_ended": 0,
     "flood_sent": 0,
     "flood_ended": 0,
+    "flood_gone": 0,
     "sse_closed": 0,
     "idle_open": 0,
 }
@@ -72,17 +75,31 @@ async def private(ws: WebSocket, user: Annotated[str, Depends(token)]) -> None:
 
 @app.websocket("/flood")
 async def flood(ws: WebSocket) -> None:
-    """Sends 64 KiB messages as fast as the client takes them."""
+    """Sends 64 KiB messages as fast as the client takes them (at most ``FLOOD_LIMIT``)."""
     await ws.accept()
     chunk = b"x" * 65536
     try:
-        while True:
+        for _ in range(FLOOD_LIMIT):
             await ws.send_bytes(chunk)
             stats["flood_sent"] += 1
     except WebSocketDisconnect:
-        pass
+        stats["flood_gone"] += 1
     finally:
         stats["flood_ended"] += 1
+
+
+@app.websocket("/talk")
+async def talk(ws: WebSocket) -> None:
+    """Sends before it reads (so a receive waits behind its sends), and returns with
+    one waiting."""
+    await ws.accept()
+    await ws.send_text("hello")
+    await ws.send_text("your name?")
+    await asyncio.sleep(0.1)  # the client's answer arrives meanwhile
+    await ws.send_text("...")
+    name = await ws.receive_text()
+    await ws.send_text(f"hi {name}")
+    await ws.send_text("bye")
 
 
 @app.websocket("/idle")
@@ -110,6 +127,11 @@ async def events(last_event_id: Annotated[int | None, Header()] = None) -> Event
             stats["sse_closed"] += 1
 
     return EventSourceResponse(numbers(), ping=0.5)
+
+
+@app.post("/upload")
+async def upload(request: Request) -> dict[str, int]:
+    return {"size": len(await request.body())}
 
 
 async def write_later(path: str, seconds: float) -> None:

@@ -755,6 +755,156 @@ def test_send_to_a_client_that_is_gone_ends_the_handler() -> None:
     assert seen == [1006]
 
 
+def test_a_handler_that_only_sends_learns_that_the_client_left() -> None:
+    app = Carafe()
+    seen: list[Any] = []
+
+    @app.websocket("/ticks")
+    async def ticks(ws: WebSocket) -> None:
+        await ws.accept()
+        sent = 0
+        try:
+            while True:  # never receives; the test client's send never waits
+                await ws.send_text(str(sent))
+                sent += 1
+        except WebSocketDisconnect as exc:
+            seen.append(exc.code)
+
+    with TestClient(app) as client, client.websocket_connect("/ticks") as ws:
+        assert [ws.receive_text() for _ in range(3)] == ["0", "1", "2"]
+        ws.close(1001)  # waits for the handler to end
+    assert seen == [1001]
+
+
+def test_a_message_that_arrives_while_the_handler_sends_waits_for_its_receive() -> None:
+    app = Carafe()
+
+    @app.websocket("/greet")
+    async def greet(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("hello")
+        await ws.send_text("your name?")  # a second send in a row: a receive waits
+        await asyncio.sleep(0)
+        await ws.send_text("...")  # the client's answer is in, and stays unread
+        name = await ws.receive_text()
+        await ws.send_text(f"hi {name}")
+        await ws.send_text("bye")  # the handler returns with a receive still waiting
+
+    with TestClient(app) as client, client.websocket_connect("/greet") as ws:
+        assert ws.receive_text() == "hello"
+        ws.send_text("ann")
+        assert [ws.receive_text() for _ in range(4)] == ["your name?", "...", "hi ann", "bye"]
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+        assert closed.value.code == 1000
+
+
+def raw_session(app: Carafe, path: str, script: list[Any]) -> list[dict[str, Any]]:
+    """Run one websocket connection against ``app`` with ``receive`` playing ``script``
+    (messages, or exceptions to raise); what the app sent."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(0)
+        item = script.pop(0) if script else {"type": "websocket.disconnect", "code": 1006}
+        if isinstance(item, Exception):
+            raise item
+        return item  # type: ignore[no-any-return]
+
+    async def send(message: dict[str, Any]) -> None:
+        await asyncio.sleep(0)
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": path, "headers": [], "query_string": b""}
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_a_disconnect_without_a_status_is_answered_with_1002() -> None:
+    """granian reports a protocol violation as a disconnect with 1005, and closes only
+    when the app does: the client gets 1002 instead of a close without a status."""
+    app = Carafe()
+    seen: list[int] = []
+
+    @app.websocket("/echo")
+    async def echo(ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            await ws.receive_text()
+        except WebSocketDisconnect as exc:
+            seen.append(exc.code)
+
+    connect = {"type": "websocket.connect"}
+    sent = raw_session(app, "/echo", [connect, {"type": "websocket.disconnect", "code": 1005}])
+    assert seen == [1005]
+    assert sent[-1] == {"type": "websocket.close", "code": 1002, "reason": ""}
+    sent = raw_session(app, "/echo", [connect, {"type": "websocket.disconnect", "code": 1001}])
+    assert [message["type"] for message in sent] == ["websocket.accept"]  # nothing to add
+
+
+def test_messages_taken_by_the_background_receive_are_not_lost() -> None:
+    app = Carafe()
+    heard: list[str] = []
+
+    @app.websocket("/talk")
+    async def talk(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("a")
+        await ws.send_text("b")  # a second send in a row: a receive waits behind it
+        await asyncio.sleep(0.01)  # and takes the client's first message
+        await ws.send_text("c")
+        heard.append(await ws.receive_text())
+        await ws.send_text("d")
+        await ws.send_text("e")
+        await asyncio.sleep(0.01)  # the client's second message, which stays unread
+
+    connect = {"type": "websocket.connect"}
+    said = [{"type": "websocket.receive", "text": text} for text in ("hi", "unread")]
+    sent = raw_session(app, "/talk", [connect, *said])
+    assert heard == ["hi"]
+    assert [message.get("text") for message in sent[1:-1]] == ["a", "b", "c", "d", "e"]
+    assert sent[-1] == {"type": "websocket.close", "code": 1000, "reason": ""}
+
+
+def test_sends_from_another_task_while_the_handler_receives() -> None:
+    app = Carafe()
+
+    @app.websocket("/room")
+    async def room(ws: WebSocket) -> None:
+        await ws.accept()
+
+        async def push() -> None:
+            for n in range(3):
+                await ws.send_text(f"news {n}")
+
+        pusher = asyncio.ensure_future(push())
+        assert await ws.receive_text() == "thanks"  # in flight while the pusher sends
+        await pusher
+
+    with TestClient(app) as client, client.websocket_connect("/room") as ws:
+        assert [ws.receive_text() for _ in range(3)] == ["news 0", "news 1", "news 2"]
+        ws.send_text("thanks")
+        with pytest.raises(WebSocketDisconnect):
+            ws.receive_text()
+
+
+def test_a_failing_receive_behind_the_sends_ends_the_handler() -> None:
+    app = Carafe()
+    seen: list[int] = []
+
+    @app.websocket("/ticks")
+    async def ticks(ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            while True:
+                await ws.send_text("tick")
+        except WebSocketDisconnect as exc:
+            seen.append(exc.code)
+
+    raw_session(app, "/ticks", [{"type": "websocket.connect"}, OSError("connection lost")])
+    assert seen == [1006]
+
+
 def test_test_session_with_apps_that_break_the_protocol() -> None:
     async def chatty(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "websocket.send", "text": "no handshake"})

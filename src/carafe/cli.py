@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from carafe import _servers
 from carafe.exceptions import ConfigurationError
 from carafe.routing.router import WebSocketRoute
 
@@ -83,6 +84,7 @@ def main() -> None:
     type=click.IntRange(1),
     help="Largest websocket frame uvicorn accepts, in bytes (routes set their own message limit).",
 )
+@_servers.websocket_options
 def run(
     app: str,
     host: str,
@@ -116,6 +118,7 @@ def run(
         access_log=access_log,
         root_path=root_path,
         ws_max_size=ws_max_size,
+        **_servers.uvicorn_settings(),
         lifespan="on",
         log_level="info" if access_log or debug else "warning",
         app_dir=os.getcwd(),
@@ -140,6 +143,7 @@ def _run_granian(
         log_access=access_log,
         url_path_prefix=root_path or None,  # granian's name for the ASGI root_path
         working_dir=Path.cwd(),
+        **_servers.granian_settings(),
     ).serve()
 
 

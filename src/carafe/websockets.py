@@ -18,8 +18,8 @@ problem+json body where the server supports the ``websocket.http.response`` exte
 the client goes away                ``WebSocketDisconnect`` from ``receive_*`` and
                                     ``send_*``; the handler ends quietly
 a message larger than the limit     close 1009 (``max_message_size``, 1 MiB by
-                                    default; uvicorn's ``--ws-max-size`` stops larger
-                                    frames before they reach the app)
+                                    default; the server's own limit stops larger
+                                    messages before the app: see docs/deployment.md)
 binary where text is expected       close 1003 (and text where binary is expected)
 ``receive_json(Model)`` invalid     ``RequestValidationError``, which the handler may
                                     catch and answer; uncaught, close 1007
@@ -36,11 +36,15 @@ with 403 before anything else runs (cross-site websocket hijacking). Handshakes 
 cookies (token auth) or without ``Origin`` (clients that are not browsers) pass.
 
 Sending is flow-controlled by the server: ``send_*`` waits while the client is not
-reading, so a slow client never makes the server buffer without bound.
+reading, so a slow client never makes the server buffer without bound. A handler that
+sends without receiving still learns that its client left: from its second send in a
+row, a receive waits in the background, and the send after it reports a disconnect
+raises ``WebSocketDisconnect`` (granian's ``send`` keeps returning for a gone client).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, cast
@@ -83,6 +87,8 @@ CONNECTING, CONNECTED, CLOSED = "connecting", "connected", "closed"
 
 _HTTP_RESPONSE = "websocket.http.response"
 _MAX_REASON = 123  # bytes, RFC 6455 section 5.5
+_RECEIVING = -1  # ``_streak`` while the handler's own receive is in flight
+_YIELD_EVERY = 16  # sends in a row between two turns given to the event loop
 
 
 class WebSocket(HTTPConnection):
@@ -93,7 +99,15 @@ class WebSocket(HTTPConnection):
     ``"closed"``; ``close_code`` is set once the connection is closed.
     """
 
-    __slots__ = ("_receive", "_send", "close_code", "connection_state", "max_message_size")
+    __slots__ = (
+        "_receive",
+        "_send",
+        "_streak",
+        "_watch",
+        "close_code",
+        "connection_state",
+        "max_message_size",
+    )
 
     def __init__(
         self,
@@ -109,6 +123,8 @@ class WebSocket(HTTPConnection):
         self.max_message_size = max_message_size
         self.connection_state = CONNECTING
         self.close_code: int | None = None
+        self._streak = 0  # sends since the last receive, or _RECEIVING
+        self._watch: asyncio.Future[Message] | None = None  # a receive started by a send
 
     @property
     def subprotocols(self) -> list[str]:
@@ -143,10 +159,18 @@ class WebSocket(HTTPConnection):
             if self.connection_state == CLOSED:
                 raise WebSocketDisconnect(self.close_code or 1006)
             raise RuntimeError("Call accept() before receiving")
-        message = await self._receive()
+        watch = self._watch
+        if watch is not None:
+            self._watch = None
+            message = await watch
+        else:
+            self._streak = _RECEIVING
+            try:
+                message = await self._receive()
+            finally:
+                self._streak = 0
         if message["type"] == "websocket.disconnect":
-            self._closed(message.get("code", 1005))
-            raise WebSocketDisconnect(self.close_code or 1005, message.get("reason") or "")
+            await self._lost(message)
         return message
 
     async def receive_text(self) -> str:
@@ -250,6 +274,62 @@ class WebSocket(HTTPConnection):
                 raise WebSocketDisconnect(self.close_code or 1006)
             raise RuntimeError("Call accept() before sending")
         await self._send_message(message)
+        streak = self._streak
+        if streak != _RECEIVING:
+            # PERF: a handler that alternates receive and send (an echo) never gets here
+            # past one comparison; only a second send in a row starts watching.
+            self._streak = streak = streak + 1
+            if streak > 1:
+                await self._check_gone(streak)
+
+    async def _check_gone(self, streak: int) -> None:
+        """Raise ``WebSocketDisconnect`` if a background receive saw the client leave.
+
+        The first call starts that receive. Its message, if it is not a disconnect,
+        waits for the handler's next ``receive``.
+        """
+        watch = self._watch
+        if watch is None:
+            self._watch = asyncio.ensure_future(self._receive())
+        elif watch.done():
+            if watch.cancelled() or watch.exception() is not None:  # the receive failed
+                self._watch = None
+                await self._lost({"code": 1006})
+            message = watch.result()
+            if message["type"] == "websocket.disconnect":
+                self._watch = None
+                await self._lost(message)
+        if streak % _YIELD_EVERY == 0:
+            # NOTE: granian's send to a gone client returns without suspending. Without
+            # this turn the loop would run neither the receive's completion nor any
+            # other connection (before it: 310-840 ms stalls).
+            await asyncio.sleep(0)
+
+    async def _lost(self, message: Message) -> NoReturn:
+        """The client is gone (``message`` is the server's disconnect): raise it.
+
+        granian reports a protocol violation (a reserved opcode, an unmasked or
+        oversized frame, invalid UTF-8) as a disconnect with 1005, and sends its close
+        frame only when the app does: Carafe sends 1002, the closest code it can know.
+        Where the client itself closed, its close was already answered and the server
+        drops this one.
+        """
+        code = message.get("code", 1005)
+        self._closed(code)
+        if code == 1005:
+            with contextlib.suppress(OSError):
+                await self._send({"type": "websocket.close", "code": 1002, "reason": ""})
+        raise WebSocketDisconnect(code, message.get("reason") or "")
+
+    def _unwatch(self) -> None:
+        """Drop the background receive, if any, when the connection ends."""
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            if watch.done():
+                if not watch.cancelled():
+                    watch.exception()  # retrieved: nothing is logged for it
+            else:
+                watch.cancel()
 
     def _check_size(self, data: str | bytes) -> None:
         limit = self.max_message_size
@@ -431,6 +511,7 @@ async def _leave(exits: Exits, error: Exception | None) -> Exception | None:
 
 async def _finish(websocket: WebSocket, error: Exception | None) -> None:
     """Close the connection in the way ``error`` (or its absence) calls for."""
+    websocket._unwatch()
     connecting = websocket.connection_state == CONNECTING
     if error is None:
         await websocket.close(1000)
