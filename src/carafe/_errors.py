@@ -7,6 +7,7 @@ app runs with ``debug=True``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -91,3 +92,16 @@ class ErrorHandlers:
         response = await self.response_for(exc, request)
         if response is not None:
             await response(request.scope, request.receive, send)
+        elif isinstance(exc, ClientDisconnect):
+            await send_unfinished_body(request, send)
+
+
+async def send_unfinished_body(request: Request, send: Send) -> None:
+    """Answer a body that ended in a disconnect with a 400, in case the client is there.
+
+    A client that really left never reads it (uvicorn drops it); granian reports a body
+    it could not read (10,000 trailers) as a disconnect while the client waits.
+    """
+    error = HTTPError(400, "The request body ended before it was complete.")
+    with contextlib.suppress(Exception):
+        await ProblemResponse.from_error(error)(request.scope, request.receive, send)

@@ -14,7 +14,9 @@ from carafe._concurrency import ThreadPool
 from carafe._core.plan import Plan
 from carafe._core.render import Renderer, Unencodable
 from carafe._core.unwind import Exits
+from carafe._errors import send_unfinished_body
 from carafe.context import CONTEXT_KEY, RequestContext
+from carafe.exceptions import ClientDisconnect
 from carafe.limits import Limits
 from carafe.requests import Request
 
@@ -111,6 +113,8 @@ def error_sender(errors: ErrorHandlers, hooks: Hooks) -> ErrorSender:
             response = await errors.response_for(hook_error, request)
         if response is not None:
             await response(request.scope, request.receive, send)
+        elif isinstance(exc, ClientDisconnect):
+            await send_unfinished_body(request, send)
 
     return send_error
 
