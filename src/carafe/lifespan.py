@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from carafe.exceptions import CarafeError
@@ -35,23 +36,22 @@ async def serve_lifespan(
     ``lifespan.startup.failed`` (or ``shutdown.failed``) with a one-line message.
     """
     await receive()
+    if await _step("startup", app.startup(state), send):
+        await receive()
+        await _step("shutdown", app.shutdown(), send)
+
+
+async def _step(event: str, action: Awaitable[None], send: Send) -> bool:
+    """Run one lifespan step and report it to the server; whether it succeeded."""
     try:
-        await app.startup(state)
+        await action
     except BaseException as exc:
-        logger.error("Startup failed", exc_info=exc)
+        logger.error("%s failed", event.capitalize(), exc_info=exc)
         message = f"{type(exc).__name__}: {exc}"
-        await send({"type": "lifespan.startup.failed", "message": message})
-        return
-    await send({"type": "lifespan.startup.complete"})
-    await receive()
-    try:
-        await app.shutdown()
-    except BaseException as exc:
-        logger.error("Shutdown failed", exc_info=exc)
-        message = f"{type(exc).__name__}: {exc}"
-        await send({"type": "lifespan.shutdown.failed", "message": message})
-        return
-    await send({"type": "lifespan.shutdown.complete"})
+        await send({"type": f"lifespan.{event}.failed", "message": message})
+        return False
+    await send({"type": f"lifespan.{event}.complete"})
+    return True
 
 
 class LifespanError(CarafeError):
