@@ -5,11 +5,15 @@ Requests are written as raw bytes on a socket so that no client library can tidy
 
 from __future__ import annotations
 
+import enum
 import json
 import socket
 from typing import Any
 
 import pytest
+
+from carafe import Carafe
+from carafe.testing import TestClient
 
 
 def raw_request(port: int, data: bytes, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
@@ -148,3 +152,42 @@ def test_client_that_disconnects_mid_body(port: int) -> None:
         )
     ok, _, _ = raw_request(port, request("GET", "/health"))
     assert ok == 200
+
+
+# --- What an error repeats of the input ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        request("GET", "/" + "a" * 60_000),  # uvicorn refuses a URL of 64 KiB
+        request("POST", "/items", b"{}", {"Content-Type": "text/" + "x" * 100_000}),
+    ],
+    ids=["404-path", "415-content-type"],
+)
+def test_an_error_echoes_at_most_a_hundred_characters(port: int, data: bytes) -> None:
+    status, _, body = raw_request(port, data)
+    assert status in (404, 415)
+    detail = json.loads(body)["detail"]
+    assert len(detail) < 200
+    assert detail.endswith("....")  # the cut, then the sentence's full stop
+
+
+class Colour(enum.Enum):
+    red = "red"
+
+
+def test_validation_messages_and_methods_are_cut_short() -> None:
+    app = Carafe()
+
+    @app.get("/paint")
+    def paint(colour: Colour) -> str:
+        return colour.value
+
+    client = TestClient(app)
+    error = client.get("/paint", params={"colour": "z" * 10_000}).json()["errors"][0]
+    assert error["msg"].startswith("Invalid enum value 'zzz")
+    assert error["msg"].endswith("...") and len(error["msg"]) < 210
+    response = client.request("X" * 10_000, "/paint")
+    assert response.status_code == 405
+    assert len(response.text) < 400

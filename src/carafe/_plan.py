@@ -28,6 +28,7 @@ from carafe.exceptions import (
     ErrorDetail,
     HTTPError,
     RequestValidationError,
+    elide,
 )
 from carafe.params import REQUIRED, Body, Header, Param
 from carafe.requests import Request, read_body
@@ -691,7 +692,9 @@ def _json_body_extractor(group: list[ParamInfo]) -> tuple[str, AsyncExtractor]:
                 content_type = raw.decode("latin-1")
                 break
         if content_type is not None and not is_json_media_type(content_type):
-            raise HTTPError(415, f"The body must be JSON (application/json), not {content_type}.")
+            raise HTTPError(
+                415, f"The body must be JSON (application/json), not {elide(content_type)}."
+            )
         body = await read_body(request.scope, request.receive, request.limits.max_body_size or 0)
         if not body:
             if required:

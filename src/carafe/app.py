@@ -21,7 +21,7 @@ from carafe._plan import Plan, build_plan, call_kind
 from carafe.background import wait_for_background
 from carafe.datastructures import State
 from carafe.di import AppScope, Dependency
-from carafe.exceptions import ConfigurationError, HTTPError, URLBuildError
+from carafe.exceptions import ConfigurationError, HTTPError, URLBuildError, elide
 from carafe.lifespan import LifespanDriver
 from carafe.limits import DEFAULT_LIMITS, Limits
 from carafe.requests import Request
@@ -421,7 +421,7 @@ class Carafe(Router):
             return
         error = HTTPError(
             405,
-            f"{scope['method']} is not allowed here; use {table.allow}.",
+            f"{elide(scope['method'])} is not allowed here; use {table.allow}.",
             {"allow": table.allow},
         )
         await self._errors.send(error, Request(scope, receive), send)
@@ -436,7 +436,7 @@ class Carafe(Router):
                 target += "?" + query.decode("latin-1")
             await RedirectResponse(target, 307)(scope, receive, send)
             return
-        error = HTTPError(404, f"Nothing is at {path}.")
+        error = HTTPError(404, f"Nothing is at {elide(path)}.")
         await self._errors.send(error, Request(scope, receive), send)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -453,7 +453,9 @@ class Carafe(Router):
         if mount is not None:
             await mount.app(self._mount_scope(scope, mount), receive, send)
             return
-        await deny_websocket(scope, send, HTTPError(404, f"No websocket route is at {path}."))
+        await deny_websocket(
+            scope, send, HTTPError(404, f"No websocket route is at {elide(path)}.")
+        )
 
     # --- Lifespan ------------------------------------------------------------------
 
