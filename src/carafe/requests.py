@@ -17,6 +17,7 @@ from carafe.datastructures import (
     Headers,
     QueryParams,
     State,
+    check_headers,
     parse_cookies,
 )
 from carafe.exceptions import ClientDisconnect, HTTPError
@@ -84,10 +85,11 @@ class HTTPConnection:
     route (an auth check, say); the ``Request`` or ``WebSocket`` is injected.
     """
 
-    __slots__ = ("_cookies", "_headers", "_query", "_state", "path_params", "scope")
+    __slots__ = ("_cookies", "_headers", "_query", "_state", "limits", "path_params", "scope")
 
     scope: Scope
     path_params: dict[str, Any]
+    limits: Limits
     _headers: Headers | None
     _query: QueryParams | None
     _cookies: dict[str, str] | None
@@ -96,6 +98,7 @@ class HTTPConnection:
     def __init__(self, scope: Scope, path_params: dict[str, Any] | None = None) -> None:
         self.scope = scope
         self.path_params = path_params if path_params is not None else scope.get("path_params", {})
+        self.limits = DEFAULT_LIMITS
         self._headers = None
         self._query = None
         self._cookies = None
@@ -108,16 +111,27 @@ class HTTPConnection:
 
     @property
     def headers(self) -> Headers:
+        """The request headers; 431 past ``limits.max_headers`` or ``max_header_size``."""
         headers = self._headers
         if headers is None:
-            headers = self._headers = Headers(self.scope["headers"])
+            raw = self.scope["headers"]
+            limits = self.limits
+            check_headers(raw, limits.max_headers, limits.max_header_size)
+            headers = self._headers = Headers(raw)
         return headers
 
     @property
     def query_params(self) -> QueryParams:
+        """The query string, parsed; 414 past ``limits.max_query_size``, 400 past
+        ``max_query_fields``."""
         query = self._query
         if query is None:
-            query = self._query = QueryParams(self.scope.get("query_string", b""))
+            limits = self.limits
+            query = self._query = QueryParams(
+                self.scope.get("query_string", b""),
+                max_size=limits.max_query_size,
+                max_fields=limits.max_query_fields,
+            )
         return query
 
     def query_dict(self) -> dict[str, list[str]]:
@@ -185,7 +199,7 @@ class Request(HTTPConnection):
             return {"agent": request.headers.get("user-agent"), "ip": request.client.host}
     """
 
-    __slots__ = ("limits", "receive", "send")
+    __slots__ = ("receive", "send")
 
     def __init__(
         self,
