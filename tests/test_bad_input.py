@@ -240,3 +240,18 @@ def test_chunked_trailers_count_as_headers(port: int) -> None:
     status, _, body = raw_request(port, chunked("/headers", b"abc", many))
     assert status == 431
     assert "more than 100 headers" in json.loads(body)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("hosts", "detail"),
+    [
+        (b"Host: good.test\r\nHost: evil.test\r\n", "more than one Host header"),
+        (b"Host: localhost/abc?x=\r\n", "is not a host name"),
+    ],
+    ids=["two-hosts", "path-in-host"],
+)
+def test_a_url_is_never_built_from_a_bad_host(port: int, hosts: bytes, detail: str) -> None:
+    data = b"GET /url HTTP/1.1\r\n" + hosts + b"Connection: close\r\n\r\n"
+    status, _, body = raw_request(port, data)
+    assert status == 400
+    assert detail in json.loads(body)["detail"]

@@ -631,6 +631,13 @@ def test_trusted_host_refuses_a_missing_host() -> None:
     assert b"no Host header" in sent[1]["body"]
 
 
+def test_trusted_host_refuses_two_host_headers() -> None:
+    client = host_client(allowed_hosts=["example.com"])
+    response = client.get("/", headers=[("host", "example.com"), ("host", "evil.test")])
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The request has more than one Host header."
+
+
 def test_trusted_host_www_redirect() -> None:
     client = host_client(allowed_hosts=["www.example.com"], www_redirect=True)
     response = client.get("/big?x=1", headers={"host": "example.com:8000"})

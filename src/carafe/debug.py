@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING
 
+from carafe.exceptions import HTTPError
 from carafe.responses import HTMLResponse, ProblemResponse, Response
 
 if TYPE_CHECKING:
@@ -161,9 +162,13 @@ def _request_html(request: Request) -> str:
             f"<tr><th>{html.escape(name)}</th><td><code>{html.escape(shown)}</code></td></tr>"
         )
     client = request.client
+    try:
+        url = str(request.url)
+    except HTTPError:  # a bad Host: the page still shows what was asked for
+        url = request.path
     return (
         f"<h2>Request</h2><p><code>{html.escape(request.method)} "
-        f"{html.escape(str(request.url))}</code> from "
+        f"{html.escape(url)}</code> from "
         f"<code>{html.escape(client.host if client else '?')}</code></p>"
         f"<table class=headers>{''.join(rows)}</table>"
     )

@@ -6,7 +6,8 @@ scope too, so a hook or middleware that read it leaves it readable for the handl
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -20,7 +21,7 @@ from carafe.datastructures import (
     check_headers,
     parse_cookies,
 )
-from carafe.exceptions import ClientDisconnect, HTTPError
+from carafe.exceptions import ClientDisconnect, HTTPError, elide
 from carafe.limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
@@ -28,9 +29,37 @@ if TYPE_CHECKING:
     from carafe.forms import FormData
     from carafe.types import Receive, Scope, Send
 
-__all__ = ["HTTPConnection", "Request", "read_body"]
+__all__ = ["HTTPConnection", "Request", "read_body", "request_host"]
 
 _BODY_KEY = "carafe.body"
+# A host name (labels of letters, digits, "-" and "_") or a bracketed IPv6 address, then
+# maybe a port: what a URL can be built from. No "/", "?", "@", "#", spaces, userinfo.
+_HOST_SIZE = 253 + len(":65535")  # the longest DNS name, then a port
+_HOST = re.compile(r"(?:(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def request_host(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The request's ``Host`` header, or None when it has none.
+
+    >>> request_host([(b"host", b"example.com:8000")])
+    'example.com:8000'
+
+    Raises:
+        HTTPError: 400 for two ``Host`` headers (RFC 9112 section 3.2 says so) or one that
+            is not ``host[:port]``, such as ``localhost/abc?x=``.
+    """
+    found: bytes | None = None
+    for key, value in headers:
+        if key == b"host":
+            if found is not None:
+                raise HTTPError(400, "The request has more than one Host header.")
+            found = value
+    if found is None:
+        return None
+    host = found.decode("latin-1")
+    if len(host) > _HOST_SIZE or _HOST.fullmatch(host) is None:
+        raise HTTPError(400, f"The Host header {elide(host)!r} is not a host name.")
+    return host
 
 
 async def _empty_receive() -> dict[str, Any]:
@@ -153,9 +182,16 @@ class HTTPConnection:
 
     @property
     def url(self) -> URL:
+        """The URL the client asked for, its host from the ``Host`` header (else the
+        server's address).
+
+        Raises:
+            HTTPError: 400 for a duplicate or ill-formed ``Host`` (see ``request_host``):
+                the check is made here, where a URL is built from it, not on every request.
+        """
         scope = self.scope
         scheme = scope.get("scheme", "http")
-        host = self.headers.get("host")
+        host = request_host(scope["headers"])
         if host is None:
             server = scope.get("server")
             if server:

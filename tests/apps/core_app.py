@@ -45,3 +45,8 @@ def search(q: str = "") -> dict[str, str]:
 async def headers(request: Request) -> dict[str, int]:
     body = await request.body()
     return {"headers": len(request.headers.raw), "body": len(body)}
+
+
+@app.get("/url")
+def url(request: Request) -> str:
+    return str(request.url)
