@@ -255,3 +255,12 @@ def test_a_url_is_never_built_from_a_bad_host(port: int, hosts: bytes, detail: s
     status, _, body = raw_request(port, data)
     assert status == 400
     assert detail in json.loads(body)["detail"]
+
+
+@pytest.mark.parametrize("path", ["/public/../admin/x", "/public/%2e%2e/admin/x", "/public/./x"])
+def test_dot_segments_never_reach_a_path_parameter(port: int, path: str) -> None:
+    status, _, body = raw_request(port, request("GET", path))
+    assert status == 404
+    assert json.loads(body)["detail"].startswith("Nothing is at /public/")
+    ok, _, rest = raw_request(port, request("GET", "/public/a/b.txt"))
+    assert (ok, rest) == (200, b"a/b.txt")

@@ -50,3 +50,8 @@ async def headers(request: Request) -> dict[str, int]:
 @app.get("/url")
 def url(request: Request) -> str:
     return str(request.url)
+
+
+@app.get("/public/{rest:path}")
+def public(rest: str) -> str:
+    return rest
