@@ -123,6 +123,14 @@ def test_symlink_inside_the_directory_is_served(client: Any) -> None:
     assert response.headers["content-type"] == "text/css; charset=utf-8"
 
 
+def test_static_files_are_not_sniffed_and_pages_are_shown(client: Any, site: Path) -> None:
+    (site / "icon.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    for name in ("page.html", "icon.svg", "notes.txt", "data.qqq"):
+        response = client.get(f"/static/{name}")
+        assert response.headers["x-content-type-options"] == "nosniff", name
+        assert "content-disposition" not in response.headers, name
+
+
 def test_head_sends_headers_only(client: Any) -> None:
     response = client.head("/static/big.bin")
     assert response.status_code == 200

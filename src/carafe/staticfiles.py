@@ -159,7 +159,15 @@ class StaticFiles:
             raise HTTPError(404, f"Nothing is at {elide(scope['path'])}.")
         # The type comes from the name asked for, not from where a symlink leads.
         media_type = guess_media_type(parts[-1])
-        response = FileResponse(found[0], status, self.headers, media_type, stat_result=found[1])
+        # The directory's own pages (and SVG icons) are shown, not downloaded.
+        response = FileResponse(
+            found[0],
+            status,
+            self.headers,
+            media_type,
+            content_disposition_type="inline",
+            stat_result=found[1],
+        )
         return response, response.prepare(scope)
 
     def _lookup(self, parts: list[str]) -> tuple[str, os.stat_result] | None:
