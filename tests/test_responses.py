@@ -248,8 +248,44 @@ def test_samesite_none_requires_secure() -> None:
     [{"path": "/; Domain=evil.example"}, {"domain": "a.example\r\nX: y"}, {"expires": "x; Secure"}],
 )
 def test_cookie_attributes_cannot_be_smuggled(attribute: dict[str, str]) -> None:
-    with pytest.raises(ValueError, match="cannot contain ';'"):
+    with pytest.raises(ValueError, match=r"cannot contain ';'|not a host name: no ';'"):
         Response().set_cookie("x", "1", **attribute)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"domain": "b\u00fccher.example"}, "IDNA form"),
+        ({"domain": "evil.example;"}, "not a host name"),
+        ({"domain": "a.example, b.example"}, "not a host name"),
+        ({"domain": ""}, "not a host name"),
+        ({"path": "/caf\u00e9"}, "non-ASCII"),
+        ({"path": "/a\tb"}, "control"),
+        ({"expires": "Thu, 01 Jan 2099 00:00:00 GMT\x00"}, "control"),
+        ({"key": "a b"}, "not a valid cookie name"),
+        ({"key": "a;b"}, "not a valid cookie name"),
+        ({"key": "caf\u00e9"}, "not a valid cookie name"),
+        ({"key": "path"}, "cannot be a cookie name"),
+    ],
+)
+def test_cookies_that_would_be_sent_mangled_are_refused(
+    options: dict[str, str], message: str
+) -> None:
+    key = options.pop("key", "x")
+    with pytest.raises(ValueError, match=message):
+        Response().set_cookie(key, "1", **options)  # type: ignore[arg-type]
+
+
+def test_cookie_domains_that_are_fine() -> None:
+    response = Response()
+    for domain in (".example.com", "xn--bcher-kva.example", "localhost", "my_host.lan"):
+        response.set_cookie("x", "1", domain=domain)
+    assert [h.split("Domain=")[1].split(";")[0] for h in cookie_headers(response)] == [
+        ".example.com",
+        "xn--bcher-kva.example",
+        "localhost",
+        "my_host.lan",
+    ]
 
 
 def test_delete_cookie_expires_it_with_the_same_scope() -> None:

@@ -47,14 +47,31 @@ _NO_NAMES: frozenset[bytes] = frozenset()
 _SAMESITE = frozenset({"lax", "strict", "none"})
 # RFC 6265 cookie-octets that quote() would encode; "%" is left out so it round-trips.
 _COOKIE_SAFE = "!#$&'()*+/:<=>?@[]^`{|}"
-_ATTRIBUTE_BREAK = re.compile(r"[;\x00-\x1f\x7f]")
+# RFC 6265's av-octet: visible ASCII and space, but ";". Anything else is sent as it is by
+# http.cookies (unquoted, unchecked), and may end the attribute or reach the client mangled.
+_ATTRIBUTE_BREAK = re.compile(r"[^\x20-\x3a\x3c-\x7e]")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: a cookie's name
+_DOMAIN = re.compile(r"\.?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 
 
-def _check_attributes(**attributes: object) -> None:
-    """Refuse a cookie attribute that would end itself early (``path="/; Domain=evil"``)."""
-    for name, value in attributes.items():
+def _check_attributes(key: str, path: str, domain: str | None, expires: object) -> None:
+    """Refuse a cookie name or attribute that would not reach the browser as written.
+
+    ``path="/; Domain=evil"`` would add an attribute; a control character or a non-ASCII
+    ``Domain`` would be sent as it is, unquoted.
+    """
+    if _TOKEN.fullmatch(key) is None:
+        raise ValueError(f"{key!r} is not a valid cookie name (RFC 6265 token characters)")
+    for name, value in (("path", path), ("expires", expires)):
         if isinstance(value, str) and _ATTRIBUTE_BREAK.search(value):
-            raise ValueError(f"The cookie's {name} cannot contain ';' or control characters")
+            raise ValueError(
+                f"The cookie's {name} cannot contain ';', control or non-ASCII characters"
+            )
+    if domain is not None and _DOMAIN.fullmatch(domain) is None:
+        raise ValueError(
+            f"The cookie's domain {domain!r} is not a host name: no ';', spaces or control "
+            "characters, and a non-ASCII name in its IDNA form (domain.encode('idna'))"
+        )
 
 
 @functools.lru_cache(maxsize=512)
@@ -159,9 +176,12 @@ class Response:
             raise ValueError(f"samesite must be 'lax', 'strict', 'none' or None, not {samesite!r}")
         if site == "none" and not secure:
             raise ValueError("SameSite=None cookies must also be Secure")
-        _check_attributes(path=path, domain=domain, expires=expires)
+        _check_attributes(key, path, domain, expires)
         morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
-        morsel.set(key, value, quote(value, safe=_COOKIE_SAFE))
+        try:
+            morsel.set(key, value, quote(value, safe=_COOKIE_SAFE))
+        except http.cookies.CookieError as exc:  # a name like "path", which Morsel reserves
+            raise ValueError(f"{key!r} cannot be a cookie name here: {exc}") from None
         morsel["path"] = path
         if max_age is not None:
             morsel["max-age"] = max_age
