@@ -348,21 +348,58 @@ def test_cookies_reach_the_client() -> None:
 # --- Redirects -------------------------------------------------------------------------
 
 
-def test_redirect_defaults_to_307_and_keeps_the_method() -> None:
+def redirect_app(status_code: int | None = None) -> Carafe:
     app = Carafe()
 
-    @app.post("/old")
+    @app.route("/old", methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"])
     def old() -> Response:
-        return RedirectResponse("/new")
+        return RedirectResponse("/new", status_code)
 
-    @app.post("/new")
-    async def new(body: dict[str, int]) -> dict[str, int]:
-        return body
+    @app.route("/new", methods=["GET", "POST"])
+    async def new(request: Request) -> dict[str, Any]:
+        return {"method": request.method, "body": (await request.body()).decode()}
 
-    with TestClient(app, follow_redirects=True) as client:
-        response = client.post("/old", json={"a": 1})
-    assert response.json() == {"a": 1}
+    return app
+
+
+def test_a_redirect_after_a_post_is_a_303_so_the_body_is_not_sent_again() -> None:
+    with TestClient(redirect_app()) as client:
+        for method in ("POST", "PUT", "PATCH", "DELETE"):
+            response = client.request(method, "/old", content=b"card=4242")
+            assert response.history[0].status_code == 303, method
+            assert response.json() == {"method": "GET", "body": ""}
+
+
+def test_a_redirect_after_a_get_is_a_307() -> None:
+    with TestClient(redirect_app(), follow_redirects=False) as client:
+        for method in ("GET", "HEAD", "OPTIONS"):
+            response = client.request(method, "/old")
+            assert response.status_code == 307, method
+            assert response.headers["location"] == "/new"
+    assert RedirectResponse("/new").status_code == 307  # until it is sent
+
+
+def test_a_redirect_status_given_is_kept() -> None:
+    with TestClient(redirect_app(307)) as client:
+        response = client.post("/old", content=b"a=1")
     assert response.history[0].status_code == 307
+    assert response.json() == {"method": "POST", "body": "a=1"}
+    with TestClient(redirect_app(308), follow_redirects=False) as client:
+        assert client.get("/old").status_code == 308
+        assert client.delete("/old").status_code == 308
+
+
+def test_the_trailing_slash_redirect_keeps_the_method_and_body() -> None:
+    app = Carafe()
+
+    @app.post("/items/")
+    async def items(request: Request) -> str:
+        return (await request.body()).decode()
+
+    with TestClient(app) as client:
+        response = client.post("/items", content=b"name=tea")
+    assert response.history[0].status_code == 307
+    assert response.text == "name=tea"
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ Response                 bytes or str with a media type
  │    └── ProblemResponse   RFC 9457 application/problem+json
  ├── HTMLResponse        text/html; charset=utf-8
  ├── PlainTextResponse   text/plain; charset=utf-8
- ├── RedirectResponse    307 to a URL by default
+ ├── RedirectResponse    to a URL: 303 after a POST, 307 after a GET, unless told
  ├── StreamingResponse   a sync or async iterator of chunks
  └── FileResponse        a file from disk: Range, ETag, Last-Modified, 304 (carafe._files)
 """
@@ -45,6 +45,7 @@ BackgroundCallable = Callable[[], Awaitable[None]]
 _NO_BODY_STATUSES = frozenset({204, 304})
 _NO_NAMES: frozenset[bytes] = frozenset()
 _SAMESITE = frozenset({"lax", "strict", "none"})
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # RFC 9110 section 9.2.1
 # RFC 6265 cookie-octets that quote() would encode; "%" is left out so it round-trips.
 _COOKIE_SAFE = "!#$&'()*+/:<=>?@[]^`{|}"
 # RFC 6265's av-octet: visible ASCII and space, but ";". Anything else is sent as it is by
@@ -269,18 +270,44 @@ class PlainTextResponse(Response):
 
 
 class RedirectResponse(Response):
-    """Redirect to ``url`` (307 keeps the method and body; use 303 after a form post)."""
+    """Redirect to ``url``.
+
+    Without a ``status_code`` the status is decided when the response is sent: 303 (See
+    Other) after a POST, PUT, PATCH or DELETE, so that the browser follows with a GET
+    and never sends the body again (post/redirect/get), and 307 after GET, HEAD or
+    OPTIONS, which keeps the method. Until then ``status_code`` reads 307. Pass a
+    status to choose it yourself: 307 or 308 to repeat the request as it was, 301 or
+    308 for a move that browsers may remember.
+
+    ::
+
+        @app.post("/items")
+        async def create(item: Item) -> RedirectResponse:
+            return RedirectResponse("/items")  # 303: the browser GETs /items
+    """
 
     def __init__(
         self,
         url: str,
-        status_code: int = 307,
+        status_code: int | None = None,
         headers: Mapping[str, str] | None = None,
         background: BackgroundCallable | None = None,
     ) -> None:
-        super().__init__(b"", status_code, headers, background=background)
+        super().__init__(
+            b"", 307 if status_code is None else status_code, headers, background=background
+        )
+        self.status_chosen = status_code is not None
         location = quote(str(url), safe=":/%#?=@[]!$&'()*+,;")
         self.raw_headers.append((b"location", location.encode("latin-1")))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status = self.status_code
+        if not self.status_chosen and scope.get("method", "GET") not in _SAFE_METHODS:
+            status = 303
+        await send({"type": "http.response.start", "status": status, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body})
+        if self.background is not None:
+            await self.background()
 
 
 ContentStream = AsyncIterable[str | bytes] | Iterable[str | bytes]
