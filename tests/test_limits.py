@@ -117,6 +117,13 @@ def test_limits_per_router_and_route() -> None:
     assert client.get(f"/api/wide?{fields(9)}&q=y", headers=many).text == "y"
 
 
+def test_limits_left_none_on_a_hand_made_request_bound_nothing() -> None:
+    scope = {"type": "http", "headers": [(b"x", b"y" * 100)] * 200, "query_string": b"a&b"}
+    request = Request(scope, limits=Limits())
+    assert len(request.headers.raw) == 200
+    assert list(request.query_params) == ["a", "b"]
+
+
 @pytest.mark.parametrize("name", ["max_query_fields", "max_query_size", "max_headers"])
 def test_new_limits_are_checked_like_the_others(name: str) -> None:
     with pytest.raises(ValueError, match=f"Limits.{name} must be a non-negative int"):

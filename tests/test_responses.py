@@ -389,6 +389,17 @@ def test_a_redirect_status_given_is_kept() -> None:
         assert client.delete("/old").status_code == 308
 
 
+def test_a_redirect_runs_its_background_after_sending() -> None:
+    done: list[str] = []
+
+    async def note() -> None:
+        done.append("ran")
+
+    with serve(RedirectResponse("/next", background=note)) as client:
+        assert client.get("/", follow_redirects=False).status_code == 307
+    assert done == ["ran"]
+
+
 def test_the_trailing_slash_redirect_keeps_the_method_and_body() -> None:
     app = Carafe()
 
