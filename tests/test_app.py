@@ -162,7 +162,8 @@ def test_debug_shows_traceback_to_loopback_only() -> None:
     async def boom() -> None:
         raise ValueError("visible in debug")
 
-    body = TestClient(app, raise_server_exceptions=False).get("/boom").json()
+    local = TestClient(app, raise_server_exceptions=False, base_url="http://localhost")
+    body = local.get("/boom").json()
     assert body["detail"] == "ValueError: visible in debug"
     assert any("visible in debug" in line for line in body["traceback"])
     app.debug = False

@@ -5,11 +5,15 @@ Requests are written as raw bytes on a socket so that no client library can tidy
 
 from __future__ import annotations
 
+import enum
 import json
 import socket
 from typing import Any
 
 import pytest
+
+from carafe import Carafe
+from carafe.testing import TestClient
 
 
 def raw_request(port: int, data: bytes, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
@@ -148,3 +152,115 @@ def test_client_that_disconnects_mid_body(port: int) -> None:
         )
     ok, _, _ = raw_request(port, request("GET", "/health"))
     assert ok == 200
+
+
+# --- What an error repeats of the input ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        request("GET", "/" + "a" * 60_000),  # uvicorn refuses a URL of 64 KiB
+        request("POST", "/items", b"{}", {"Content-Type": "text/" + "x" * 100_000}),
+    ],
+    ids=["404-path", "415-content-type"],
+)
+def test_an_error_echoes_at_most_a_hundred_characters(port: int, data: bytes) -> None:
+    status, _, body = raw_request(port, data)
+    assert status in (404, 415)
+    detail = json.loads(body)["detail"]
+    assert len(detail) < 200
+    assert detail.endswith("....")  # the cut, then the sentence's full stop
+
+
+class Colour(enum.Enum):
+    red = "red"
+
+
+def test_validation_messages_and_methods_are_cut_short() -> None:
+    app = Carafe()
+
+    @app.get("/paint")
+    def paint(colour: Colour) -> str:
+        return colour.value
+
+    client = TestClient(app)
+    error = client.get("/paint", params={"colour": "z" * 10_000}).json()["errors"][0]
+    assert error["msg"].startswith("Invalid enum value 'zzz")
+    assert error["msg"].endswith("...") and len(error["msg"]) < 210
+    response = client.request("X" * 10_000, "/paint")
+    assert response.status_code == 405
+    assert len(response.text) < 400
+
+
+# --- Query and header limits, trailers ---------------------------------------------------
+
+
+def chunked(path: str, body: bytes, trailers: bytes) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + b"%x\r\n%s\r\n0\r\n%s\r\n" % (len(body), body, trailers)
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "detail"),
+    [
+        (
+            request("GET", "/search?" + "&".join(f"f{i}=1" for i in range(1001))),
+            400,
+            "more than 1000 fields",
+        ),
+        (request("GET", "/search?q=" + "a" * 40_000), 414, "longer than the limit"),
+        (request("POST", "/headers", headers={"X-Big": "a" * 65_536}), 431, "larger than"),
+        (
+            request("POST", "/headers", headers={f"X-{i}": "v" for i in range(10_000)}),
+            431,
+            "more than 100 headers",
+        ),
+    ],
+    ids=["1001-query-fields", "40k-query", "64k-header", "10000-headers"],
+)
+def test_query_and_header_limits_under_uvicorn(
+    port: int, data: bytes, status: int, detail: str
+) -> None:
+    got, headers, body = raw_request(port, data)
+    assert (got, headers["content-type"]) == (status, "application/problem+json")
+    assert detail in json.loads(body)["detail"]
+    assert len(body) < 300
+
+
+def test_chunked_trailers_count_as_headers(port: int) -> None:
+    # uvicorn's httptools parser appends trailers to the request's headers (h11 drops
+    # them), where no app can tell them apart: they count against the header limits.
+    few = b"T-1: v\r\n"
+    status, _, body = raw_request(port, chunked("/headers", b"abc", few))
+    assert (status, json.loads(body)) == (200, {"headers": 4, "body": 3})
+    many = b"".join(b"T-%d: v\r\n" % i for i in range(10_000))
+    status, _, body = raw_request(port, chunked("/headers", b"abc", many))
+    assert status == 431
+    assert "more than 100 headers" in json.loads(body)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("hosts", "detail"),
+    [
+        (b"Host: good.test\r\nHost: evil.test\r\n", "more than one Host header"),
+        (b"Host: localhost/abc?x=\r\n", "is not a host name"),
+    ],
+    ids=["two-hosts", "path-in-host"],
+)
+def test_a_url_is_never_built_from_a_bad_host(port: int, hosts: bytes, detail: str) -> None:
+    data = b"GET /url HTTP/1.1\r\n" + hosts + b"Connection: close\r\n\r\n"
+    status, _, body = raw_request(port, data)
+    assert status == 400
+    assert detail in json.loads(body)["detail"]
+
+
+@pytest.mark.parametrize("path", ["/public/../admin/x", "/public/%2e%2e/admin/x", "/public/./x"])
+def test_dot_segments_never_reach_a_path_parameter(port: int, path: str) -> None:
+    status, _, body = raw_request(port, request("GET", path))
+    assert status == 404
+    assert json.loads(body)["detail"].startswith("Nothing is at /public/")
+    ok, _, rest = raw_request(port, request("GET", "/public/a/b.txt"))
+    assert (ok, rest) == (200, b"a/b.txt")

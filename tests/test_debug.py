@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+import carafe
 from carafe import Carafe, Request
-from carafe.debug import is_loopback
+from carafe.debug import is_library_file, is_loopback, render_page
 from carafe.testing import TestClient
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
@@ -39,6 +43,7 @@ async def boom(request: Request) -> None:
 
 def client_for(debug: bool = True, **kwargs: Any) -> TestClient:
     app.debug = debug
+    kwargs.setdefault("base_url", "http://localhost")  # the debug page wants a loopback Host
     return TestClient(app, raise_server_exceptions=False, **kwargs)
 
 
@@ -64,7 +69,7 @@ def test_browsers_on_loopback_get_the_debug_page() -> None:
     assert "&lt;Broken instance at" in page
     assert "<b>local" not in page and "<script>" not in page
     # The request, with cookie values hidden.
-    assert "GET http://testserver/boom" in page
+    assert "GET http://localhost/boom" in page
     assert "abc123secret" not in page
     assert "(20 characters hidden)" in page
 
@@ -92,7 +97,8 @@ def test_nothing_leaks_through_a_proxy_or_to_remote_clients() -> None:
     async def from_afar(scope: Any, receive: Any, send: Any) -> None:
         await app({**scope, "client": ("203.0.113.9", 4000)}, receive, send)
 
-    remote = TestClient(from_afar, raise_server_exceptions=False).get("/boom", headers=HTML)
+    remote = TestClient(from_afar, raise_server_exceptions=False, base_url="http://localhost")
+    remote = remote.get("/boom", headers=HTML)
     assert remote.status_code == 500
     assert "coffee" not in remote.text and "Traceback" not in remote.text
 
@@ -111,12 +117,89 @@ def test_nothing_leaks_through_a_proxy_or_to_remote_clients() -> None:
     ],
 )
 def test_is_loopback(host: str, expected: bool) -> None:
-    scope = {"type": "http", "headers": [], "client": (host, 1)}
+    scope = {"type": "http", "headers": [(b"host", b"localhost:8000")], "client": (host, 1)}
     assert is_loopback(Request(scope)) is expected
 
 
 def test_no_client_is_not_loopback() -> None:
-    assert is_loopback(Request({"type": "http", "headers": [], "client": None})) is False
+    scope = {"type": "http", "headers": [(b"host", b"localhost")], "client": None}
+    assert is_loopback(Request(scope)) is False
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([(b"host", b"localhost")], True),
+        ([(b"host", b"LOCALHOST.:5000")], True),
+        ([(b"host", b"127.0.0.1:8000")], True),
+        ([(b"host", b"127.1.2.3")], True),
+        ([(b"host", b"[::1]:8000")], True),
+        ([(b"host", b"[::ffff:127.0.0.1]")], True),
+        ([(b"host", b"evil.test")], False),  # DNS rebinding: a foreign name on loopback
+        ([(b"host", b"evil.test:8000")], False),
+        ([(b"host", b"localhost.evil.test")], False),
+        ([(b"host", b"127.0.0.1.evil.test")], False),
+        ([(b"host", b"10.0.0.1")], False),
+        ([(b"host", b"localhost"), (b"host", b"evil.test")], False),
+        ([(b"host", b"localhost/x")], False),
+        ([], False),
+    ],
+)
+def test_is_loopback_wants_a_loopback_host(
+    headers: list[tuple[bytes, bytes]], expected: bool
+) -> None:
+    scope = {"type": "http", "headers": headers, "client": ("127.0.0.1", 1)}
+    assert is_loopback(Request(scope)) is expected
+
+
+def test_a_rebound_name_gets_no_debug_page() -> None:
+    client = client_for(base_url="http://evil.test:8000")
+    for headers in (HTML, {}):
+        response = client.get("/boom", headers=headers)
+        assert response.status_code == 500
+        assert response.json()["detail"] == "The server failed to answer this request."
+        assert "coffee" not in response.text
+
+
+def test_your_frames_show_their_locals_wherever_they_live(tmp_path: Path) -> None:
+    # A project checked out in a directory named "carafe" is still the user's code.
+    folder = tmp_path / "carafe" / "lib" / "python3" / "site-packages-not"
+    folder.mkdir(parents=True)
+    (folder / "shop_logic.py").write_text(
+        "def price(item):\n    discount = 'my-local-<value>'\n    return 1 / 0\n"
+    )
+    spec = importlib.util.spec_from_file_location("shop_logic", folder / "shop_logic.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shop = Carafe(debug=True)
+
+    @shop.get("/price")
+    def get_price() -> int:
+        return int(module.price("tea"))
+
+    client = TestClient(shop, raise_server_exceptions=False, base_url="http://127.0.0.1:8000")
+    page = client.get("/price", headers=HTML).text
+    assert "my-local-&lt;value&gt;" in page
+    assert f"<details class=frame open><summary><b>price</b> in <code>{folder}" in page
+    # Carafe's own frames and the standard library's stay closed, their locals unshown.
+    assert is_library_file(carafe.__file__)
+    assert is_library_file(json.__file__)
+    assert is_library_file("<frozen runpy>")
+    assert not is_library_file(str(folder / "shop_logic.py"))
+
+
+def test_the_page_shows_the_path_when_no_url_can_be_built() -> None:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/p",
+        "query_string": b"",
+        "headers": [(b"host", b"a"), (b"host", b"b")],
+        "client": ("127.0.0.1", 1),
+    }
+    page = render_page(ValueError("x"), Request(scope))
+    assert "<code>GET /p</code>" in page
 
 
 @pytest.mark.slow

@@ -68,6 +68,48 @@ def test_file_response_header_injection_is_impossible(site: Path) -> None:
         assert response.headers["content-disposition"].startswith('attachment; filename="a__Set')
 
 
+def test_files_are_never_sniffed(site: Path) -> None:
+    with TestClient(file_app(site / "notes.txt")) as client:
+        response = client.get("/file")
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "content-disposition" not in response.headers  # plain text is shown
+        assert client.head("/file").headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("upload.svg", '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+        ("upload.html", "<script>alert(document.cookie)</script>"),
+        ("upload.xhtml", '<html xmlns="http://www.w3.org/1999/xhtml"></html>'),
+        ("upload.xml", "<x/>"),
+    ],
+)
+def test_pages_a_browser_would_run_are_attachments(site: Path, name: str, content: str) -> None:
+    (site / name).write_text(content)
+    with TestClient(file_app(site / name)) as client:
+        response = client.get("/file")
+    assert response.headers["content-disposition"] == "attachment"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    with TestClient(file_app(site / name, filename="shown.svg")) as client:
+        named = client.get("/file").headers["content-disposition"]
+    assert named == 'attachment; filename="shown.svg"'
+
+
+def test_your_own_pages_are_shown_when_you_say_inline(site: Path) -> None:
+    (site / "page.html").write_text("<h1>mine</h1>")
+    with TestClient(file_app(site / "page.html", content_disposition_type="inline")) as client:
+        response = client.get("/file")
+    assert "content-disposition" not in response.headers
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    given = file_app(site / "notes.txt", media_type="text/HTML; charset=utf-8")
+    with TestClient(given) as client:
+        assert client.get("/file").headers["content-disposition"] == "attachment"
+    bare = file_app(site / "notes.txt", content_disposition_type="attachment")
+    with TestClient(bare) as client:
+        assert client.get("/file").headers["content-disposition"] == "attachment"
+
+
 def test_file_response_head_from_a_get_route(site: Path) -> None:
     with TestClient(file_app(site / "big.bin")) as client:
         response = client.head("/file")

@@ -859,6 +859,48 @@ def test_a_temp_file_exists_while_the_body_streams(spool_dir: Path) -> None:
     assert open_files_in(spool_dir) == []
 
 
+@pytest.mark.parametrize(
+    ("sent", "safe"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("/etc/passwd", "passwd"),
+        ("..\\..\\win.ini", "win.ini"),
+        ("evil\x00.txt.php", "evil.txt.php"),
+        ("..", ""),
+        ("", ""),
+        ("photo\u202egnp.exe", "photognp.exe"),  # no right-to-left override
+        ("r\u00e9sum\u00e9.pdf", "r\u00e9sum\u00e9.pdf"),
+        ("NUL.txt", "_NUL.txt"),
+        ("a<b>:c|d?e*.txt", "a_b__c_d_e_.txt"),
+        ("-rf .txt", "rf .txt"),
+    ],
+)
+def test_upload_safe_filename(sent: str, safe: str) -> None:
+    app = Carafe()
+
+    @app.post("/up")
+    async def up(doc: UploadFile) -> dict[str, str | None]:
+        return {"filename": doc.filename, "safe": doc.safe_filename}
+
+    payload = body(part("doc", "x", filename=sent))
+    got = TestClient(app).post("/up", content=payload, headers=MULTIPART).json()
+    assert got == {"filename": sent, "safe": safe}
+
+
+def test_secure_filename_keeps_names_short_and_their_suffix() -> None:
+    from carafe.uploads import secure_filename
+
+    long = secure_filename("\u00e9" * 300 + ".tar")
+    assert long.endswith("\u00e9.tar") and len(long.encode()) <= 255
+    assert len(secure_filename("a" * 300).encode()) == 255
+    assert secure_filename("a" * 300 + "." + "b" * 40) == "a" * 255  # no such suffix
+    assert secure_filename("r\u00e9sum\u00e9.pdf", ascii_only=True) == "resume.pdf"
+    assert secure_filename("\u65e5\u672c.txt", ascii_only=True) == "txt"
+    assert secure_filename("tab\tand\nnewline.txt") == "tab and newline.txt"
+    assert secure_filename('C:\\Users\\ann\\"q".pdf') == "_q_.pdf"
+    assert UploadFile(None, file=io.BytesIO()).safe_filename == ""
+
+
 def test_upload_file_on_its_own() -> None:
     async def run() -> None:
         upload = UploadFile("n.txt", "text/plain", {"X-A": "b"}, file=io.BytesIO())

@@ -219,6 +219,33 @@ def test_cors_credentials_echo_the_origin_never_star() -> None:
     assert response.headers["vary"] == "Origin"
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"allow_origins": "*", "allow_credentials": True},
+        {"allow_origins": [A], "allow_credentials": True},
+        {"allow_origin_regex": ".*", "allow_credentials": True},
+        {"allow_origin_regex": ".*"},
+    ],
+)
+def test_cors_never_grants_the_null_origin_unless_listed(options: dict[str, Any]) -> None:
+    client = cors_client(**options)
+    response = client.get("/", headers={"origin": "null"})
+    assert "access-control-allow-origin" not in response.headers
+    assert "access-control-allow-credentials" not in response.headers
+    refused = preflight(client, origin="null", method="GET")
+    assert refused.status_code == 400
+    assert "origin 'null' is not allowed" in refused.text
+
+
+def test_cors_null_origin_when_listed_or_public() -> None:
+    listed = cors_client(allow_origins=["null"], allow_credentials=True)
+    response = listed.get("/", headers={"origin": "null"})
+    assert response.headers["access-control-allow-origin"] == "null"
+    public = cors_client(allow_origins="*")  # no cookies go with a "*" answer
+    assert public.get("/", headers={"origin": "null"}).headers["access-control-allow-origin"] == "*"
+
+
 def test_cors_origin_regex() -> None:
     client = cors_client(allow_origin_regex=r"https://[a-z]+\.shop\.example")
     ok = client.get("/", headers={"origin": "https://eu.shop.example"})
@@ -629,6 +656,13 @@ def test_trusted_host_refuses_a_missing_host() -> None:
     asyncio.run(app(scope, receive, send))
     assert sent[0]["status"] == 400
     assert b"no Host header" in sent[1]["body"]
+
+
+def test_trusted_host_refuses_two_host_headers() -> None:
+    client = host_client(allowed_hosts=["example.com"])
+    response = client.get("/", headers=[("host", "example.com"), ("host", "evil.test")])
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The request has more than one Host header."
 
 
 def test_trusted_host_www_redirect() -> None:

@@ -282,3 +282,55 @@ def test_url_and_address() -> None:
     assert address != "1.2.3.4"
     assert hash(address) == hash(("1.2.3.4", 5))
     assert repr(address) == "Address(host='1.2.3.4', port=5)"
+
+
+# --- The Host a URL is built from ------------------------------------------------------
+
+
+def host_app() -> Carafe:
+    app = Carafe()
+
+    @app.get("/where")
+    def where(request: Request) -> dict[str, str]:
+        return {"url": str(request.url), "base": str(request.base_url)}
+
+    @app.get("/plain")
+    def plain() -> str:
+        return "ok"
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("example.com", "http://example.com/where"),
+        ("Example.COM.:8000", "http://Example.COM.:8000/where"),
+        ("[::1]:8000", "http://[::1]:8000/where"),
+        ("127.0.0.1", "http://127.0.0.1/where"),
+        ("my_service", "http://my_service/where"),
+    ],
+)
+def test_url_is_built_from_a_good_host(host: str, url: str) -> None:
+    assert TestClient(host_app()).get("/where", headers={"host": host}).json()["url"] == url
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["localhost/abc?x=", "evil.test#", "user@evil.test", "a b", "", ":80", "x" * 5000],
+)
+def test_an_ill_formed_host_is_a_400(host: str) -> None:
+    response = TestClient(host_app()).get("/where", headers={"host": host})
+    assert response.status_code == 400
+    assert "is not a host name" in response.json()["detail"]
+    assert len(response.content) < 300
+
+
+def test_two_host_headers_are_a_400() -> None:
+    client = TestClient(host_app())
+    response = client.get("/where", headers=[("host", "good.test"), ("host", "evil.test")])
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The request has more than one Host header."
+    # Checked where a URL is built from it: a route that builds none is answered.
+    plain = client.get("/plain", headers=[("host", "good.test"), ("host", "evil.test")])
+    assert plain.text == "ok"

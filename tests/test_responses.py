@@ -248,8 +248,44 @@ def test_samesite_none_requires_secure() -> None:
     [{"path": "/; Domain=evil.example"}, {"domain": "a.example\r\nX: y"}, {"expires": "x; Secure"}],
 )
 def test_cookie_attributes_cannot_be_smuggled(attribute: dict[str, str]) -> None:
-    with pytest.raises(ValueError, match="cannot contain ';'"):
+    with pytest.raises(ValueError, match=r"cannot contain ';'|not a host name: no ';'"):
         Response().set_cookie("x", "1", **attribute)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"domain": "b\u00fccher.example"}, "IDNA form"),
+        ({"domain": "evil.example;"}, "not a host name"),
+        ({"domain": "a.example, b.example"}, "not a host name"),
+        ({"domain": ""}, "not a host name"),
+        ({"path": "/caf\u00e9"}, "non-ASCII"),
+        ({"path": "/a\tb"}, "control"),
+        ({"expires": "Thu, 01 Jan 2099 00:00:00 GMT\x00"}, "control"),
+        ({"key": "a b"}, "not a valid cookie name"),
+        ({"key": "a;b"}, "not a valid cookie name"),
+        ({"key": "caf\u00e9"}, "not a valid cookie name"),
+        ({"key": "path"}, "cannot be a cookie name"),
+    ],
+)
+def test_cookies_that_would_be_sent_mangled_are_refused(
+    options: dict[str, str], message: str
+) -> None:
+    key = options.pop("key", "x")
+    with pytest.raises(ValueError, match=message):
+        Response().set_cookie(key, "1", **options)  # type: ignore[arg-type]
+
+
+def test_cookie_domains_that_are_fine() -> None:
+    response = Response()
+    for domain in (".example.com", "xn--bcher-kva.example", "localhost", "my_host.lan"):
+        response.set_cookie("x", "1", domain=domain)
+    assert [h.split("Domain=")[1].split(";")[0] for h in cookie_headers(response)] == [
+        ".example.com",
+        "xn--bcher-kva.example",
+        "localhost",
+        "my_host.lan",
+    ]
 
 
 def test_delete_cookie_expires_it_with_the_same_scope() -> None:
@@ -312,21 +348,69 @@ def test_cookies_reach_the_client() -> None:
 # --- Redirects -------------------------------------------------------------------------
 
 
-def test_redirect_defaults_to_307_and_keeps_the_method() -> None:
+def redirect_app(status_code: int | None = None) -> Carafe:
     app = Carafe()
 
-    @app.post("/old")
+    @app.route("/old", methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"])
     def old() -> Response:
-        return RedirectResponse("/new")
+        return RedirectResponse("/new", status_code)
 
-    @app.post("/new")
-    async def new(body: dict[str, int]) -> dict[str, int]:
-        return body
+    @app.route("/new", methods=["GET", "POST"])
+    async def new(request: Request) -> dict[str, Any]:
+        return {"method": request.method, "body": (await request.body()).decode()}
 
-    with TestClient(app, follow_redirects=True) as client:
-        response = client.post("/old", json={"a": 1})
-    assert response.json() == {"a": 1}
+    return app
+
+
+def test_a_redirect_after_a_post_is_a_303_so_the_body_is_not_sent_again() -> None:
+    with TestClient(redirect_app()) as client:
+        for method in ("POST", "PUT", "PATCH", "DELETE"):
+            response = client.request(method, "/old", content=b"card=4242")
+            assert response.history[0].status_code == 303, method
+            assert response.json() == {"method": "GET", "body": ""}
+
+
+def test_a_redirect_after_a_get_is_a_307() -> None:
+    with TestClient(redirect_app(), follow_redirects=False) as client:
+        for method in ("GET", "HEAD", "OPTIONS"):
+            response = client.request(method, "/old")
+            assert response.status_code == 307, method
+            assert response.headers["location"] == "/new"
+    assert RedirectResponse("/new").status_code == 307  # until it is sent
+
+
+def test_a_redirect_status_given_is_kept() -> None:
+    with TestClient(redirect_app(307)) as client:
+        response = client.post("/old", content=b"a=1")
     assert response.history[0].status_code == 307
+    assert response.json() == {"method": "POST", "body": "a=1"}
+    with TestClient(redirect_app(308), follow_redirects=False) as client:
+        assert client.get("/old").status_code == 308
+        assert client.delete("/old").status_code == 308
+
+
+def test_a_redirect_runs_its_background_after_sending() -> None:
+    done: list[str] = []
+
+    async def note() -> None:
+        done.append("ran")
+
+    with serve(RedirectResponse("/next", background=note)) as client:
+        assert client.get("/", follow_redirects=False).status_code == 307
+    assert done == ["ran"]
+
+
+def test_the_trailing_slash_redirect_keeps_the_method_and_body() -> None:
+    app = Carafe()
+
+    @app.post("/items/")
+    async def items(request: Request) -> str:
+        return (await request.body()).decode()
+
+    with TestClient(app) as client:
+        response = client.post("/items", content=b"name=tea")
+    assert response.history[0].status_code == 307
+    assert response.text == "name=tea"
 
 
 @pytest.mark.parametrize(

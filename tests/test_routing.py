@@ -98,6 +98,29 @@ def test_path_converter_takes_the_rest(client: TestClient) -> None:
     assert client.get("/files/one").json() == {"rest": "one"}
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/files/%2e%2e/admin/x",
+        "/files/a/%2E%2e/%2e%2e/etc/passwd",
+        "/files/%2e/x",
+        "/files/a/%2e%2e",
+        "/things/%2e%2e",
+        "/users/%2e%2e",
+    ],
+)
+def test_dot_segments_reach_no_parameter(client: TestClient, path: str) -> None:
+    # httpx resolves a literal "/../" itself; a server passes it on (test_bad_input.py).
+    response = client.request("PUT" if path.startswith("/things") else "GET", path)
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("Nothing is at /")
+
+
+def test_names_with_dots_are_not_dot_segments(client: TestClient) -> None:
+    assert client.get("/files/.well-known/a..b/...").json() == {"rest": ".well-known/a..b/..."}
+    assert client.put("/things/.env").json() == {"put": ".env"}
+
+
 def test_percent_encoded_segment_is_decoded(client: TestClient) -> None:
     assert client.put("/things/a%20b").json() == {"put": "a b"}
 
@@ -298,6 +321,8 @@ def test_duplicate_method_and_path_fails() -> None:
         ("/items/{id:int}", "unknown converter"),
         ("/items/{id}/{id}", "twice"),
         ("/files/{rest:path}/more", "last segment"),
+        ("/a/../b", "'..' segment"),
+        ("/a/./b", "'.' segment"),
     ],
 )
 def test_bad_path_templates(path: str, message: str) -> None:

@@ -123,6 +123,14 @@ def test_symlink_inside_the_directory_is_served(client: Any) -> None:
     assert response.headers["content-type"] == "text/css; charset=utf-8"
 
 
+def test_static_files_are_not_sniffed_and_pages_are_shown(client: Any, site: Path) -> None:
+    (site / "icon.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    for name in ("page.html", "icon.svg", "notes.txt", "data.qqq"):
+        response = client.get(f"/static/{name}")
+        assert response.headers["x-content-type-options"] == "nosniff", name
+        assert "content-disposition" not in response.headers, name
+
+
 def test_head_sends_headers_only(client: Any) -> None:
     response = client.head("/static/big.bin")
     assert response.status_code == 200
@@ -163,7 +171,9 @@ def test_very_long_paths_are_cheap_404s(client: Any) -> None:
     response = client.get("/static/" + "a/" * 20000 + "x.css")
     assert response.status_code == 404
     assert time.perf_counter() - started < 2
-    assert client.get("/static/" + "n" * 5000).status_code == 404
+    long = client.get("/static/" + "n" * 5000)
+    assert long.status_code == 404
+    assert long.json()["detail"] == f"Nothing is at /static/{'n' * 92}...."  # not 5,000 back
 
 
 def test_symlink_loops_are_404(site: Path, client: Any) -> None:

@@ -16,6 +16,13 @@ and media players do not need, and the overlapping-ranges amplification attack
 
 The ``ETag`` is strong, built from the modification time (nanoseconds) and the size, so
 that ``If-Range`` (which needs a strong validator) can resume downloads.
+
+Every file goes out with ``X-Content-Type-Options: nosniff``, so a browser never runs an
+upload as a type other than the one sent. A file a browser would run as a page (HTML,
+SVG, any XML) is sent as an attachment unless the caller asks for ``inline``: a
+handler that serves back what users uploaded cannot become a cross-site scripting hole
+by forgetting to. ``StaticFiles`` serves its directory's pages inline: those are the
+site's own.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ _WEB_TYPES: Final = {
     ".map": "application/json",
     ".wasm": "application/wasm",
     ".svg": "image/svg+xml",
+    ".xhtml": "application/xhtml+xml",
     ".webp": "image/webp",
     ".avif": "image/avif",
     ".woff": "font/woff",
@@ -77,6 +85,11 @@ _ENCODED_TYPES: Final = {
     "br": "application/x-brotli",
 }
 _DEFAULT_TYPE: Final = "application/octet-stream"
+# Types a browser renders as a document that can run script in the site's origin: HTML,
+# and XML, in which an element of the XHTML namespace is a script (any "+xml" type too:
+# SVG, XHTML, Atom, RSS, MathML).
+_DOCUMENT_TYPES: Final = frozenset({"text/html", "text/xml", "application/xml"})
+_NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
 
 
 @functools.cache
@@ -119,6 +132,11 @@ def content_disposition(disposition: str, filename: str) -> str:
     return value
 
 
+def _is_active(media_type: str) -> bool:
+    base = media_type.split(";", 1)[0].strip().lower()
+    return base in _DOCUMENT_TYPES or base.endswith("+xml")
+
+
 class FileResponse(Response):
     """Send a file from disk in chunks, read in the thread pool.
 
@@ -133,6 +151,9 @@ class FileResponse(Response):
         background: An async callable run after the file is sent.
         filename: Adds ``Content-Disposition`` so browsers save the file under this name.
         content_disposition_type: ``"attachment"`` (download) or ``"inline"`` (display).
+            By default a file with a ``filename`` is an attachment, and so is one a
+            browser would run as a page (``text/html``, XML, any ``+xml`` type: SVG),
+            named or not; pass ``"inline"`` to display your own pages.
         stat_result: The file's ``os.stat`` when the caller already has it; the size and
             time sent are then taken from it rather than from the opened file.
         chunk_size: Bytes read and sent at a time.
@@ -153,7 +174,7 @@ class FileResponse(Response):
         background: BackgroundCallable | None = None,
         *,
         filename: str | None = None,
-        content_disposition_type: str = "attachment",
+        content_disposition_type: str | None = None,
         stat_result: os.stat_result | None = None,
         chunk_size: int = CHUNK_SIZE,
     ) -> None:
@@ -166,9 +187,19 @@ class FileResponse(Response):
         if media_type is None:
             media_type = guess_media_type(filename or self.path)
         raw = self._initial_headers(headers, media_type, None)
-        if filename is not None and not any(k == b"content-disposition" for k, _ in raw):
-            value = content_disposition(content_disposition_type, filename)
-            raw.append((b"content-disposition", value.encode("latin-1")))
+        names = {name for name, _ in raw}
+        disposition = content_disposition_type
+        if disposition is None:
+            active = filename is not None or _is_active(media_type)
+            disposition = "attachment" if active else "inline"
+        if b"content-disposition" not in names:
+            if filename is not None:
+                value = content_disposition(disposition, filename).encode("latin-1")
+                raw.append((b"content-disposition", value))
+            elif disposition == "attachment":
+                raw.append((b"content-disposition", b"attachment"))
+        if b"x-content-type-options" not in names:
+            raw.append(_NOSNIFF)
         self.raw_headers = raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

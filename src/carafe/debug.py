@@ -8,33 +8,41 @@ escaped, and long values are cut.
 
 Only clients on loopback see any of it, and only when the request did not come through a
 proxy (a ``Forwarded``/``X-Forwarded-For``/``X-Real-IP`` header means the real client may
-be anywhere). Outside debug mode nothing here is used, and a 500 says only that the
-server failed.
+be anywhere) and names a loopback host (``localhost``, ``127.x.x.x`` or ``[::1]``, any
+port): a page on ``evil.test`` whose name an attacker re-points to 127.0.0.1 (DNS
+rebinding, as in Werkzeug's CVE-2024-34069) talks to us from loopback, but its requests
+say ``Host: evil.test``. Outside debug mode nothing here is used, and a 500 says only
+that the server failed.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import ipaddress
 import linecache
+import os
 import reprlib
+import site
 import sys
+import sysconfig
 import traceback
 from collections.abc import Iterator
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING
 
+from carafe.exceptions import HTTPError
+from carafe.requests import request_host
 from carafe.responses import HTMLResponse, ProblemResponse, Response
 
 if TYPE_CHECKING:
     from carafe.requests import Request
 
-__all__ = ["error_response", "is_loopback"]
+__all__ = ["error_response", "is_library_file", "is_loopback"]
 
 _PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _CONTEXT_LINES = 5
-_LIBRARY_MARKERS = ("site-packages", "dist-packages", "/lib/python3")
 
 _repr = reprlib.Repr()
 _repr.maxstring = 400
@@ -44,15 +52,26 @@ _repr.maxlevel = 3
 
 
 def is_loopback(request: Request) -> bool:
-    """Whether the client is this machine, talking to us directly (not via a proxy)."""
+    """Whether the client is this machine, talking to us directly (not via a proxy), and
+    asking for a loopback host (``localhost``, ``127.x.x.x``, ``[::1]``; any port)."""
     client = request.client
-    if client is None:
+    if client is None or not _is_loopback_name(client.host):
         return False
     headers = request.headers
     if any(name in headers for name in _PROXY_HEADERS):
         return False
-    host = client.host
-    if host == "localhost":
+    try:
+        host = request_host(headers.raw)
+    except HTTPError:  # two Host headers, or not a host name
+        return False
+    if host is None:
+        return False
+    name = host[1 : host.find("]")] if host.startswith("[") else host.rpartition(":")[0] or host
+    return _is_loopback_name(name)
+
+
+def _is_loopback_name(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
         return True
     try:
         address = ipaddress.ip_address(host)
@@ -125,10 +144,35 @@ def _source(filename: str, lineno: int) -> str:
     return f"<table class=source>{''.join(rows)}</table>" if rows else ""
 
 
+@functools.cache
+def _library_dirs() -> tuple[str, ...]:
+    """The real directories of Carafe itself, the standard library and installed packages."""
+    import carafe
+
+    found = {os.path.dirname(os.path.realpath(carafe.__file__))}
+    paths = sysconfig.get_paths()
+    found.update(paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
+    found.update(site.getsitepackages())
+    found.add(site.getusersitepackages())
+    return tuple(os.path.realpath(path).rstrip(os.sep) + os.sep for path in found)
+
+
+@functools.lru_cache(maxsize=1024)
+def is_library_file(filename: str) -> bool:
+    """Whether a frame's file is Carafe's own, the standard library's or a package's.
+
+    Decided by the real directories those live in, so that an app of yours under a
+    directory named ``carafe`` or ``lib/python3`` is still yours.
+    """
+    if filename.startswith("<frozen "):
+        return True
+    return os.path.realpath(filename).startswith(_library_dirs())
+
+
 def _frame_html(frame: FrameType, lineno: int) -> str:
     code = frame.f_code
     filename = code.co_filename
-    library = any(marker in filename for marker in _LIBRARY_MARKERS) or "/carafe/" in filename
+    library = is_library_file(filename)
     # Library frames (Carafe's own, installed packages) show their source but not their
     # locals: those are noise, and hold the raw scope (cookies, tokens) besides.
     local_rows = "".join(
@@ -161,9 +205,13 @@ def _request_html(request: Request) -> str:
             f"<tr><th>{html.escape(name)}</th><td><code>{html.escape(shown)}</code></td></tr>"
         )
     client = request.client
+    try:
+        url = str(request.url)
+    except HTTPError:  # a bad Host: the page still shows what was asked for
+        url = request.path
     return (
         f"<h2>Request</h2><p><code>{html.escape(request.method)} "
-        f"{html.escape(str(request.url))}</code> from "
+        f"{html.escape(url)}</code> from "
         f"<code>{html.escape(client.host if client else '?')}</code></p>"
         f"<table class=headers>{''.join(rows)}</table>"
     )

@@ -64,6 +64,21 @@ class SlowSubscriber(BrokerError):
     """A subscriber's bounded queue overflowed, so its subscription was ended."""
 
 
+ECHO_LIMIT = 100
+"""Characters of the client's input an error message repeats, at most."""
+_MESSAGE_LIMIT = 200  # a validation message: our words and, maybe, the client's input
+
+
+def elide(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, ``...`` marking the cut: for repeating what a
+    client sent (a path, a header) in an error message without echoing megabytes back.
+
+    >>> elide("/" + "a" * 200)[-6:], len(elide("x" * 200)), elide("short")
+    ('aaa...', 103, 'short')
+    """
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class ErrorDetail(TypedDict):
     """One validation error: where it is, what is wrong, and a stable type."""
 
@@ -115,7 +130,9 @@ class RequestValidationError(HTTPError):
     """The request's parameters or body did not match the handler's types (422)."""
 
     def __init__(self, errors: Sequence[ErrorDetail], status_code: int = 422) -> None:
-        self.errors = list(errors)
+        # A decoder's message may quote the input ("Invalid enum value '...'"), and a
+        # location may hold a client's key: both are cut short.
+        self.errors = [_bounded(error) for error in errors]
         count = len(self.errors)
         summary = "1 validation error" if count == 1 else f"{count} validation errors"
         super().__init__(status_code, f"{summary} in the request")
@@ -124,6 +141,19 @@ class RequestValidationError(HTTPError):
         document = super().problem()
         document["errors"] = self.errors
         return document
+
+
+def _bounded(error: ErrorDetail) -> ErrorDetail:
+    msg, loc = error["msg"], error["loc"]
+    if len(msg) <= _MESSAGE_LIMIT and all(
+        isinstance(part, int) or len(part) <= ECHO_LIMIT for part in loc
+    ):
+        return error
+    return {
+        "loc": [part if isinstance(part, int) else elide(part) for part in loc],
+        "msg": elide(msg, _MESSAGE_LIMIT),
+        "type": error["type"],
+    }
 
 
 def _phrase(status_code: int) -> str:

@@ -24,6 +24,13 @@ MiB = 1024 * KiB
 class Limits:
     """Bounds on request size, counted on the bytes actually received.
 
+    The query and header bounds are checked where Carafe parses them: the query string
+    when a handler or a dependency first reads it (a ``Query`` parameter,
+    ``request.query_params``), the headers when they are first read through
+    ``request.headers`` (a ``Header`` or ``Cookie`` parameter, the session). A route that
+    reads neither pays nothing for them. What the server itself reads before the app
+    runs is the server's to bound (see docs/design.md, "Limits on what the server reads").
+
     Args:
         max_body_size: A body read into memory (JSON, urlencoded form): 1 MiB.
         max_form_fields: Fields in one form, files excluded: 1,000.
@@ -32,6 +39,11 @@ class Limits:
         max_file_size: One uploaded file, spooled to disk: 1 GiB.
         max_part_header_size: The headers of one multipart part: 16 KiB.
         max_multipart_size: A whole multipart body: 4 GiB.
+        max_query_size: The query string, in bytes: 32 KiB (else 414).
+        max_query_fields: Fields in the query string: 1,000 (else 400).
+        max_headers: Request headers, counted one per line: 100 (else 431).
+        max_header_size: All request header names and values together, in bytes:
+            32 KiB (else 431).
     """
 
     max_body_size: int | None = None
@@ -41,6 +53,10 @@ class Limits:
     max_file_size: int | None = None
     max_part_header_size: int | None = None
     max_multipart_size: int | None = None
+    max_query_size: int | None = None
+    max_query_fields: int | None = None
+    max_headers: int | None = None
+    max_header_size: int | None = None
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -65,4 +81,8 @@ DEFAULT_LIMITS = Limits(
     max_file_size=1024 * MiB,
     max_part_header_size=16 * KiB,
     max_multipart_size=4096 * MiB,
+    max_query_size=32 * KiB,
+    max_query_fields=1000,
+    max_headers=100,
+    max_header_size=32 * KiB,
 )

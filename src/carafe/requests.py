@@ -7,7 +7,8 @@ readable for the handler.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -19,9 +20,10 @@ from carafe.datastructures import (
     Headers,
     QueryParams,
     State,
+    check_headers,
     parse_cookies,
 )
-from carafe.exceptions import ClientDisconnect, HTTPError
+from carafe.exceptions import ClientDisconnect, HTTPError, elide
 from carafe.limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
@@ -29,7 +31,36 @@ if TYPE_CHECKING:
     from carafe.forms import FormData
     from carafe.types import Receive, Scope, Send
 
-__all__ = ["HTTPConnection", "Request", "read_body"]
+__all__ = ["HTTPConnection", "Request", "read_body", "request_host"]
+
+# A host name (labels of letters, digits, "-" and "_") or a bracketed IPv6 address, then
+# maybe a port: what a URL can be built from. No "/", "?", "@", "#", spaces, userinfo.
+_HOST_SIZE = 253 + len(":65535")  # the longest DNS name, then a port
+_HOST = re.compile(r"(?:(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def request_host(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The request's ``Host`` header, or None when it has none.
+
+    >>> request_host([(b"host", b"example.com:8000")])
+    'example.com:8000'
+
+    Raises:
+        HTTPError: 400 for two ``Host`` headers (RFC 9112 section 3.2 says so) or one that
+            is not ``host[:port]``, such as ``localhost/abc?x=``.
+    """
+    found: bytes | None = None
+    for key, value in headers:
+        if key == b"host":
+            if found is not None:
+                raise HTTPError(400, "The request has more than one Host header.")
+            found = value
+    if found is None:
+        return None
+    host = found.decode("latin-1")
+    if len(host) > _HOST_SIZE or _HOST.fullmatch(host) is None:
+        raise HTTPError(400, f"The Host header {elide(host)!r} is not a host name.")
+    return host
 
 
 async def _empty_receive() -> dict[str, Any]:
@@ -86,10 +117,11 @@ class HTTPConnection:
     route (an auth check, say); the ``Request`` or ``WebSocket`` is injected.
     """
 
-    __slots__ = ("_cookies", "_headers", "_query", "_state", "path_params", "scope")
+    __slots__ = ("_cookies", "_headers", "_query", "_state", "limits", "path_params", "scope")
 
     scope: Scope
     path_params: dict[str, Any]
+    limits: Limits
     _headers: Headers | None
     _query: QueryParams | None
     _cookies: dict[str, str] | None
@@ -98,6 +130,7 @@ class HTTPConnection:
     def __init__(self, scope: Scope, path_params: dict[str, Any] | None = None) -> None:
         self.scope = scope
         self.path_params = path_params if path_params is not None else scope.get("path_params", {})
+        self.limits = DEFAULT_LIMITS
         self._headers = None
         self._query = None
         self._cookies = None
@@ -110,16 +143,27 @@ class HTTPConnection:
 
     @property
     def headers(self) -> Headers:
+        """The request headers; 431 past ``limits.max_headers`` or ``max_header_size``."""
         headers = self._headers
         if headers is None:
-            headers = self._headers = Headers(self.scope["headers"])
+            raw = self.scope["headers"]
+            limits = self.limits
+            check_headers(raw, limits.max_headers, limits.max_header_size)
+            headers = self._headers = Headers(raw)
         return headers
 
     @property
     def query_params(self) -> QueryParams:
+        """The query string, parsed; 414 past ``limits.max_query_size``, 400 past
+        ``max_query_fields``."""
         query = self._query
         if query is None:
-            query = self._query = QueryParams(self.scope.get("query_string", b""))
+            limits = self.limits
+            query = self._query = QueryParams(
+                self.scope.get("query_string", b""),
+                max_size=limits.max_query_size,
+                max_fields=limits.max_query_fields,
+            )
         return query
 
     def query_dict(self) -> dict[str, list[str]]:
@@ -141,9 +185,16 @@ class HTTPConnection:
 
     @property
     def url(self) -> URL:
+        """The URL the client asked for, its host from the ``Host`` header (else the
+        server's address).
+
+        Raises:
+            HTTPError: 400 for a duplicate or ill-formed ``Host`` (see ``request_host``):
+                the check is made here, where a URL is built from it, not on every request.
+        """
         scope = self.scope
         scheme = scope.get("scheme", "http")
-        host = self.headers.get("host")
+        host = request_host(scope["headers"])
         if host is None:
             server = scope.get("server")
             if server:
@@ -192,7 +243,7 @@ class Request(HTTPConnection):
             return {"agent": request.headers.get("user-agent"), "ip": request.client.host}
     """
 
-    __slots__ = ("limits", "receive", "send")
+    __slots__ = ("receive", "send")
 
     def __init__(
         self,

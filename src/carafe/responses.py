@@ -5,7 +5,7 @@ Response                 bytes or str with a media type
  │    └── ProblemResponse   RFC 9457 application/problem+json
  ├── HTMLResponse        text/html; charset=utf-8
  ├── PlainTextResponse   text/plain; charset=utf-8
- ├── RedirectResponse    307 to a URL by default
+ ├── RedirectResponse    to a URL: 303 after a POST, 307 after a GET, unless told
  ├── StreamingResponse   a sync or async iterator of chunks
  └── FileResponse        a file from disk: Range, ETag, Last-Modified, 304 (carafe._files)
 """
@@ -46,16 +46,34 @@ BackgroundCallable = Callable[[], Awaitable[None]]
 _NO_BODY_STATUSES = frozenset({204, 304})
 _NO_NAMES: frozenset[bytes] = frozenset()
 _SAMESITE = frozenset({"lax", "strict", "none"})
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # RFC 9110 section 9.2.1
 # RFC 6265 cookie-octets that quote() would encode; "%" is left out so it round-trips.
 _COOKIE_SAFE = "!#$&'()*+/:<=>?@[]^`{|}"
-_ATTRIBUTE_BREAK = re.compile(r"[;\x00-\x1f\x7f]")
+# RFC 6265's av-octet: visible ASCII and space, but ";". Anything else is sent as it is by
+# http.cookies (unquoted, unchecked), and may end the attribute or reach the client mangled.
+_ATTRIBUTE_BREAK = re.compile(r"[^\x20-\x3a\x3c-\x7e]")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: a cookie's name
+_DOMAIN = re.compile(r"\.?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 
 
-def _check_attributes(**attributes: object) -> None:
-    """Refuse a cookie attribute that would end itself early (``path="/; Domain=evil"``)."""
-    for name, value in attributes.items():
+def _check_attributes(key: str, path: str, domain: str | None, expires: object) -> None:
+    """Refuse a cookie name or attribute that would not reach the browser as written.
+
+    ``path="/; Domain=evil"`` would add an attribute; a control character or a non-ASCII
+    ``Domain`` would be sent as it is, unquoted.
+    """
+    if _TOKEN.fullmatch(key) is None:
+        raise ValueError(f"{key!r} is not a valid cookie name (RFC 6265 token characters)")
+    for name, value in (("path", path), ("expires", expires)):
         if isinstance(value, str) and _ATTRIBUTE_BREAK.search(value):
-            raise ValueError(f"The cookie's {name} cannot contain ';' or control characters")
+            raise ValueError(
+                f"The cookie's {name} cannot contain ';', control or non-ASCII characters"
+            )
+    if domain is not None and _DOMAIN.fullmatch(domain) is None:
+        raise ValueError(
+            f"The cookie's domain {domain!r} is not a host name: no ';', spaces or control "
+            "characters, and a non-ASCII name in its IDNA form (domain.encode('idna'))"
+        )
 
 
 @functools.lru_cache(maxsize=512)
@@ -160,9 +178,12 @@ class Response:
             raise ValueError(f"samesite must be 'lax', 'strict', 'none' or None, not {samesite!r}")
         if site == "none" and not secure:
             raise ValueError("SameSite=None cookies must also be Secure")
-        _check_attributes(path=path, domain=domain, expires=expires)
+        _check_attributes(key, path, domain, expires)
         morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
-        morsel.set(key, value, quote(value, safe=_COOKIE_SAFE))
+        try:
+            morsel.set(key, value, quote(value, safe=_COOKIE_SAFE))
+        except http.cookies.CookieError as exc:  # a name like "path", which Morsel reserves
+            raise ValueError(f"{key!r} cannot be a cookie name here: {exc}") from None
         morsel["path"] = path
         if max_age is not None:
             morsel["max-age"] = max_age
@@ -250,18 +271,44 @@ class PlainTextResponse(Response):
 
 
 class RedirectResponse(Response):
-    """Redirect to ``url`` (307 keeps the method and body; use 303 after a form post)."""
+    """Redirect to ``url``.
+
+    Without a ``status_code`` the status is decided when the response is sent: 303 (See
+    Other) after a POST, PUT, PATCH or DELETE, so that the browser follows with a GET
+    and never sends the body again (post/redirect/get), and 307 after GET, HEAD or
+    OPTIONS, which keeps the method. Until then ``status_code`` reads 307. Pass a
+    status to choose it yourself: 307 or 308 to repeat the request as it was, 301 or
+    308 for a move that browsers may remember.
+
+    ::
+
+        @app.post("/items")
+        async def create(item: Item) -> RedirectResponse:
+            return RedirectResponse("/items")  # 303: the browser GETs /items
+    """
 
     def __init__(
         self,
         url: str,
-        status_code: int = 307,
+        status_code: int | None = None,
         headers: Mapping[str, str] | None = None,
         background: BackgroundCallable | None = None,
     ) -> None:
-        super().__init__(b"", status_code, headers, background=background)
+        super().__init__(
+            b"", 307 if status_code is None else status_code, headers, background=background
+        )
+        self.status_chosen = status_code is not None
         location = quote(str(url), safe=":/%#?=@[]!$&'()*+,;")
         self.raw_headers.append((b"location", location.encode("latin-1")))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status = self.status_code
+        if not self.status_chosen and scope.get("method", "GET") not in _SAFE_METHODS:
+            status = 303
+        await send({"type": "http.response.start", "status": status, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body})
+        if self.background is not None:
+            await self.background()
 
 
 ContentStream = AsyncIterable[str | bytes] | Iterable[str | bytes]

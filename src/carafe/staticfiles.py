@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from carafe._concurrency import run_sync
 from carafe._files import FileResponse, _Transfer, guess_media_type
-from carafe.exceptions import ConfigurationError, HTTPError
+from carafe.exceptions import ConfigurationError, HTTPError, elide
 from carafe.responses import ProblemResponse, RedirectResponse
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class StaticFiles:
         if scope["method"] not in _METHODS:
             error = HTTPError(
                 405,
-                f"{scope['method']} is not allowed here; use GET or HEAD.",
+                f"{elide(scope['method'])} is not allowed here; use GET or HEAD.",
                 {"allow": "GET, HEAD"},
             )
             await ProblemResponse.from_error(error)(scope, receive, send)
@@ -156,10 +156,18 @@ class StaticFiles:
             parts, status = ["404.html"], 404
             found = self._lookup(parts)
         if found is None or not stat.S_ISREG(found[1].st_mode):
-            raise HTTPError(404, f"Nothing is at {scope['path']}.")
+            raise HTTPError(404, f"Nothing is at {elide(scope['path'])}.")
         # The type comes from the name asked for, not from where a symlink leads.
         media_type = guess_media_type(parts[-1])
-        response = FileResponse(found[0], status, self.headers, media_type, stat_result=found[1])
+        # The directory's own pages (and SVG icons) are shown, not downloaded.
+        response = FileResponse(
+            found[0],
+            status,
+            self.headers,
+            media_type,
+            content_disposition_type="inline",
+            stat_result=found[1],
+        )
         return response, response.prepare(scope)
 
     def _lookup(self, parts: list[str]) -> tuple[str, os.stat_result] | None:

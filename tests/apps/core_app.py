@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from carafe import Carafe, Limits
+from carafe import Carafe, Limits, Request
 
 app = Carafe(limits=Limits(max_body_size=64 * 1024))
 
@@ -34,3 +34,24 @@ async def anything(data: dict[str, Any]) -> int:
 @app.get("/items/{item_id}")
 def read(item_id: int) -> dict[str, int]:
     return {"item_id": item_id}
+
+
+@app.get("/search")
+def search(q: str = "") -> dict[str, str]:
+    return {"q": q}
+
+
+@app.post("/headers")
+async def headers(request: Request) -> dict[str, int]:
+    body = await request.body()
+    return {"headers": len(request.headers.raw), "body": len(body)}
+
+
+@app.get("/url")
+def url(request: Request) -> str:
+    return str(request.url)
+
+
+@app.get("/public/{rest:path}")
+def public(rest: str) -> str:
+    return rest

@@ -14,7 +14,7 @@ import msgspec
 
 from carafe._core import codecs
 from carafe._core.plan import ParamInfo
-from carafe.exceptions import HTTPError, RequestValidationError
+from carafe.exceptions import HTTPError, RequestValidationError, elide
 from carafe.params import REQUIRED, Body, Header, Param
 from carafe.requests import Request, read_body
 
@@ -173,7 +173,9 @@ def json_body_extractor(group: list[ParamInfo], plugins: Plugins) -> tuple[str, 
                 content_type = raw.decode("latin-1")
                 break
         if content_type is not None and not is_json_media_type(content_type):
-            raise HTTPError(415, f"The body must be JSON (application/json), not {content_type}.")
+            raise HTTPError(
+                415, f"The body must be JSON (application/json), not {elide(content_type)}."
+            )
         body = await read_body(request.scope, request.receive, request.limits.max_body_size or 0)
         if not body:
             if required:

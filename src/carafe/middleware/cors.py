@@ -14,6 +14,11 @@ without reaching the app: 204 with the ``Access-Control-Allow-*`` headers when i
 allowed, 400 with a plain-text reason when it is not. Any other request with an
 ``Origin`` reaches the app, and its response gets ``Access-Control-Allow-Origin`` (and
 the credentials and expose headers) when the origin is allowed.
+
+The origin ``null`` is allowed only when ``allow_origins`` lists it: any page can send
+it (a sandboxed iframe, a ``data:`` URL, a redirect), so neither ``"*"`` with
+credentials nor a pattern ever grants it. ``"*"`` without credentials answers it with
+``*``, as any origin, which lets no cookie through.
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ class CORSMiddleware:
     Args:
         app: The ASGI app to wrap.
         allow_origins: Origins allowed to read responses, e.g. ``["https://a.example"]``,
-            or ``"*"`` for any origin.
+            or ``"*"`` for any origin; ``"null"`` only if listed (see above).
         allow_origin_regex: A pattern a whole origin may match instead, e.g.
             ``r"https://.*\\.example\\.com"``.
         allow_methods: Methods a preflight may ask for, or ``"*"`` for any.
@@ -120,7 +125,11 @@ class CORSMiddleware:
 
     def allows_origin(self, origin: str) -> bool:
         """Whether responses may be shared with pages served from ``origin``."""
-        if self.any_origin or origin in self.origins:
+        if origin in self.origins:
+            return True
+        if origin == "null":
+            return self.any_origin and not self.echo_origin
+        if self.any_origin:
             return True
         return self.origin_regex is not None and self.origin_regex.fullmatch(origin) is not None
 

@@ -86,11 +86,12 @@ class TrustedHostMiddleware:
             await self.app(scope, receive, send)
             return
         raw: bytes | None = None
+        count = 0
         for key, value in scope["headers"]:
             if key == b"host":
-                raw = value
-                break
-        header = raw.decode("latin-1") if raw is not None else ""
+                raw = value if raw is None else raw
+                count += 1
+        header = raw.decode("latin-1") if raw is not None and count == 1 else ""
         host = host_name(header)
         if host and self.allows(host):
             await self.app(scope, receive, send)
@@ -103,6 +104,8 @@ class TrustedHostMiddleware:
             return
         if raw is None:
             error = HTTPError(400, "The request has no Host header.")
+        elif count > 1:  # a proxy and the app could each read a different one
+            error = HTTPError(400, "The request has more than one Host header.")
         else:
             error = HTTPError(400, f"This server does not answer for host {header[:_SHOWN]!r}.")
         await ProblemResponse.from_error(error)(scope, receive, send)

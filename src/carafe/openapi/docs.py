@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from carafe._concurrency import run_sync
-from carafe.exceptions import ConfigurationError, HTTPError
+from carafe.exceptions import ConfigurationError, HTTPError, elide
 from carafe.openapi import DocsConfig
 from carafe.requests import Request
 from carafe.responses import HTMLResponse, Response
@@ -283,7 +283,7 @@ class _Pages:
 
     async def asset(self, request: Request, name: str) -> Response:
         if name not in self.assets.local:
-            raise HTTPError(404, f"There is no docs asset named {name!r}.")
+            raise HTTPError(404, f"There is no docs asset named {elide(name)!r}.")
         content, etag = await self.assets.get(name)
         headers = {"etag": etag, "cache-control": "public, max-age=86400"}
         if request.headers.get("if-none-match") == etag:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from carafe.exceptions import HTTPError, URLBuildError
+from carafe.exceptions import HTTPError, URLBuildError, elide
 from carafe.requests import Request
 from carafe.responses import RedirectResponse, Response
 from carafe.routing.paths import PathTemplate
@@ -140,7 +140,8 @@ class Dispatcher:
         if mount is not None:
             await mount.app(self.mount_scope(scope, mount), receive, send)
             return
-        await deny_websocket(scope, send, HTTPError(404, f"No websocket route is at {path}."))
+        error = HTTPError(404, f"No websocket route is at {elide(path)}.")
+        await deny_websocket(scope, send, error)
 
     def mount_for(self, path: str, *, websocket: bool) -> Mount | None:
         """The mounted app for ``path``, longest prefix first (WSGI apps take no websockets)."""
@@ -177,7 +178,7 @@ class Dispatcher:
             return
         error = HTTPError(
             405,
-            f"{scope['method']} is not allowed here; use {table.allow}.",
+            f"{elide(scope['method'])} is not allowed here; use {table.allow}.",
             {"allow": table.allow},
         )
         await self.errors.send(error, Request(scope, receive), send)
@@ -192,7 +193,7 @@ class Dispatcher:
                 target += "?" + query.decode("latin-1")
             await RedirectResponse(target, 307)(scope, receive, send)
             return
-        error = HTTPError(404, f"Nothing is at {path}.")
+        error = HTTPError(404, f"Nothing is at {elide(path)}.")
         await self.errors.send(error, Request(scope, receive), send)
 
     # --- URLs ----------------------------------------------------------------------

@@ -40,6 +40,10 @@ class PathTemplate:
         self.catch_all = False
         parts = path.split("/")
         for index, part in enumerate(parts):
+            if part in (".", ".."):
+                raise ConfigurationError(
+                    f"Route path {path!r} has a {part!r} segment; no request reaches it"
+                )
             if "{" not in part and "}" not in part:
                 segments.append(part)
                 continue

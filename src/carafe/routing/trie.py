@@ -5,6 +5,11 @@ dynamic one, whatever the number of routes. Literal segments win over parameters
 parameters over a ``{rest:path}`` catch-all; the walk backtracks when a literal branch
 dead-ends, so ``/users/me`` and ``/users/{id}/posts`` both match what they should.
 
+A path with a ``.`` or ``..`` segment matches no dynamic route: the server decodes
+``%2e%2e`` to ``..`` and resolves neither, so ``/public/../admin`` would hand
+``../admin`` to a ``{rest:path}`` parameter and defeat a check on the prefix. Browsers
+never send such a path (they resolve dot segments first); it is answered with 404.
+
 Each leaf holds a method table ``{"GET": endpoint, ...}`` shared by every route with
 that path shape. Parameter values are returned in path order; each endpoint knows its
 own parameter names.
@@ -97,6 +102,9 @@ class RouteTable(Generic[E]):
             return table, []
         values: list[str] = []
         parts = path.split("/")
+        # PERF: one substring search per dynamic lookup; the segments only when it hits.
+        if "/." in path and ("." in parts or ".." in parts):
+            return None
         found = _walk(self._root, parts, 1, len(parts), values)
         return None if found is None else (found, values)
 
