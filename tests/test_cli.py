@@ -134,3 +134,16 @@ def test_version_option() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0
     assert "0.1.0" in result.output
+
+
+def test_license_is_the_one_pyproject_declares() -> None:
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    text = (ROOT / "LICENSE").read_text()
+    assert declared == "MIT"
+    assert text.startswith("MIT License\n")
+    assert "Copyright (c) 2026 the Carafe authors" in text
+    assert 'THE SOFTWARE IS PROVIDED "AS IS"' in text
