@@ -18,6 +18,7 @@ from carafe._concurrency import run_sync, set_thread_pool_size
 from carafe._endpoint import Endpoint, Hooks, build_endpoint, error_sender, head_endpoint
 from carafe._errors import ErrorHandlers, ExceptionHandler, logger
 from carafe._plan import Plan, build_plan, call_kind
+from carafe._stopping import Stopping
 from carafe.background import wait_for_background
 from carafe.datastructures import State
 from carafe.di import AppScope, Dependency
@@ -172,6 +173,8 @@ class Carafe(Router):
         self._entry: ASGIApp = self._first_call
         self._stack: ASGIApp = self._dispatch  # the middleware chain, built by compile()
         self._running: contextlib.AsyncExitStack | None = None
+        # Set when the app begins to stop; endless streams end on it (carafe._stopping).
+        self.stopping = Stopping()
         if thread_pool_size is not None:
             set_thread_pool_size(thread_pool_size)
         if csrf:
@@ -488,6 +491,7 @@ class Carafe(Router):
         """
         self.compile()
         self._entry = self._stack
+        self.stopping.clear()
         stack = contextlib.AsyncExitStack()
         self._running = stack
         try:
@@ -524,7 +528,9 @@ class Carafe(Router):
             await _call(hook)
 
     async def shutdown(self) -> None:
-        """Leave ``lifespan``, run shutdown hooks, stop mounted apps: startup in reverse."""
+        """Set ``stopping``, then undo startup: leave ``lifespan``, run shutdown hooks, stop
+        mounted apps."""
+        self.stopping.set()  # first: open streams end while the rest shuts down
         stack, self._running = self._running, None
         await wait_for_background(self, self.background_timeout)
         if stack is not None:
