@@ -104,6 +104,47 @@ def test_openapi_of_a_factory_called_with_literal_arguments() -> None:
     assert "/hello" in json.loads(result.output)["paths"]
 
 
+def test_routes_lists_mounted_apps() -> None:
+    result = invoke("routes", "examples.mounting:app")
+    assert result.exit_code == 0, result.output
+    assert any(line.startswith("*") and "<mounted" in line for line in result.output.splitlines())
+
+
+def test_openapi_to_a_file(tmp_path: Path) -> None:
+    output = tmp_path / "openapi.json"
+    result = invoke("openapi", "examples.demo:app", "--output", str(output))
+    assert result.exit_code == 0, result.output
+    assert json.loads(output.read_text())["info"]["title"] == "Carafe demo"
+
+
+def test_openapi_reports_configuration_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "twice.py").write_text(
+        "from carafe import Carafe\n"
+        "app = Carafe()\n"
+        "@app.get('/a', name='same')\n"
+        "async def a() -> str:\n"
+        "    return 'a'\n"
+        "@app.get('/b', name='same')\n"
+        "async def b() -> str:\n"
+        "    return 'b'\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = invoke("openapi", "twice:app")
+    assert result.exit_code == 1
+    assert "Two routes are named 'same'" in result.output
+
+
+def test_dotted_attributes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "holder.py").write_text(
+        "from carafe import Carafe\nclass apps:\n    main = Carafe()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert isinstance(load_app("holder:apps.main"), Carafe)
+    assert invoke("routes", "holder:apps['main']").exit_code == 2
+
+
 def test_factory_arguments_reach_the_factory() -> None:
     app = load_app(f"{APP}:create_app('hi', debug=True)")
     with TestClient(app) as client:
@@ -320,6 +361,26 @@ def test_granian_gets_the_options_and_loads_through_carafe(
     assert server.options["workers_kill_timeout"] == 10
     assert server.options["reload"] is False
     assert server.served == {"target_loader": _serve.served_app, "wrap_loader": False}
+
+
+def test_granian_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "granian" else real(name)
+    )
+    result = invoke("run", f"{APP}:app", "--server", "granian")
+    assert result.exit_code == 2
+    assert "granian is not installed: pip install 'carafe[granian]'" in result.output
+    assert "Carafe serving" not in result.output
+
+
+def test_the_startup_line_brackets_an_ipv6_host(uvicorn_calls: list[dict[str, Any]]) -> None:
+    result = invoke("run", f"{APP}:app", "--host", "::1", "--port", "9000", "--reload")
+    assert result.output == (
+        f"Carafe serving {APP}:app on http://[::1]:9000 (uvicorn, 1 worker, reload)\n"
+    )
 
 
 # --- The serving process: debug mode and the exit signal ----------------------------

@@ -124,7 +124,6 @@ def run(app: str, reload: bool | None, factory: bool, **options: Any) -> None:
     a Broker bound with init_app(app) end. Connections still open after
     --graceful-timeout seconds are cut and the server exits.
     """
-    application = load_app(app, factory=factory)  # fail here, in one line, not per worker
     debug: bool = options["debug"]
     if reload is None:
         reload = debug and options["workers"] == 1
@@ -132,6 +131,7 @@ def run(app: str, reload: bool | None, factory: bool, **options: Any) -> None:
         raise click.UsageError("--reload and --workers cannot be combined")
     if options["log_level"] is None:
         options["log_level"] = "info" if options["access_log"] or debug else "warning"
+    application = load_app(app, factory=factory)  # fail here, in one line, not per worker
     call = factory and parse_target(app).call is None
     serving = Serving(target=app + "()" if call else app, shown=app, reload=reload, **options)
     serve(application, serving)

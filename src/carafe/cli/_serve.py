@@ -70,8 +70,11 @@ class Serving:
 
 def serve(app: Any, serving: Serving) -> None:
     """Print the startup line, then serve until the server exits."""
+    granian = serving.server == "granian"
+    if granian and importlib.util.find_spec("granian") is None:
+        raise click.UsageError("granian is not installed: pip install 'carafe[granian]'")
     click.echo(serving.banner, err=True)
-    if serving.server == "granian":
+    if granian:
         _granian(serving)
     else:
         _uvicorn(app, serving)
@@ -110,8 +113,6 @@ def _uvicorn(app: Any, serving: Serving) -> None:
 
 
 def _granian(serving: Serving) -> None:
-    if importlib.util.find_spec("granian") is None:
-        raise click.UsageError("granian is not installed: pip install 'carafe[granian]'")
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server import Server
