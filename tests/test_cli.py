@@ -1,19 +1,47 @@
-"""The ``carafe`` command: routes table, errors, and a real server started by ``carafe run``."""
+"""The ``carafe`` command: targets and factories, ``routes``, ``openapi``, and real servers
+started by ``carafe run`` (debug mode, the startup line, shutdown with open streams)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
 
-from carafe import cli
-from carafe.cli import load_app, main
+from carafe import Carafe
+from carafe._stopping import Stopping
+from carafe.cli import _serve, load_app, main
+from carafe.testing import TestClient
+from tests.conftest import ROOT
+
+APP = "tests.apps.cli_app"
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``carafe run`` exports CARAFE_APP and CARAFE_DEBUG: put them back after each test."""
+    for name in (_serve.APP_ENV, _serve.DEBUG_ENV):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args))
+
+
+# --- routes and openapi ---------------------------------------------------------------
 
 
 def test_routes_table() -> None:
-    result = CliRunner().invoke(main, ["routes", "examples.demo:app"])
+    result = invoke("routes", "examples.demo:app")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split() == ["METHODS", "PATH", "NAME", "HANDLER"]
@@ -25,7 +53,7 @@ def test_routes_table() -> None:
 
 
 def test_routes_lists_websockets() -> None:
-    result = CliRunner().invoke(main, ["routes", "examples.chat.app:app"])
+    result = invoke("routes", "examples.chat.app:app")
     assert result.exit_code == 0, result.output
     assert any(
         line.startswith("WEBSOCKET") and "/ws/{room}" in line for line in result.output.splitlines()
@@ -33,7 +61,7 @@ def test_routes_lists_websockets() -> None:
 
 
 def test_routes_reports_configuration_errors(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "broken_app.py").write_text(
         "from carafe import Carafe\n"
@@ -43,66 +71,366 @@ def test_routes_reports_configuration_errors(
         "    return 'x'\n"
     )
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["routes", "broken_app:app"])
+    result = invoke("routes", "broken_app:app")
     assert result.exit_code == 1
     assert "item_id" in result.output
 
 
+# --- Targets: apps, factories, and one-line errors ---------------------------------
+
+
+def paths(output: str) -> set[str]:
+    return {line.split()[1] for line in output.splitlines()[1:]}
+
+
 @pytest.mark.parametrize(
-    ("target", "message"),
+    "args",
     [
-        ("nocolon", "expected module:attribute"),
-        ("no_such_module_xyz:app", "no module named"),
-        ("examples.demo:nope", "has no attribute"),
+        [f"{APP}:create_app"],  # a plain function: a factory, called with no arguments
+        [f"{APP}:create_app()"],
+        [f"{APP}:create_app('hi', debug=True)"],
+        ["--factory", f"{APP}:create_app"],
     ],
 )
-def test_bad_targets(target: str, message: str) -> None:
-    result = CliRunner().invoke(main, ["run", target])
-    assert result.exit_code == 2
-    assert message in result.output
+def test_routes_of_a_factory(args: list[str]) -> None:
+    result = invoke("routes", *args)
+    assert result.exit_code == 0, result.output
+    assert {"/hello", "/events", "/ws/{room}"} <= paths(result.output)
 
 
-def test_reload_and_workers_conflict() -> None:
-    result = CliRunner().invoke(main, ["run", "examples.demo:app", "--reload", "--workers", "2"])
-    assert result.exit_code == 2
-    assert "cannot be combined" in result.output
+def test_openapi_of_a_factory_called_with_literal_arguments() -> None:
+    result = invoke("openapi", f"{APP}:create_app('hi', debug=True)", "--indent", "0")
+    assert result.exit_code == 0, result.output
+    assert "/hello" in json.loads(result.output)["paths"]
 
 
-def test_run_passes_production_settings_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_routes_lists_mounted_apps() -> None:
+    result = invoke("routes", "examples.mounting:app")
+    assert result.exit_code == 0, result.output
+    assert any(line.startswith("*") and "<mounted" in line for line in result.output.splitlines())
+
+
+def test_openapi_to_a_file(tmp_path: Path) -> None:
+    output = tmp_path / "openapi.json"
+    result = invoke("openapi", "examples.demo:app", "--output", str(output))
+    assert result.exit_code == 0, result.output
+    assert json.loads(output.read_text())["info"]["title"] == "Carafe demo"
+
+
+def test_openapi_reports_configuration_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "twice.py").write_text(
+        "from carafe import Carafe\n"
+        "app = Carafe()\n"
+        "@app.get('/a', name='same')\n"
+        "async def a() -> str:\n"
+        "    return 'a'\n"
+        "@app.get('/b', name='same')\n"
+        "async def b() -> str:\n"
+        "    return 'b'\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = invoke("openapi", "twice:app")
+    assert result.exit_code == 1
+    assert "Two routes are named 'same'" in result.output
+
+
+def test_dotted_attributes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "holder.py").write_text(
+        "from carafe import Carafe\nclass apps:\n    main = Carafe()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert isinstance(load_app("holder:apps.main"), Carafe)
+    assert invoke("routes", "holder:apps['main']").exit_code == 2
+
+
+def test_factory_arguments_reach_the_factory() -> None:
+    app = load_app(f"{APP}:create_app('hi', debug=True)")
+    with TestClient(app) as client:
+        assert client.get("/hello").json()["greeting"] == "hi"
+    assert app.debug is True
+
+
+@pytest.mark.parametrize(
+    ("target", "message", "code"),
+    [
+        ("nocolon", "expected module:attribute", 2),
+        ("no_such_module_xyz:app", "no module named 'no_such_module_xyz'", 2),
+        ("examples.demo:nope", "has no attribute 'nope'", 2),
+        ("1bad:app", "'1bad' is not a module name", 2),
+        (f"{APP}:create_app(", "expected module:attribute", 2),
+        (f"{APP}:create_app()()", "expected module:attribute", 2),
+        (f"{APP}:create_app(__import__('os').getcwd())", "must be literals", 2),
+        (f"{APP}:create_app(*['x'])", "cannot use *", 2),
+        (f"{APP}:create_app(**{{}})", "cannot use **", 2),
+        (f"{APP}:ITEMS", f"{APP}:ITEMS is a dict, not an ASGI app", 1),
+        (f"{APP}:NotAnInstance", "a class, not an ASGI app", 1),
+        (
+            f"{APP}:failing_factory",
+            f"calling {APP}:failing_factory() failed: RuntimeError: DATABASE_URL is not set",
+            1,
+        ),
+        (f"{APP}:not_an_app", f"{APP}:not_an_app() returned a dict, not an ASGI app", 1),
+        (f"{APP}:ITEMS()", f"{APP}:ITEMS is a dict, not a factory to call", 1),
+        (f"{APP}:create_app(1, 2)", "TypeError: create_app() takes from 0 to 1 positional", 1),
+        (f"{APP}:async_factory", "an async function that does not take (scope, receive, send)", 1),
+        (f"{APP}:async_factory()", "returned a coroutine: an app factory must be a plain def", 1),
+        (f"{APP}:app()", f"calling {APP}:app() failed: TypeError", 1),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "routes", "openapi"])
+def test_bad_targets_are_one_line_errors(
+    command: str, target: str, message: str, code: int
+) -> None:
+    result = invoke(command, target)
+    assert result.exit_code == code, result.output
+    errors = [line for line in result.output.splitlines() if "Error" in line]
+    assert len(errors) == 1, result.output
+    assert message in errors[0]
+    assert "Traceback" not in result.output
+
+
+def test_factory_flag_calls_what_does_not_look_like_a_factory() -> None:
+    result = invoke("routes", "--factory", f"{APP}:app")
+    assert result.exit_code == 1
+    assert f"calling {APP}:app() failed: TypeError" in result.output
+
+
+def test_a_module_that_fails_to_import_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "fails_on_import.py").write_text("import os\nvalue = undefined_name\n")
+    (tmp_path / "bad_syntax.py").write_text("def broken(:\n")
+    (tmp_path / "bad_dependency.py").write_text("import no_such_dependency_xyz\n")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", "fails_on_import:app")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: importing 'fails_on_import' failed: NameError: name 'undefined_name' is not "
+        f"defined ({tmp_path / 'fails_on_import.py'}, line 2)"
+    )
+    result = invoke("run", "bad_syntax:app")
+    assert result.exit_code == 1
+    assert "importing 'bad_syntax' failed: SyntaxError:" in result.output
+    assert "Traceback" not in result.output
+    result = invoke("routes", "bad_dependency:app")
+    assert result.exit_code == 1
+    assert "No module named 'no_such_dependency_xyz'" in result.output
+
+
+def test_routes_needs_a_carafe_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "raw_asgi.py").write_text("async def app(scope, receive, send):\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("routes", "raw_asgi:app")
+    assert result.exit_code == 1
+    assert "raw_asgi:app is a function, not a Carafe app" in result.output
+    assert load_app("raw_asgi:app").__name__ == "app"  # `carafe run` serves it
+
+
+# --- carafe run: what it hands the server -------------------------------------------
+
+
+@pytest.fixture
+def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     import uvicorn
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append({"target": target, **kw}))
-    result = CliRunner().invoke(main, ["run", "examples.demo:app", "--port", "8123"])
+    return calls
+
+
+def test_run_passes_production_settings_to_uvicorn(uvicorn_calls: list[dict[str, Any]]) -> None:
+    result = invoke("run", "examples.demo:app", "--port", "8123")
     assert result.exit_code == 0, result.output
-    assert calls[0]["target"] == "examples.demo:app"
-    assert calls[0]["access_log"] is False
-    assert calls[0]["workers"] == 1
-    assert calls[0]["reload"] is False
-    assert calls[0]["ws_max_size"] == 16 * 1024 * 1024
+    import examples.demo
+
+    call = uvicorn_calls[0]
+    assert call["target"] is examples.demo.app  # one process: the app already loaded
+    assert call["access_log"] is False
+    assert call["workers"] == 1
+    assert call["reload"] is False
+    assert call["ws_max_size"] == 16 * 1024 * 1024
+    assert call["log_level"] == "warning"
+    assert call["timeout_graceful_shutdown"] == 10
+    assert examples.demo.app.debug is False
+    assert result.output == (
+        "Carafe serving examples.demo:app on http://127.0.0.1:8123 (uvicorn, 1 worker)\n"
+    )
 
 
-def test_debug_flag_turns_on_debug_and_reload(monkeypatch: pytest.MonkeyPatch) -> None:
-    import uvicorn
-
-    calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append(kw))
-    monkeypatch.delenv("CARAFE_DEBUG", raising=False)
-    result = CliRunner().invoke(main, ["run", "examples.demo:app", "--debug"])
+def test_run_options_reach_uvicorn(uvicorn_calls: list[dict[str, Any]]) -> None:
+    result = invoke("run", f"{APP}:create_app", "--log-level", "debug", "--graceful-timeout", "3")
     assert result.exit_code == 0, result.output
-    assert calls[0]["reload"] is True
-    app = load_app("examples.demo:app")
+    call = uvicorn_calls[0]
+    assert isinstance(call["target"], Carafe)
+    assert call["log_level"] == "debug"
+    assert call["timeout_graceful_shutdown"] == 3
+    assert invoke("run", APP + ":app", "--log-level", "loud").exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "reload", "workers"),
+    [(["--debug"], True, 1), (["--debug", "--workers", "2"], False, 2), (["--reload"], True, 1)],
+)
+def test_processes_started_by_uvicorn_load_the_app_through_carafe(
+    uvicorn_calls: list[dict[str, Any]], args: list[str], reload: bool, workers: int
+) -> None:
+    result = invoke("run", f"{APP}:create_app", "--factory", *args)
+    assert result.exit_code == 0, result.output
+    call = uvicorn_calls[0]
+    assert call["target"] == "carafe.cli._serve:served_app"
+    assert call["factory"] is True
+    assert (call["reload"], call["workers"]) == (reload, workers)
+    debug = "--debug" in args
+    assert call["log_level"] == ("info" if debug else "warning")
+    # What each process started by uvicorn gets (--factory adds the call):
+    import os
+
+    assert os.environ[_serve.APP_ENV] == f"{APP}:create_app()"
+    assert os.environ[_serve.DEBUG_ENV] == ("1" if debug else "0")
+    app = _serve.served_app()
+    assert isinstance(app, Carafe)
+    assert app.debug is debug
+
+
+def test_debug_from_the_environment(
+    uvicorn_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARAFE_DEBUG", "1")
+    result = invoke("run", f"{APP}:create_app", "--no-reload")
+    assert result.exit_code == 0, result.output
+    assert uvicorn_calls[0]["target"].debug is True
+    assert uvicorn_calls[0]["reload"] is False
+    assert "(uvicorn, 1 worker, debug)" in result.output
+
+
+def test_reload_and_workers_conflict() -> None:
+    result = invoke("run", "examples.demo:app", "--reload", "--workers", "2")
+    assert result.exit_code == 2
+    assert "cannot be combined" in result.output
+
+
+def test_served_app_without_a_target(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _serve.served_app()
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == (
+        "Error: CARAFE_APP is not set: start the server with carafe run\n"
+    )
+    monkeypatch.setenv(_serve.APP_ENV, f"{APP}:failing_factory")
+    with pytest.raises(SystemExit):
+        _serve.served_app()
+    assert "DATABASE_URL is not set" in capsys.readouterr().err
+
+
+class FakeGranian:
+    """Stands in for granian's ``Server``: records what ``carafe run`` asked for."""
+
+    made: list[FakeGranian] = []
+
+    def __init__(self, target: str, **options: Any) -> None:
+        self.target = target
+        self.options = options
+        self.made.append(self)
+
+    def serve(self, **options: Any) -> None:
+        self.served = options
+
+
+def test_granian_gets_the_options_and_loads_through_carafe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import granian.server
+
+    FakeGranian.made.clear()
+    monkeypatch.setattr(granian.server, "Server", FakeGranian)
+    result = invoke(
+        "run", f"{APP}:app", "--server", "granian", "--workers", "2", "--log-level", "error"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        f"Carafe serving {APP}:app on http://127.0.0.1:8000 (granian, 2 workers)\n"
+    )
+    (server,) = FakeGranian.made
+    assert server.target == f"{APP}:app"
+    assert server.options["workers"] == 2
+    assert server.options["log_level"] == "error"
+    assert server.options["workers_kill_timeout"] == 10
+    assert server.options["reload"] is False
+    assert server.served == {"target_loader": _serve.served_app, "wrap_loader": False}
+
+
+def test_granian_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "granian" else real(name)
+    )
+    result = invoke("run", f"{APP}:app", "--server", "granian")
+    assert result.exit_code == 2
+    assert "granian is not installed: pip install 'carafe[granian]'" in result.output
+    assert "Carafe serving" not in result.output
+
+
+def test_the_startup_line_brackets_an_ipv6_host(uvicorn_calls: list[dict[str, Any]]) -> None:
+    result = invoke("run", f"{APP}:app", "--host", "::1", "--port", "9000", "--reload")
+    assert result.output == (
+        f"Carafe serving {APP}:app on http://[::1]:9000 (uvicorn, 1 worker, reload)\n"
+    )
+
+
+# --- The serving process: debug mode and the exit signal ----------------------------
+
+
+@pytest.fixture
+def exit_handlers() -> Iterator[list[int]]:
+    """Stand-ins for a server's SIGINT/SIGTERM handlers; the real ones come back after."""
+    seen: list[int] = []
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number in saved:
+        signal.signal(number, lambda number, frame: seen.append(number))
+    yield seen
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
+@pytest.mark.anyio
+async def test_the_exit_signal_sets_stopping_then_reaches_the_server(
+    exit_handlers: list[int],
+) -> None:
+    stopping = Stopping()
+    _serve._relay_exit_signals(asyncio.get_running_loop(), stopping)
+    signal.raise_signal(signal.SIGTERM)
+    await stopping.wait()
+    assert exit_handlers == [signal.SIGTERM]
+
+
+def test_the_exit_signal_after_the_loop_closed_still_reaches_the_server(
+    exit_handlers: list[int],
+) -> None:
+    loop = asyncio.new_event_loop()
+    loop.close()
+    stopping = Stopping()
+    _serve._relay_exit_signals(loop, stopping)
+    signal.raise_signal(signal.SIGINT)
+    assert exit_handlers == [signal.SIGINT]
+    assert not stopping.is_set()
+
+
+def test_prepare_turns_on_debug_and_relays_only_from_the_main_thread() -> None:
+    app = _serve.prepare(Carafe(), debug=True)
     assert app.debug is True
-    app.debug = False
-    monkeypatch.delenv("CARAFE_DEBUG")
+    before = signal.getsignal(signal.SIGTERM)
+    with TestClient(app):  # its loop runs in a thread of its own: no handler is chained
+        assert signal.getsignal(signal.SIGTERM) is before
+    assert app.stopping.is_set()
 
 
-def test_granian_is_chosen_with_server_flag(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(cli, "_run_granian", lambda *args: seen.append(args))
-    result = CliRunner().invoke(main, ["run", "examples.demo:app", "--server", "granian"])
-    assert result.exit_code == 0, result.output
-    assert seen == [("examples.demo:app", "127.0.0.1", 8000, False, 1, False, "")]
+# --- carafe run for real ------------------------------------------------------------
 
 
 def test_carafe_run_serves_with_uvicorn(live_server: Any) -> None:
@@ -111,16 +439,71 @@ def test_carafe_run_serves_with_uvicorn(live_server: Any) -> None:
     assert response.status_code == 200
     assert response.json() == {"name": "kettle", "price": 24.5, "tags": ["kitchen"]}
     assert httpx.get(f"{server.url}/items/x").status_code == 422
-    # No access log by default: the server printed nothing per request.
     output = server.stop()
+    # One startup line; no access log by default: nothing printed per request.
+    assert output.splitlines()[0] == (
+        f"Carafe serving examples.demo:app on {server.url} (uvicorn, 1 worker)"
+    )
     assert "GET /items/1" not in output
+    assert "Application startup complete" not in output
+
+
+def test_carafe_run_log_level(live_server: Any) -> None:
+    server = live_server(f"{APP}:app", "--log-level", "info")
+    assert httpx.get(f"{server.url}/hello").status_code == 200
+    assert "Application startup complete" in server.stop()
+
+
+def test_without_debug_a_500_is_bare(live_server: Any) -> None:
+    server = live_server(f"{APP}:app")
+    response = httpx.get(f"{server.url}/boom", headers=HTML)
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "kettle" not in response.text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--debug"],  # uvicorn's reloader: the app is served by its child process
+        pytest.param(["--debug", "--workers", "2"], marks=pytest.mark.slow),
+        pytest.param(["--debug", "--server", "granian"], marks=pytest.mark.slow),
+    ],
+)
+def test_carafe_run_debug_serves_the_debug_page(live_server: Any, args: list[str]) -> None:
+    server = live_server(f"{APP}:app", *args)
+    assert httpx.get(f"{server.url}/hello").json()["debug"] is True
+    response = httpx.get(f"{server.url}/boom", headers=HTML)
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "the &lt;kettle&gt; is empty" in response.text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        pytest.param(["--workers", "2"], marks=pytest.mark.slow),
+        pytest.param(["--server", "granian"], marks=pytest.mark.slow),
+    ],
+)
+def test_carafe_run_serves_a_factory(live_server: Any, args: list[str]) -> None:
+    server = live_server(f"{APP}:create_app('from the factory')", *args)
+    assert httpx.get(f"{server.url}/hello").json()["greeting"] == "from the factory"
+    server = live_server(f"{APP}:create_app", *args)
+    assert httpx.get(f"{server.url}/hello").json()["greeting"] == "hello"
 
 
 @pytest.mark.slow
 def test_carafe_run_serves_with_granian(live_server: Any) -> None:
-    server = live_server("examples.demo:app", "--server", "granian")
+    server = live_server("examples.demo:app", "--server", "granian", "--log-level", "info")
     response = httpx.get(f"{server.url}/api/health")
     assert response.json() == {"status": "ok"}
+    output = server.stop()
+    assert output.splitlines()[0] == (
+        f"Carafe serving examples.demo:app on {server.url} (granian, 1 worker)"
+    )
+    assert "Starting granian" in output
 
 
 @pytest.mark.slow
@@ -130,7 +513,100 @@ def test_carafe_run_with_two_workers(live_server: Any) -> None:
         assert httpx.get(f"{server.url}/api/health").status_code == 200
 
 
+# --- carafe run: SIGTERM with open streams ------------------------------------------
+
+
+def sigterm_with_open_streams(server: Any, one_worker: bool) -> str:
+    """Open an event stream and a websocket relaying a subscription, send SIGTERM, and
+    read both to their end. Returns the server's output."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    ws_url = server.url.replace("http://", "ws://") + "/ws/lobby"
+    with httpx.stream("GET", f"{server.url}/events", timeout=60) as events, connect(ws_url) as ws:
+        lines = events.iter_lines()
+        assert next(lines) == "id: 0"
+        assert json.loads(ws.recv(timeout=10)) == {"joined": "lobby"}
+        if one_worker:  # the broker is in memory: one worker's
+            httpx.post(f"{server.url}/rooms/lobby", params={"text": "hi"})
+            assert json.loads(ws.recv(timeout=10)) == {"text": "hi"}
+        server.proc.send_signal(signal.SIGTERM)
+        # Both end cleanly: the last chunk of the stream arrives (httpx raises
+        # RemoteProtocolError for a cut one), the websocket gets a close frame.
+        rest = list(lines)
+        assert rest[-1] == ""
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=60)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code in (1000, 1001, 1012)
+    server.proc.wait(timeout=60)
+    return str(server.stop())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        pytest.param(["--workers", "2"], marks=pytest.mark.slow),
+        pytest.param(["--debug"], marks=pytest.mark.slow),
+        pytest.param(["--server", "granian"], marks=pytest.mark.slow),
+    ],
+)
+def test_sigterm_ends_open_streams_and_the_server_exits(live_server: Any, args: list[str]) -> None:
+    # A graceful timeout far longer than the test: the server exits because the
+    # streams ended, not because it gave up on them.
+    server = live_server(f"{APP}:app", "--graceful-timeout", "300", *args)
+    output = sigterm_with_open_streams(server, one_worker="--workers" not in args)
+    assert "timeout graceful shutdown exceeded" not in output
+    assert "refused to gracefully stop" not in output
+
+
+@pytest.mark.parametrize(
+    ("args", "gave_up"),
+    [
+        ([], "Cancel 1 running task(s), timeout graceful shutdown exceeded"),
+        (["--server", "granian"], "Killing worker-1 after it refused to gracefully stop"),
+    ],
+)
+def test_a_stream_that_never_ends_is_cut_at_the_graceful_timeout(
+    live_server: Any, args: list[str], gave_up: str
+) -> None:
+    server = live_server(f"{APP}:app", "--graceful-timeout", "1", *args)
+    with httpx.stream("GET", f"{server.url}/lines", timeout=60) as lines:
+        numbers = lines.iter_lines()
+        assert next(numbers) == "0"
+        server.proc.send_signal(signal.SIGTERM)
+        with pytest.raises(httpx.RemoteProtocolError):
+            list(numbers)  # JSON Lines do not end on app.stopping
+    server.proc.wait(timeout=60)
+    assert gave_up in server.stop()
+
+
+# --- The distribution -----------------------------------------------------------------
+
+
 def test_version_option() -> None:
-    result = CliRunner().invoke(main, ["--version"])
+    result = invoke("--version")
     assert result.exit_code == 0
     assert "0.1.0" in result.output
+
+
+def test_python_dash_m_carafe_is_the_command() -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "carafe", "--help"], cwd=ROOT, capture_output=True, check=True
+    )
+    assert b"Carafe: serve and inspect Carafe apps." in done.stdout
+
+
+def test_license_is_the_one_pyproject_declares() -> None:
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    text = (ROOT / "LICENSE").read_text()
+    assert declared == "MIT"
+    assert text.startswith("MIT License\n")
+    assert "Copyright (c) 2026 the Carafe authors" in text
+    assert 'THE SOFTWARE IS PROVIDED "AS IS"' in text

@@ -15,9 +15,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from carafe import Broker, BrokerUnavailable, SlowSubscriber
+from carafe import Broker, BrokerUnavailable, Carafe, SlowSubscriber
 from carafe.exceptions import ConfigurationError
-from carafe.pubsub import ChannelMessage, _where
+from carafe.pubsub import ChannelMessage, Subscription, _where
+from carafe.testing import AsyncTestClient
 from tests.conftest import free_port, need_binary, wait_for_port
 
 pytestmark = pytest.mark.anyio
@@ -82,6 +83,43 @@ async def test_close_ends_every_subscription() -> None:
     async with broker.subscribe("news") as subscription:
         await broker.close()
         assert [message async for message in subscription] == []
+
+
+async def collect(subscription: Subscription) -> list[object]:
+    return [message.data async for message in subscription]
+
+
+async def test_subscriptions_end_when_their_app_stops() -> None:
+    app = Carafe()
+    broker = Broker(app=app)
+    await app.startup()
+    async with broker.subscribe("news") as first, broker.subscribe("sports") as second:
+        waiting = asyncio.ensure_future(collect(second))  # blocked: nothing comes
+        await broker.publish("news", 1)
+        seen = []
+        async for message in first:
+            seen.append(message.data)
+            app.stopping.set()  # the server was told to exit: both loops end
+        assert seen == [1]
+        assert await waiting == []
+    async with broker.subscribe("news") as late:  # opened while stopping: ends at once
+        assert await collect(late) == []
+    await app.shutdown()
+    # Started again (another test client), the broker works as before.
+    await app.startup()
+    async with broker.subscribe("news") as subscription:
+        await broker.publish("news", 2)
+        assert (await subscription.get(1)).data == 2
+    await app.shutdown()
+
+
+async def test_init_app_closes_the_broker_at_shutdown() -> None:
+    app = Carafe()
+    broker = Broker()
+    broker.init_app(app)
+    async with AsyncTestClient(app):
+        pass
+    assert app._shutdown == [broker.close]
 
 
 async def test_bad_configuration() -> None:

@@ -19,7 +19,7 @@ from carafe import (
     JSONLinesResponse,
     ServerSentEvent,
 )
-from carafe.testing import TestClient
+from carafe.testing import AsyncTestClient, TestClient
 
 
 class Point(msgspec.Struct):
@@ -253,3 +253,63 @@ def test_json_lines_generator_closed_on_disconnect(
     with client.stream("GET", "/lines-forever") as response:
         assert next(response.iter_lines()) == '{"n":0}'
     assert app_seen[1]["closed"].wait(5)
+
+
+# --- When the app stops -----------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("ping", [True, False])
+async def test_event_streams_end_cleanly_when_the_app_stops(ping: bool) -> None:
+    app, seen = make_app()
+    async with (
+        AsyncTestClient(app) as client,
+        client.stream("GET", "/forever", params={"ping": ping}) as response,
+    ):
+        lines = response.aiter_lines()
+        assert await anext(lines) == "data: feed 0"
+        app.stopping.set()  # what `carafe run` does when the server is told to exit
+        rest = [line async for line in lines]  # the stream ends: this returns
+        assert rest[-1] == ""
+    assert seen["log"][-2:] == ["generator closed", "feed closed"]
+
+
+@pytest.mark.anyio
+async def test_an_event_stream_opened_while_stopping_ends_at_once() -> None:
+    app, _ = make_app()
+    async with AsyncTestClient(app) as client:
+        app.stopping.set()
+        response = await client.get("/forever")
+        assert response.status_code == 200
+        assert response.text == ""
+
+
+@pytest.mark.anyio
+async def test_json_lines_do_not_end_when_the_app_stops() -> None:
+    app, _ = make_app()
+    async with AsyncTestClient(app) as client:
+        # No end marker would tell a client that a cut stream is incomplete: it is not cut.
+        app.stopping.set()
+        response = await client.get("/lines")
+        assert len(response.text.splitlines()) == 3
+
+
+@pytest.mark.anyio
+async def test_a_stream_served_outside_a_carafe_app_runs_as_before() -> None:
+    async def letters() -> AsyncIterator[str]:
+        for letter in "ab":
+            yield letter
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()  # the client never leaves
+        return {}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET"}  # no scope["app"]: no app to stop with
+    await EventSourceResponse(letters(), ping=None)(scope, receive, send)
+    body = b"".join(message.get("body", b"") for message in sent[1:])
+    assert body == b"data: a\n\ndata: b\n\n"

@@ -75,7 +75,9 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     assert "Exception in ASGI application" not in log, log
     assert "Application callable raised an exception" not in log, log
     assert "src/carafe" not in log, log
-    assert "realtime_app" not in log, log
+    assert "realtime_app.py" not in log, (
+        log
+    )  # no frame of the app (its name is in the startup line)
 
 
 # --- Handshake --------------------------------------------------------------------------

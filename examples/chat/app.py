@@ -66,7 +66,7 @@ class ChatMessage(msgspec.Struct):
 
 broker = Broker(os.environ.get("CARAFE_REDIS_URL") or None)
 app = Carafe(title="Carafe chat")
-app.on_shutdown(broker.close)
+broker.init_app(app)  # subscriptions end when the app stops (SIGTERM); closed at shutdown
 
 
 def channel(room: str) -> str:

@@ -19,6 +19,7 @@ from carafe._core.endpoint import Endpoint, Hooks, build_endpoint, error_sender,
 from carafe._core.render import Renderer
 from carafe._errors import ErrorHandlers, ExceptionHandler, logger
 from carafe._origins import TrustedOrigins
+from carafe._stopping import Stopping
 from carafe.context import CONTEXT_KEY, RAISE_KEY, context_of
 from carafe.datastructures import State
 from carafe.di import AppScope, Dependency
@@ -175,6 +176,8 @@ class Carafe(Router):
         self._stack: ASGIApp = self._dispatch  # the middleware chain, built by compile()
         self._prematch = False  # whether middleware runs before routing (see __call__)
         self._running: contextlib.AsyncExitStack | None = None
+        # Set when the app begins to stop; endless streams end on it (carafe._stopping).
+        self.stopping = Stopping()
         if csrf:
             from carafe.web.csrf import CSRFProtect
 
@@ -413,6 +416,7 @@ class Carafe(Router):
         """
         self.compile()
         self._entry = self._stack
+        self.stopping.clear()
         stack = contextlib.AsyncExitStack()
         self._running = stack
         try:
@@ -450,7 +454,9 @@ class Carafe(Router):
             await self.threads.as_async(hook)()
 
     async def shutdown(self) -> None:
-        """Leave ``lifespan``, run shutdown hooks, stop mounted apps: startup in reverse."""
+        """Set ``stopping``, then undo startup: leave ``lifespan``, run shutdown hooks, stop
+        mounted apps."""
+        self.stopping.set()  # first: open streams end while the rest shuts down
         stack, self._running = self._running, None
         from carafe.background import wait_for_background
 

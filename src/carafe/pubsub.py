@@ -3,7 +3,7 @@
 ::
 
     broker = Broker(os.environ.get("CARAFE_REDIS_URL"))   # None: in memory, one process
-    app.on_shutdown(broker.close)
+    broker.init_app(app)   # subscriptions end when the app stops; closed at its shutdown
 
     @app.post("/rooms/{room}/messages")
     async def post(room: str, message: Message) -> dict:
@@ -32,6 +32,12 @@ Backends:
   by themselves. Messages published during the outage are lost, as Redis pub/sub
   never stores them.
 
+Stopping: a subscriber loop never ends by itself, and a server waits for open
+connections before it shuts the app down. ``init_app(app)`` (or ``Broker(url,
+app=app)``) ends every subscription of the broker when ``app.stopping`` is set (the
+server was told to exit; see ``carafe._stopping``): iterators stop as after
+``close()``, and a subscription opened after that ends at once.
+
 Slow subscribers: each subscription holds at most ``queue_size`` undelivered
 messages (1,000 by default). One that falls further behind is ended: its iterator
 raises ``SlowSubscriber`` and its queue is freed. Publishers never wait for a slow
@@ -56,6 +62,9 @@ from carafe.exceptions import BrokerUnavailable, ConfigurationError, SlowSubscri
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import PubSub
+
+    from carafe._stopping import Stopping
+    from carafe.app import Carafe
 
 __all__ = ["Broker", "ChannelMessage", "Subscription"]
 
@@ -335,19 +344,23 @@ class Broker:
     Args:
         url: ``None`` or ``"memory://"`` for one process; ``"redis://..."`` (or
             ``rediss://``, ``unix://``) to reach every worker sharing that Redis.
+        app: The app whose life the broker follows (or call ``init_app`` later).
         queue_size: Messages one subscription may hold unread before it is ended
             with ``SlowSubscriber``.
 
-    Nothing connects until the first ``publish`` or ``subscribe``; ``close()`` (an
-    ``on_shutdown`` hook) ends every subscription and drops the connections.
+    Nothing connects until the first ``publish`` or ``subscribe``; ``close()`` ends
+    every subscription and drops the connections.
     """
 
-    def __init__(self, url: str | None = None, *, queue_size: int = 1000) -> None:
+    def __init__(
+        self, url: str | None = None, *, app: Carafe | None = None, queue_size: int = 1000
+    ) -> None:
         if queue_size < 1:
             raise ConfigurationError("Broker queue_size must be at least 1")
         self.url = url
         self.queue_size = queue_size
         self._hub = _Hub()
+        self._stopping: Stopping | None = None
         self._backend: _MemoryBackend | _RedisBackend
         if not url or url.startswith("memory:"):
             self._backend = _MemoryBackend(self._hub)
@@ -358,6 +371,18 @@ class Broker:
                 f"Unknown broker URL scheme in {url.split(':', 1)[0]!r}; "
                 "use memory:// or redis://host:port/db"
             )
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Carafe) -> None:
+        """Follow ``app``: end the subscriptions when it begins to stop, close at its shutdown.
+
+        Without this, a websocket or event stream looping on a subscription keeps the
+        server from exiting until its graceful timeout.
+        """
+        self._stopping = app.stopping
+        app.stopping.add_callback(self._hub.end_all)
+        app.on_shutdown(self.close)
 
     async def publish(self, channel: str, message: Any) -> None:
         """Send ``message`` (any JSON-able value) to every subscriber of ``channel``.
@@ -372,6 +397,10 @@ class Broker:
         if not channels:
             raise ValueError("subscribe() needs at least one channel")
         subscription = Subscription(channels, self.queue_size)
+        if self._stopping is not None and self._stopping.is_set():
+            subscription._end(_CLOSED)  # the app is stopping: an iterator that ends at once
+            yield subscription
+            return
         new = self._hub.add(subscription)
         try:
             if new:

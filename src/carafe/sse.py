@@ -15,7 +15,14 @@ their own and send the last ``id`` they saw as ``Last-Event-ID``, which a ``Head
 parameter reads. When the client goes away the iterator is closed at once (its
 ``finally`` runs), and yield dependencies of the route stay open until then.
 
+An event stream served by a Carafe app ends when the app is stopping
+(``app.stopping``, see ``carafe._stopping``): the source iterator is closed, the stream
+ends cleanly, and browsers reconnect (to another worker) with ``Last-Event-ID``.
+
 ``JSONLinesResponse`` streams one JSON document per line (``application/x-ndjson``).
+It does not end on ``app.stopping``: a JSON Lines stream has no way to say "resume
+here", so cutting it short would hand the client a truncated document that looks
+complete. It gets the server's graceful timeout to finish.
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ from typing import Any
 
 from carafe._concurrency import iterate_in_threadpool
 from carafe._core.codecs import encode_json
+from carafe._stopping import Stopping
 from carafe.responses import BackgroundCallable, StreamingResponse
+from carafe.types import Receive, Scope, Send
 
 __all__ = ["EventSourceResponse", "JSONLinesResponse", "ServerSentEvent"]
 
@@ -108,31 +117,37 @@ async def _next_item(source: AsyncIterator[Any]) -> Any:
         return _END
 
 
-async def _with_keepalive(
-    source: AsyncIterator[Any], ping: float, comment: bytes
+async def _watched(
+    source: AsyncIterator[Any], ping: float | None, comment: bytes, stopping: Stopping | None
 ) -> AsyncIterator[bytes]:
-    """The encoded events, and ``comment`` whenever ``ping`` seconds pass without one.
+    """The encoded events, and ``comment`` whenever ``ping`` seconds pass without one,
+    until the source ends or ``stopping`` is set.
 
-    The next item is awaited in a task of its own, so a ping never interrupts the
-    source iterator in the middle of producing an item.
+    The next item is awaited in a task of its own, so neither a ping nor the app
+    stopping interrupts the source iterator in the middle of producing an item.
     """
     pending: asyncio.Task[Any] | None = None
+    stop = None if stopping is None else asyncio.ensure_future(stopping.wait())
+    waiting: set[asyncio.Future[Any]] = set() if stop is None else {stop}
     try:
-        while True:
+        while stopping is None or not stopping.is_set():
             if pending is None:
                 pending = asyncio.ensure_future(_next_item(source))
-            done, _ = await asyncio.wait({pending}, timeout=ping)
-            if not done:
+            done, _ = await asyncio.wait(
+                waiting | {pending}, timeout=ping, return_when=asyncio.FIRST_COMPLETED
+            )
+            if pending in done:
+                item, pending = pending.result(), None
+                if item is _END:
+                    return
+                yield _encode_event(item)
+            elif not done:
                 yield comment
-                continue
-            item, pending = pending.result(), None
-            if item is _END:
-                return
-            yield _encode_event(item)
     finally:
-        if pending is not None:
-            pending.cancel()
-            await asyncio.gather(pending, return_exceptions=True)
+        for task in (pending, stop):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         aclose = getattr(source, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -180,17 +195,27 @@ class EventSourceResponse(StreamingResponse):
         ping_comment: str = "ping",
         background: BackgroundCallable | None = None,
     ) -> None:
-        source = _as_async(content)
         if ping is not None and ping <= 0:
             raise ValueError("ping must be a positive number of seconds, or None")
-        events = (
-            _plain(source)
-            if ping is None
-            else _with_keepalive(source, ping, ServerSentEvent(comment=ping_comment).encode())
-        )
+        self._source = _as_async(content)
+        self._ping = ping
+        self._ping_comment = ServerSentEvent(comment=ping_comment).encode()
         merged = {"cache-control": "no-store", "x-accel-buffering": "no"}
         merged.update({key.lower(): value for key, value in (headers or {}).items()})
-        super().__init__(events, status_code, merged, background=background)
+        super().__init__(self._events(None), status_code, merged, background=background)
+
+    def _events(self, stopping: Stopping | None) -> AsyncIterator[bytes]:
+        if self._ping is None and stopping is None:
+            return _plain(self._source)  # PERF: no task per event when nothing interrupts
+        return _watched(self._source, self._ping, self._ping_comment, stopping)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stopping = getattr(scope.get("app"), "stopping", None)
+        if isinstance(stopping, Stopping):
+            # Served by a Carafe app: end with it. The iterator made in __init__ was
+            # never started, so it holds nothing to release.
+            self.body_iterator = self._events(stopping)
+        await super().__call__(scope, receive, send)
 
 
 async def _json_lines(source: AsyncIterator[Any]) -> AsyncIterator[bytes]:

@@ -1,0 +1,197 @@
+"""The ``carafe`` command: ``run`` a server, list ``routes``, print the ``openapi`` document.
+
+    carafe run APP [--host H] [--port P] [--reload/--no-reload] [--workers N]
+                   [--server uvicorn|granian] [--factory] [--debug] [--access-log]
+                   [--log-level LEVEL] [--graceful-timeout SECONDS] [--root-path PATH]
+    carafe routes APP [--factory]
+    carafe openapi APP [--factory] [--indent N] [--output FILE]
+
+APP is ``module:attribute`` (``examples.demo:app``), an app factory ``module:create_app``
+(a plain function is called with no arguments), or a call with literal arguments
+(``module:create_app('prod', debug=True)``); ``--factory`` calls the attribute whatever
+it looks like. A target that cannot be loaded is a one-line error (see
+``carafe.cli._target``).
+
+Plain ``carafe run`` is set for production speed: no per-request access log, uvloop and
+httptools when installed, and one startup line naming the address. ``--debug`` (or
+``CARAFE_DEBUG=1``) turns on the app's debug mode in every process that serves, and
+reloading unless ``--workers`` or ``--no-reload`` says otherwise. On SIGTERM or SIGINT,
+``app.stopping`` is set (open event streams and ``Broker`` subscriptions end), open
+connections get ``--graceful-timeout`` seconds (10) to finish, then the server exits.
+How each serving process gets the app and the signal: ``carafe.cli._serve``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from carafe import _servers
+from carafe.app import Carafe
+from carafe.cli._serve import APP_ENV, DEBUG_ENV, Serving, serve
+from carafe.cli._target import TargetError, _article, load_target, parse_target
+from carafe.exceptions import ConfigurationError
+from carafe.routing.router import Route, WebSocketRoute
+
+__all__ = ["load_app", "main"]
+
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+_factory_option = click.option(
+    "--factory", is_flag=True, help="APP is a factory: call it (no arguments) for the app."
+)
+
+
+def load_app(target: str, *, factory: bool = False) -> Any:
+    """Load ``target`` (see the module docstring) or raise a one-line click error."""
+    try:
+        return load_target(parse_target(target), factory=factory)
+    except TargetError as exc:
+        if exc.usage:
+            raise click.BadParameter(str(exc), param_hint="APP") from None
+        raise click.ClickException(str(exc)) from None
+
+
+def _load_carafe(target: str, factory: bool) -> Carafe:
+    app = load_app(target, factory=factory)
+    if not isinstance(app, Carafe):
+        raise click.ClickException(f"{target} is {_article(type(app).__name__)}, not a Carafe app")
+    return app
+
+
+@click.group()
+@click.version_option(package_name="carafe")
+def main() -> None:
+    """Carafe: serve and inspect Carafe apps."""
+
+
+@main.command()
+@click.argument("app", envvar=APP_ENV)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to bind.")
+@click.option(
+    "--reload/--no-reload",
+    default=None,
+    help="Restart when a source file changes (on by default with --debug and one worker).",
+)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Processes.")
+@click.option(
+    "--server",
+    type=click.Choice(["uvicorn", "granian"]),
+    default="uvicorn",
+    show_default=True,
+    help="The server that runs the app.",
+)
+@_factory_option
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar=DEBUG_ENV,
+    help=f"Debug mode in every serving process: tracebacks to loopback clients ({DEBUG_ENV}=1).",
+)
+@click.option("--access-log", is_flag=True, help="Log every request (off for speed).")
+@click.option(
+    "--log-level",
+    type=click.Choice(_LOG_LEVELS),
+    help="The server's log level (default: warning; info with --access-log or --debug).",
+)
+@click.option(
+    "--graceful-timeout",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1),
+    metavar="SECONDS",
+    help="On SIGTERM, how long open connections may take to finish before the exit.",
+)
+@click.option("--root-path", default="", help="The path prefix a proxy serves the app under.")
+@click.option(
+    "--ws-max-size",
+    default=16 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest websocket frame uvicorn accepts, in bytes (routes set their own message limit).",
+)
+@_servers.websocket_options
+def run(app: str, reload: bool | None, factory: bool, **options: Any) -> None:
+    """Serve APP: module:attribute, module:factory or module:factory(args...).
+
+    A plain function is a factory and is called with no arguments; arguments in the
+    call must be literals. --debug (or CARAFE_DEBUG=1) turns on the app's debug mode in
+    every process that serves it, reload children and workers included: the command
+    hands them the app as CARAFE_APP and the flag as CARAFE_DEBUG.
+
+    On SIGTERM or SIGINT, app.stopping is set: event streams and the subscriptions of
+    a Broker bound with init_app(app) end. Connections still open after
+    --graceful-timeout seconds are cut and the server exits.
+    """
+    debug: bool = options["debug"]
+    if reload is None:
+        reload = debug and options["workers"] == 1
+    if reload and options["workers"] > 1:
+        raise click.UsageError("--reload and --workers cannot be combined")
+    if options["log_level"] is None:
+        options["log_level"] = "info" if options["access_log"] or debug else "warning"
+    application = load_app(app, factory=factory)  # fail here, in one line, not per worker
+    call = factory and parse_target(app).call is None
+    serving = Serving(target=app + "()" if call else app, shown=app, reload=reload, **options)
+    serve(application, serving)
+
+
+@main.command()
+@click.argument("app")
+@_factory_option
+def routes(app: str, factory: bool) -> None:
+    """Print APP's routes: method, path, name and handler."""
+    application = _load_carafe(app, factory)
+    try:
+        compiled = application.compile()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = [("METHODS", "PATH", "NAME", "HANDLER")]
+    for entry in compiled:
+        route = entry.route
+        if not isinstance(route, Route):  # pragma: no cover - compile() lists HTTP routes
+            continue
+        handler = f"{route.handler.__module__}.{route.handler.__qualname__}"
+        rows.append((",".join(route.methods), route.path, route.name, handler))
+    for item in application.walk():
+        if isinstance(item, WebSocketRoute):
+            handler = f"{item.handler.__module__}.{item.handler.__qualname__}"
+            rows.append(("WEBSOCKET", item.path, item.name, handler))
+    for mount in application.dispatcher.mounts:
+        kind = "WSGI" if mount.wsgi else "ASGI"
+        rows.append(("*", mount.prefix + "/...", mount.name or "", f"<mounted {kind} app>"))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+            + "  "
+            + row[3]
+        )
+
+
+@main.command()
+@click.argument("app")
+@_factory_option
+@click.option("--indent", default=2, show_default=True, type=click.IntRange(0), help="0: compact.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file.")
+def openapi(app: str, factory: bool, indent: int, output: str | None) -> None:
+    """Print APP's OpenAPI 3.1 document as JSON."""
+    from carafe.openapi.schema import build_openapi
+
+    application = _load_carafe(app, factory)
+    try:
+        document = build_openapi(application)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    text = json.dumps(document, indent=indent or None, ensure_ascii=False)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
