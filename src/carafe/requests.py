@@ -77,11 +77,14 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+async def read_body(scope: Scope, receive: Receive, limit: int, *, keep: bool = True) -> bytes:
     """Read the whole request body, refusing more than ``limit`` bytes (413).
 
     The size is checked against ``Content-Length`` first and against the bytes
-    actually received as they arrive, so a lying client is stopped as well.
+    actually received as they arrive, so a lying client is stopped as well. The body
+    is kept in the request's context, so that every later reader (a middleware's own
+    ``Request``, then the handler's) gets the same bytes; ``keep=False`` keeps it only
+    in a context that exists already, for a caller that keeps it itself.
     """
     context: RequestContext | None = scope.get(CONTEXT_KEY)
     if context is not None and context.body is not None:
@@ -104,9 +107,11 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    if context is None:
+    if context is not None:
+        context.body = body
+    elif keep:
         context = scope[CONTEXT_KEY] = RequestContext()
-    context.body = body
+        context.body = body
     return body
 
 
@@ -243,7 +248,7 @@ class Request(HTTPConnection):
             return {"agent": request.headers.get("user-agent"), "ip": request.client.host}
     """
 
-    __slots__ = ("receive", "send")
+    __slots__ = ("_body", "receive", "send")
 
     def __init__(
         self,
@@ -263,6 +268,7 @@ class Request(HTTPConnection):
         self._query = None
         self._cookies = None
         self._state = None
+        self._body: bytes | None = None
 
     @property
     def method(self) -> str:
@@ -270,7 +276,12 @@ class Request(HTTPConnection):
 
     async def body(self) -> bytes:
         """The whole body, at most ``limits.max_body_size`` bytes (else 413)."""
-        return await read_body(self.scope, self.receive, self.limits.max_body_size or 0)
+        body = self._body
+        if body is None:
+            body = self._body = await read_body(
+                self.scope, self.receive, self.limits.max_body_size or 0
+            )
+        return body
 
     async def json(self) -> Any:
         """The body decoded as JSON; malformed JSON is a 400."""
@@ -293,7 +304,7 @@ class Request(HTTPConnection):
     async def stream(self) -> AsyncIterator[bytes]:
         """The body chunk by chunk as it arrives, without the size limit of ``body``."""
         context: RequestContext | None = self.scope.get(CONTEXT_KEY)
-        cached = None if context is None else context.body
+        cached = self._body if context is None or context.body is None else context.body
         if cached is not None:
             yield cached
             return

@@ -154,7 +154,10 @@ def build_endpoint(
         except BaseException as exc:
             await send_error(await _answerable(exits, exc), request, _hooked(scope, send))
             return
-        send = _hooked(scope, send)
+        # PERF: one dict probe when nothing registered a response hook (GET /json).
+        context: RequestContext | None = scope.get(CONTEXT_KEY)
+        if context is not None and context.response_hooks:
+            send = _hooked(scope, send)
         try:
             await renderer.send(result, scope, receive, send)
         except Unencodable as exc:  # a response model mismatch is the server's error
@@ -190,7 +193,6 @@ async def _answerable(exits: Exits | None, exc: BaseException) -> Exception:
 
 def _hooked(scope: Scope, send: Send) -> Send:
     """``send``, running the context's response hooks before the response head."""
-    # PERF: one dict probe for requests that have no context (bench/inprocess.py).
     context: RequestContext | None = scope.get(CONTEXT_KEY)
     if context is None or not context.response_hooks:
         return send
