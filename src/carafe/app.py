@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from carafe._concurrency import DEFAULT_THREADS, ThreadPool
 from carafe._core.build import build_plan
 from carafe._core.endpoint import Endpoint, Hooks, build_endpoint, error_sender, head_endpoint
+from carafe._core.plan import Plan
 from carafe._core.render import Renderer
 from carafe._errors import ErrorHandlers, ExceptionHandler, logger
 from carafe._origins import TrustedOrigins
@@ -30,7 +31,7 @@ from carafe.limits import DEFAULT_LIMITS, Limits
 from carafe.requests import Request
 from carafe.routing.dispatch import CompiledRoute, Dispatcher
 from carafe.routing.paths import PathTemplate
-from carafe.routing.router import Mount, Router, WebSocketRoute
+from carafe.routing.router import Mount, Route, Router, WebSocketRoute
 from carafe.types import ASGIApp, Message, Receive, Scope, Send
 from carafe.websockets import build_websocket_endpoint
 
@@ -298,23 +299,8 @@ class Carafe(Router):
                 mounts.append(item)
                 continue
             template = PathTemplate(item.path)
-            known = dispatcher.names.get(item.name)
-            if known is not None and known.path != template.path:
-                raise ConfigurationError(
-                    f"Two routes are named {item.name!r} ({known.path} and {template.path}); "
-                    "give one a name= or put them in named routers"
-                )
-            dispatcher.names[item.name] = template
-            plan = build_plan(
-                item.handler,
-                template.param_names,
-                item.dependencies,
-                self.dependency_overrides,
-                self._app_scope,
-                self.registry,
-                self.threads,
-                getattr(item, "signature", None),
-            )
+            dispatcher.name(item.name, template)
+            plan = self._plan_for(item, template)
             route = CompiledRoute(item, template, plan)
             if isinstance(item, WebSocketRoute):
                 endpoint = build_websocket_endpoint(
@@ -343,6 +329,18 @@ class Carafe(Router):
         self._prematch = bool(self._middleware)
         self._compiled = compiled
         return compiled
+
+    def _plan_for(self, item: Route | WebSocketRoute, template: PathTemplate) -> Plan:
+        return build_plan(
+            item.handler,
+            template.param_names,
+            item.dependencies,
+            self.dependency_overrides,
+            self._app_scope,
+            self.registry,
+            self.threads,
+            getattr(item, "signature", None),
+        )
 
     @property
     def dispatcher(self) -> Dispatcher:

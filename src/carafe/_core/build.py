@@ -16,6 +16,7 @@ under other scopes is another call.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -94,6 +95,18 @@ def _connection(request: Any) -> Any:
 
 
 _CONNECTION = Provider(HTTPConnection, _connection, cleans_up=True)
+
+
+@dataclasses.dataclass
+class _Found:
+    """What the parameters of one function turned out to need, as the builder goes."""
+
+    sync_params: list[tuple[str, Extractor]] = dataclasses.field(default_factory=list)
+    async_params: list[tuple[str, AsyncExtractor]] = dataclasses.field(default_factory=list)
+    deps: list[tuple[str, int]] = dataclasses.field(default_factory=list)
+    infos: list[ParamInfo] = dataclasses.field(default_factory=list)
+    bodies: dict[str, list[ParamInfo]] = dataclasses.field(default_factory=dict)
+    providers: list[Provider] = dataclasses.field(default_factory=list)
 
 
 class _Builder:
@@ -209,61 +222,68 @@ class _Builder:
         else:  # the route says what to fill (a view's method), annotations resolved
             signature = declared
             hints = {name: p.annotation for name, p in declared.parameters.items()}
-        sync_params: list[tuple[str, Extractor]] = []
-        async_injected: list[tuple[str, AsyncExtractor]] = []
-        deps: list[tuple[str, int]] = []
-        infos: list[ParamInfo] = []
-        body_infos: dict[str, list[ParamInfo]] = {}
-        providers: list[Provider] = []
+        found = _Found()
         for name, parameter in signature.parameters.items():
-            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-                continue
-            base, extras = split_annotated(hints.get(name, Any))
-            dependency = _dependency_of(parameter, extras)
-            if dependency is not None:
-                if dependency.scope == "app":
-                    sync_params.append((name, self.add_app(dependency.dependency or base)))
-                else:
-                    deps.append((name, self.add_dependency(dependency, base, scopes)))
-                continue
-            provider = self._provider_for(base)
-            if provider is not None:
-                providers.append(provider)
-                extract = provider.extractor(ParameterSite(name, base, fn, scopes))
-                if inspect.iscoroutinefunction(extract):
-                    async_injected.append((name, extract))
-                else:
-                    sync_params.append((name, extract))
-                continue
-            info = self._param_info(fn, name, parameter, base, extras)
-            if info.source in ("path", "query", "header", "cookie"):
-                extractor, found = param_extractor(info, base, self.plugins)
-                infos.extend(found)
-                sync_params.append((name, extractor))
-            else:
-                body_infos.setdefault(info.source, []).append(info)
-        if "body" in body_infos and len(body_infos) > 1:
+            if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                self._parameter(fn, name, parameter, hints.get(name, Any), scopes, found)
+        bodies = found.bodies
+        if "body" in bodies and len(bodies) > 1:
             raise ConfigurationError(
-                f"{_name(fn)} reads a JSON body ({body_infos['body'][0].name!r}) and form "
+                f"{_name(fn)} reads a JSON body ({bodies['body'][0].name!r}) and form "
                 "fields; a request has one body: use a form model or only JSON"
             )
-        cleans_up = any(p.cleans_up for p in providers)
-        for source, group in body_infos.items():
+        cleans_up = any(p.cleans_up for p in found.providers)
+        for source, group in bodies.items():
             extract_body, reader_cleans_up = self._body_extractor(source, group)
-            async_injected.append(extract_body)
+            found.async_params.append(extract_body)
             cleans_up = cleans_up or reader_cleans_up
-            infos.extend(group)
+            found.infos.extend(group)
         return Call(
             fn,
             kind,
-            tuple(sync_params),
-            tuple(async_injected),
-            tuple(deps),
-            tuple(infos),
+            tuple(found.sync_params),
+            tuple(found.async_params),
+            tuple(found.deps),
+            tuple(found.infos),
             scopes=scopes,
-            providers=tuple(providers),
+            providers=tuple(found.providers),
             cleans_up=cleans_up,
         )
+
+    def _parameter(
+        self,
+        fn: Callable[..., Any],
+        name: str,
+        parameter: inspect.Parameter,
+        annotation: Any,
+        scopes: tuple[str, ...],
+        found: _Found,
+    ) -> None:
+        """Decide where one parameter's value comes from, and note it in ``found``."""
+        base, extras = split_annotated(annotation)
+        dependency = _dependency_of(parameter, extras)
+        if dependency is not None:
+            if dependency.scope == "app":
+                found.sync_params.append((name, self.add_app(dependency.dependency or base)))
+            else:
+                found.deps.append((name, self.add_dependency(dependency, base, scopes)))
+            return
+        provider = self._provider_for(base)
+        if provider is not None:
+            found.providers.append(provider)
+            extract = provider.extractor(ParameterSite(name, base, fn, scopes))
+            if inspect.iscoroutinefunction(extract):
+                found.async_params.append((name, extract))
+            else:
+                found.sync_params.append((name, extract))
+            return
+        info = self._param_info(fn, name, parameter, base, extras)
+        if info.source in ("path", "query", "header", "cookie"):
+            extractor, infos = param_extractor(info, base, self.plugins)
+            found.infos.extend(infos)
+            found.sync_params.append((name, extractor))
+        else:
+            found.bodies.setdefault(info.source, []).append(info)
 
     def _provider_for(self, tp: Any) -> Provider | None:
         provider = self.registry.provider_for(tp)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from carafe.exceptions import HTTPError, URLBuildError, elide
+from carafe.exceptions import ConfigurationError, HTTPError, URLBuildError, elide
 from carafe.requests import Request
 from carafe.responses import RedirectResponse, Response
 from carafe.routing.paths import PathTemplate
@@ -92,6 +92,17 @@ class Dispatcher:
         table = self.ws_table if method == "WEBSOCKET" else self.table
         table.add(compiled.template, method, endpoint)
         self._routes[id(endpoint)] = compiled
+
+    def name(self, name: str, template: PathTemplate) -> None:
+        """Record a route's name for ``url_path_for``; two paths under one name are an error
+        (one name for several methods of one path is fine)."""
+        known = self.names.get(name)
+        if known is not None and known.path != template.path:
+            raise ConfigurationError(
+                f"Two routes are named {name!r} ({known.path} and {template.path}); "
+                "give one a name= or put them in named routers"
+            )
+        self.names[name] = template
 
     def add_mounts(self, mounts: list[Mount]) -> None:
         self.mounts = sorted(mounts, key=lambda mount: len(mount.prefix), reverse=True)
