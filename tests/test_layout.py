@@ -98,7 +98,8 @@ def test_no_import_cycles_outside_type_checking() -> None:
 
 def test_the_core_request_path_names_no_feature() -> None:
     core = [name for name in MODULES if name.startswith(("carafe._core", "carafe.routing"))]
-    core += ["carafe.requests", "carafe.responses", "carafe.context", "carafe.extensions"]
+    core += ["carafe.app", "carafe.requests", "carafe.responses", "carafe.context"]
+    core += ["carafe.extensions"]
     named = {
         name: sorted(t for t in _imports(MODULES[name], lazy=True) if _is_feature(t))
         for name in core
@@ -113,4 +114,7 @@ def test_the_core_request_path_names_no_feature() -> None:
         ],
         # ``await request.form()``, Flask's ``request.form``: the parser, loaded on use.
         "carafe.requests": ["carafe.forms"],
+        # The app's two one-setting switches, loaded on use: ``Carafe(docs=...)`` serves
+        # the OpenAPI document and pages, ``Carafe(csrf=True)`` is CSRFProtect(app).
+        "carafe.app": ["carafe.openapi", "carafe.openapi.docs", "carafe.web.csrf"],
     }

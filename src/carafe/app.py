@@ -452,15 +452,15 @@ class Carafe(Router):
             await self.threads.as_async(hook)()
 
     async def shutdown(self) -> None:
-        """Set ``stopping``, then undo startup: leave ``lifespan``, run shutdown hooks, stop
-        mounted apps."""
+        """Set ``stopping``, let the extensions finish (running background tasks), then
+        undo startup: leave ``lifespan``, run shutdown hooks, stop mounted apps."""
         self.stopping.set()  # first: open streams end while the rest shuts down
         stack, self._running = self._running, None
-        from carafe.background import wait_for_background
-
-        await wait_for_background(self, self.background_timeout)
+        for finish in self.registry.shutdown_callbacks:  # background tasks finish first
+            await finish(self)
         if stack is not None:
             await stack.aclose()
+        self.threads.shutdown()  # its threads exit once idle; it starts again if used
 
     # --- URLs and running ----------------------------------------------------------
 

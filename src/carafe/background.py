@@ -112,11 +112,12 @@ def _running(app: Carafe) -> _Running:
     return running
 
 
-async def wait_for_background(app: Carafe, timeout: float) -> None:
-    """Wait up to ``timeout`` seconds for ``app``'s background tasks, then cancel them."""
+async def wait_for_background(app: Carafe) -> None:
+    """Wait up to ``app.background_timeout`` seconds for the app's background tasks, then
+    cancel them (run when the app shuts down)."""
     running = app.extensions.get(_REGISTRY_KEY)
     if running is not None:
-        await running.wait(timeout)
+        await running.wait(app.background_timeout)
 
 
 def _inject(request: Request) -> BackgroundTasks:
@@ -140,3 +141,4 @@ class BackgroundExtension:
 
     def install(self, registry: Registry) -> None:
         registry.provide(BackgroundTasks, _inject, after_response=_after_response)
+        registry.on_shutdown(wait_for_background)

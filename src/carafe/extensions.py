@@ -27,6 +27,8 @@ What a feature may add, each a method of ``Registry``:
     codec(plugin)               a model library: claims types, decodes, encodes, converts
     openapi(contributor)        ``contributor(operation, route, document)`` edits each
                                 operation of the OpenAPI document as it is built
+    on_shutdown(finish)         ``await finish(app)`` when the app begins to shut down,
+                                before its own shutdown hooks (background tasks finish)
 
 Per request, features keep their values in the typed ``carafe.context.RequestContext``.
 Nothing is registered by importing a module: the features Carafe ships are listed
@@ -120,6 +122,7 @@ class Registry:
         self.typed_sources: dict[type, str] = {}
         self.codecs: list[CodecPlugin] = []
         self.openapi_contributors: list[OpenAPIContributor] = []
+        self.shutdown_callbacks: list[Callable[[Carafe], Awaitable[None]]] = []
         self._installed: list[Extension] = []
         self.version = 0  # bumped on every change: the app recompiles its plans
 
@@ -188,6 +191,10 @@ class Registry:
         """Add a model library; later plugins are asked first."""
         self.codecs.insert(0, plugin)
         self.version += 1
+
+    def on_shutdown(self, finish: Callable[[Carafe], Awaitable[None]]) -> None:
+        """``await finish(app)`` when the app begins to shut down, in installation order."""
+        self.shutdown_callbacks.append(finish)
 
     def openapi(self, contributor: OpenAPIContributor) -> None:
         """Call ``contributor(operation, route, document)`` for each operation built."""
