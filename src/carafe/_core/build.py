@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 import msgspec
 
-from carafe._concurrency import ThreadPool, call_kind
+from carafe._concurrency import IO_POOL, ThreadPool, call_kind
 from carafe._core import codecs
 from carafe._core.extractors import json_body_extractor, param_extractor
 from carafe._core.plan import AsyncExtractor, Call, Extractor, ParamInfo, Plan
@@ -397,4 +397,4 @@ def build_plan(
             f"{_name(handler)}: the route path has {{{unused[0]}}} but no parameter "
             f"(of the handler or its dependencies) is named {unused[0]!r}"
         )
-    return Plan(tuple(builder.calls), pool or ThreadPool())
+    return Plan(tuple(builder.calls), pool or IO_POOL)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from carafe._concurrency import ThreadPool
+from carafe._concurrency import IO_POOL, ThreadPool
 from carafe._core.plan import Plan
 from carafe._core.render import Renderer, Unencodable
 from carafe._core.unwind import Exits
@@ -46,7 +46,7 @@ class Hooks:
         after: Sequence[Callable[..., Any]] = (),
         pool: ThreadPool | None = None,
     ) -> None:
-        pool = pool or ThreadPool()
+        pool = pool or IO_POOL
         self.before = tuple(pool.as_async(fn) for fn in before)
         self.after = tuple(pool.as_async(fn) for fn in reversed(after))
 
