@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 import msgspec
 import pytest
 
-from carafe import BackgroundTasks, Carafe, Limits, Request, Session
+from carafe import BackgroundTasks, Carafe, Depends, Limits, Request, Response, Session
 from carafe.context import RequestContext, Slot, context_of
 from carafe.extensions import ParameterSite, Registry
 from carafe.routing.dispatch import CompiledRoute
@@ -245,3 +246,75 @@ def test_one_rule_from_return_value_to_response(
             b"",
             None,
         )
+
+
+def test_registry_bookkeeping_and_mistakes() -> None:
+    registry = Registry()
+    quotas = Quotas()
+    registry.install(quotas)
+    registry.install(quotas)  # once per extension object
+    assert registry.extensions == (quotas,)
+    with pytest.raises(TypeError, match="factory or per_parameter"):
+        registry.provide(Quota)
+    registry.provide(Quota, lambda request: Quota(1))  # a later registration wins
+    assert len([p for p in registry.providers if p.type is Quota]) == 1
+    assert registry.provider_for(list[int]) is None  # not a class: nothing to match
+
+
+def test_the_context_keeps_typed_values_and_says_where_it_is() -> None:
+    context = RequestContext()
+    assert context.get(_CHARGED) is None and context.pop(_CHARGED) is None
+    quota = Quota(2)
+    context.set(_CHARGED, quota)
+    assert context.get(_CHARGED) is quota and context.pop(_CHARGED) is quota
+    assert repr(context) == "<RequestContext route=None>" and repr(_CHARGED) == "Slot('quota')"
+
+
+EVENTS: list[str] = []
+
+
+async def unit() -> AsyncIterator[str]:
+    yield "u"
+    EVENTS.append("committed")
+
+
+def test_a_function_scoped_dependency_finishes_before_after_request_hooks() -> None:
+    events = EVENTS
+    events.clear()
+    app = Carafe(docs=None)
+
+    @app.after_request
+    def stamp(request: Request, response: Response) -> None:
+        events.append("after_request")
+
+    @app.post("/")
+    async def write(u: Annotated[str, Depends(unit, scope="function")]) -> str:
+        return u
+
+    with TestClient(app) as client:
+        assert client.post("/").text == "u"
+    assert events == ["committed", "after_request"]
+
+
+def test_a_mounted_app_gets_a_context_of_its_own_with_the_body_already_read() -> None:
+    inner = Carafe(docs=None)
+
+    @inner.post("/echo")
+    async def echo(request: Request) -> dict[str, Any]:
+        route = request.context.route
+        return {"body": (await request.body()).decode(), "route": route and route.path}
+
+    class ReadFirst:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                await Request(scope, receive).body()  # the body is gone from receive now
+            await self.app(scope, receive, send)
+
+    outer = Carafe(docs=None)
+    outer.add_middleware(ReadFirst)
+    outer.mount("/inner", inner)
+    with TestClient(outer) as client:
+        assert client.post("/inner/echo", content=b"hi").json() == {"body": "hi", "route": None}

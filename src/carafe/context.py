@@ -55,9 +55,10 @@ class RequestContext:
     """What Carafe and its features keep about one request (or websocket).
 
     Attributes:
-        route: The route the request matched, once routing has run (middleware sees
-            it before the handler runs; see ``carafe.routing.dispatch``); None for a
-            404, a mounted app's request, or before routing.
+        route: The route the request will reach, found before the app's middleware
+            runs when the app has middleware (see ``carafe.routing.dispatch``); None
+            for a 404, a 405, a mounted app's path, or an app without middleware (its
+            handlers know their own route).
         body: The request body once read, so every reader gets the same bytes.
         response_hooks: ``async hook(start_message)`` run just before the response
             head is sent, success or error (a session saving itself, a cookie set);
