@@ -17,6 +17,7 @@ FEATURES = (
     "carafe.sse",
     "carafe.pubsub",
     "carafe.openapi",
+    "carafe.ratelimit",
     "carafe._pydantic",
 )
 
@@ -109,6 +110,7 @@ def test_the_core_request_path_names_no_feature() -> None:
         "carafe.extensions": [
             "carafe.background",
             "carafe.forms",
+            "carafe.ratelimit",
             "carafe.security",
             "carafe.web.sessions",
         ],

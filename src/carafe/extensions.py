@@ -215,6 +215,7 @@ def builtin_extensions() -> list[Extension]:
     from carafe._pydantic_plugin import PydanticExtension
     from carafe.background import BackgroundExtension
     from carafe.forms import FormsExtension
+    from carafe.ratelimit import RateLimitsExtension
     from carafe.security import SecurityExtension
     from carafe.web.sessions import SessionsExtension
     from carafe.websockets import WebSocketExtension
@@ -225,5 +226,6 @@ def builtin_extensions() -> list[Extension]:
         FormsExtension(),
         SessionsExtension(),
         SecurityExtension(),
+        RateLimitsExtension(),
         PydanticExtension(),
     ]
