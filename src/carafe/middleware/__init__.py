@@ -13,6 +13,7 @@ from carafe.middleware.cors import CORSMiddleware
 from carafe.middleware.gzip import GZipMiddleware
 from carafe.middleware.proxy import ProxyHeadersMiddleware
 from carafe.middleware.security_headers import SecurityHeadersMiddleware
+from carafe.middleware.tracing import TracingMiddleware
 from carafe.middleware.trustedhost import TrustedHostMiddleware
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "GZipMiddleware",
     "ProxyHeadersMiddleware",
     "SecurityHeadersMiddleware",
+    "TracingMiddleware",
     "TrustedHostMiddleware",
 ]
