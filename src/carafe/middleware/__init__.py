@@ -11,6 +11,7 @@ sees the request first and the response last.
 
 from carafe.middleware.cors import CORSMiddleware
 from carafe.middleware.gzip import GZipMiddleware
+from carafe.middleware.metrics import MetricsMiddleware
 from carafe.middleware.proxy import ProxyHeadersMiddleware
 from carafe.middleware.security_headers import SecurityHeadersMiddleware
 from carafe.middleware.tracing import TracingMiddleware
@@ -19,6 +20,7 @@ from carafe.middleware.trustedhost import TrustedHostMiddleware
 __all__ = [
     "CORSMiddleware",
     "GZipMiddleware",
+    "MetricsMiddleware",
     "ProxyHeadersMiddleware",
     "SecurityHeadersMiddleware",
     "TracingMiddleware",

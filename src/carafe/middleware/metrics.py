@@ -1,0 +1,123 @@
+"""``MetricsMiddleware``: Prometheus metrics by route template, served at ``/metrics``.
+
+    app.add_middleware(MetricsMiddleware)                  # GET /metrics to scrape
+
+Three metrics, labelled by method and route *template* (``/items/{item_id}``, or
+``unmatched``), never by raw path, so their number stays bounded whatever clients send:
+
+    http_requests_total{method, route, status}        counter
+    http_request_duration_seconds{method, route}      histogram (seconds)
+    http_requests_in_progress{method, route}          gauge
+
+Each middleware has its own registry, so two apps in one process count apart. Under
+several worker processes (``carafe run --workers N``), set ``PROMETHEUS_MULTIPROC_DIR``
+to an empty directory before starting them (prometheus-client's multiprocess mode):
+each worker counts in files there, and a scrape, answered by any worker, adds them up.
+Needs ``pip install 'carafe[metrics]'`` (prometheus-client).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from carafe.context import context_of
+from carafe.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from carafe.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["MetricsMiddleware"]
+
+_MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class MetricsMiddleware:
+    """Count and time requests; answer ``GET {path}`` with the exposition format.
+
+    Args:
+        app: The app to wrap.
+        path: Where the metrics are served (not counted itself).
+        namespace: A prefix for the metric names (``shop_http_requests_total``).
+    """
+
+    def __init__(self, app: ASGIApp, *, path: str = "/metrics", namespace: str = "") -> None:
+        try:
+            import prometheus_client
+        except ImportError:
+            raise ConfigurationError(
+                "MetricsMiddleware needs prometheus-client: pip install 'carafe[metrics]'"
+            ) from None
+        self.app = app
+        self.path = path
+        self.client = prometheus_client
+        self.multiprocess = bool(os.environ.get(_MULTIPROCESS))
+        # NOTE: in multiprocess mode the values live in files, not in this registry.
+        self.registry = prometheus_client.CollectorRegistry()
+        labels = ("method", "route")
+        self.requests = prometheus_client.Counter(
+            "http_requests_total",
+            "Requests answered, by method, route template and status.",
+            (*labels, "status"),
+            namespace=namespace,
+            registry=self.registry,
+        )
+        self.duration = prometheus_client.Histogram(
+            "http_request_duration_seconds",
+            "Time from the request to the end of its response, in seconds.",
+            labels,
+            namespace=namespace,
+            registry=self.registry,
+        )
+        self.in_progress = prometheus_client.Gauge(
+            "http_requests_in_progress",
+            "Requests being answered now.",
+            labels,
+            namespace=namespace,
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == self.path and scope["method"] in ("GET", "HEAD"):
+            await self._expose(scope, send)
+            return
+        route = context_of(scope).route
+        labels = (scope["method"], route.path if route is not None else "unmatched")
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        gauge = self.in_progress.labels(*labels)
+        gauge.inc()
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            self.duration.labels(*labels).observe(time.perf_counter() - started)
+            self.requests.labels(*labels, str(status)).inc()
+            gauge.dec()
+
+    async def _expose(self, scope: Scope, send: Send) -> None:
+        registry: Any = self.registry
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            registry = self.client.CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        body = self.client.generate_latest(registry)
+        headers = [
+            (b"content-type", self.client.CONTENT_TYPE_LATEST.encode("latin-1")),
+            (b"content-length", str(len(body)).encode("latin-1")),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        head = scope["method"] == "HEAD"
+        await send({"type": "http.response.body", "body": b"" if head else body})

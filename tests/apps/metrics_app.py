@@ -1,0 +1,16 @@
+"""An app with Prometheus metrics, served by the multi-worker metrics test."""
+
+from __future__ import annotations
+
+import os
+
+from carafe import Carafe
+from carafe.middleware import MetricsMiddleware
+
+app = Carafe(docs=None)
+app.add_middleware(MetricsMiddleware)
+
+
+@app.get("/items/{item_id}")
+async def read_item(item_id: int) -> dict[str, int]:
+    return {"id": item_id, "pid": os.getpid()}

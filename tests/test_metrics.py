@@ -1,0 +1,79 @@
+"""MetricsMiddleware: counts by route template, a scrape endpoint, sums across workers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from carafe import Carafe
+from carafe.middleware import MetricsMiddleware
+from carafe.testing import TestClient
+from tests.conftest import LiveServer
+
+
+def make_app(**options: str) -> Carafe:
+    app = Carafe(docs=None)
+    app.add_middleware(MetricsMiddleware, **options)
+
+    @app.get("/items/{item_id}")
+    async def read_item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    return app
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in the exposition format (0 when absent)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
+        if match and ",".join(sorted(match.group(1).split(","))) == wanted:
+            return float(match.group(2))
+    return 0.0
+
+
+def test_requests_are_counted_by_template_and_status() -> None:
+    with TestClient(make_app()) as client:
+        for item in (1, 2, 3):
+            client.get(f"/items/{item}")
+        client.get("/items/x")  # 422
+        client.get("/nowhere")  # 404, unmatched
+        scraped = client.get("/metrics")
+    assert scraped.headers["content-type"].startswith("text/plain")
+    text = scraped.text
+    route = {"method": "GET", "route": "/items/{item_id}"}
+    assert sample(text, "http_requests_total", **route, status="200") == 3
+    assert sample(text, "http_requests_total", **route, status="422") == 1
+    assert sample(text, "http_requests_total", method="GET", route="unmatched", status="404") == 1
+    assert sample(text, "http_request_duration_seconds_count", **route) == 4
+    assert sample(text, "http_requests_in_progress", **route) == 0
+    assert "/items/1" not in text  # no raw paths: the label set stays bounded
+
+
+def test_two_apps_count_apart_and_a_namespace() -> None:
+    with TestClient(make_app()) as one, TestClient(make_app(namespace="shop")) as two:
+        one.get("/items/1")
+        assert "shop_http_requests_total" in two.get("/metrics").text
+        labels = {"method": "GET", "route": "/items/{item_id}", "status": "200"}
+        assert sample(two.get("/metrics").text, "shop_http_requests_total", **labels) == 0
+        assert two.head("/metrics").content == b""
+
+
+@pytest.mark.slow
+def test_a_scrape_adds_up_every_worker(live_server: type[LiveServer], tmp_path: Path) -> None:
+    server = live_server(
+        "tests.apps.metrics_app:app",
+        "--workers",
+        "2",
+        env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+    )
+    pids: set[int] = set()
+    for item in range(40):  # a new connection each: the kernel spreads them over workers
+        pids.add(httpx.get(f"{server.url}/items/{item}").json()["pid"])
+    text = httpx.get(f"{server.url}/metrics").text
+    labels = {"method": "GET", "route": "/items/{item_id}", "status": "200"}
+    assert sample(text, "http_requests_total", **labels) == 40
+    assert len(pids) == 2, "the requests did not reach both workers"
