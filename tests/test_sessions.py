@@ -472,3 +472,29 @@ def test_redis_store_with_a_given_client(redis_url: str) -> None:
         await store.close()
 
     asyncio.run(scenario())
+
+
+def test_redis_down_is_a_503_not_a_500(redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Saving (the first visit) and loading (a logged-in visitor) both answer 503."""
+    from tests.conftest import free_port
+
+    store = RedisStore(redis_url)
+    app = make_app(store=store)
+    app.on_shutdown(store.close)
+    with TestClient(app) as client:
+        assert client.get("/count").json() == {"n": 1, "new": True}  # Redis is up
+        sid = client.cookies["session"]
+    down = make_app(store=RedisStore(f"redis://127.0.0.1:{free_port()}/0"))
+    with TestClient(down, raise_server_exceptions=False) as client:
+        assert client.get("/plain").status_code == 200  # no session, no Redis
+        saving = client.get("/count")  # a new session: loading needs no Redis, saving does
+        client.cookies.set("session", sid)
+        loading = client.get("/peek")
+        assert client.get("/plain").status_code == 200  # the server goes on serving
+    for response in (saving, loading):
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert response.json()["detail"] == "Sessions are unavailable right now; try again shortly."
+        assert "set-cookie" not in response.headers  # nothing half-saved is promised
+    assert "Traceback" not in caplog.text
+    assert "Session store unreachable" in caplog.text

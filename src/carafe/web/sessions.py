@@ -26,18 +26,20 @@ an empty session, never an error.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import importlib.util
+import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import msgspec
 
 from carafe.context import Slot, context_of
-from carafe.exceptions import ConfigurationError
+from carafe.exceptions import ConfigurationError, HTTPError
 
 if TYPE_CHECKING:
     import asyncio
@@ -59,6 +61,7 @@ __all__ = [
     "get_session",
 ]
 
+logger = logging.getLogger("carafe.sessions")
 _SESSION: Slot[Session] = Slot("session")
 _EXTENSION = "sessions"
 _MAX_COOKIE = 4096  # browsers keep at most ~4 KiB per cookie; longer is not ours
@@ -266,19 +269,38 @@ class RedisStore:
 
     async def load(self, sid: str, ttl: int) -> bytes | None:
         # GETEX reads and restarts the idle timer in one round trip (Redis >= 6.2).
-        record = await self.client().getex(self.prefix + sid, ex=ttl)
+        with _unavailable_is_503():
+            record = await self.client().getex(self.prefix + sid, ex=ttl)
         return cast("bytes | None", record)
 
     async def save(self, sid: str, record: bytes, ttl: int) -> None:
-        await self.client().set(self.prefix + sid, record, ex=ttl)
+        with _unavailable_is_503():
+            await self.client().set(self.prefix + sid, record, ex=ttl)
 
     async def delete(self, sid: str) -> None:
-        await self.client().delete(self.prefix + sid)
+        with _unavailable_is_503():
+            await self.client().delete(self.prefix + sid)
 
     async def close(self) -> None:
         """Close the client's connections (call it at shutdown)."""
         if self._client is not None:
             await self._client.aclose()
+
+
+@contextlib.contextmanager
+def _unavailable_is_503() -> Iterator[None]:
+    """Redis unreachable (down, restarting, a timeout) is a 503 for this request, not a
+    500: the page asks the visitor to retry, and the log gets one line, no traceback."""
+    from redis.exceptions import ConnectionError as Refused
+    from redis.exceptions import TimeoutError as TimedOut
+
+    try:
+        yield
+    except (Refused, TimedOut, OSError) as exc:
+        logger.warning("Session store unreachable: %s", exc)
+        raise HTTPError(
+            503, "Sessions are unavailable right now; try again shortly.", {"Retry-After": "5"}
+        ) from None
 
 
 class Sessions:
