@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import textwrap
 from pathlib import Path
@@ -386,7 +387,7 @@ def test_env_file_must_exist_unless_optional(tmp_path: Path, shop_env: pytest.Mo
 
 
 def test_only_a_struct_class_is_taken() -> None:
-    with pytest.raises(TypeError, match=r"takes a msgspec\.Struct class"):
+    with pytest.raises(TypeError, match=r"takes a msgspec\.Struct or BaseSettings class"):
         TypedSettings(dict)  # type: ignore[type-var]
 
 
@@ -412,6 +413,62 @@ def test_settings_are_not_a_request_body_in_openapi(monkeypatch: pytest.MonkeyPa
         operation = client.get("/openapi.json").json()["paths"]["/port"]["get"]
         assert "requestBody" not in operation and "parameters" not in operation
         assert client.get("/port").json() == 1
+
+
+# --- pydantic-settings classes --------------------------------------------------------
+
+HAS_PYDANTIC_SETTINGS = importlib.util.find_spec("pydantic_settings") is not None
+needs_pydantic_settings = pytest.mark.skipif(
+    not HAS_PYDANTIC_SETTINGS, reason="pydantic-settings is not installed"
+)
+
+if HAS_PYDANTIC_SETTINGS:
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class MailSettings(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="MAILSET_")
+        host: str
+        port: int = 25
+
+
+@pytest.fixture
+def mail_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in [n for n in os.environ if n.startswith(("MAILSET_", "OUTBOX_"))]:
+        monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@needs_pydantic_settings
+def test_a_base_settings_class_is_read_and_injected(
+    tmp_path: Path, mail_env: pytest.MonkeyPatch
+) -> None:
+    env_file = write(tmp_path / ".env", "OUTBOX_PORT=587\n")
+    mail_env.setenv("OUTBOX_HOST", "smtp.local")
+    app = Carafe(extensions=[TypedSettings(MailSettings, prefix="OUTBOX_", env_file=env_file)])
+
+    @app.get("/mail")
+    def mail(settings: MailSettings) -> dict[str, Any]:
+        return {"host": settings.host, "port": settings.port}
+
+    with TestClient(app) as client:
+        assert client.get("/mail").json() == {"host": "smtp.local", "port": 587}
+        operation = client.get("/openapi.json").json()["paths"]["/mail"]["get"]
+        assert "requestBody" not in operation
+
+
+@needs_pydantic_settings
+def test_base_settings_mistakes_fail_at_startup_naming_the_variable(
+    tmp_path: Path, mail_env: pytest.MonkeyPatch
+) -> None:
+    mail_env.setenv("MAILSET_PORT", "five")
+    with pytest.raises(ConfigurationError) as caught:
+        Carafe(extensions=[TypedSettings(MailSettings)])  # the class's own env_prefix
+    assert str(caught.value).startswith(
+        "MailSettings cannot be read from the environment: MAILSET_HOST: Field required; "
+        "MAILSET_PORT: Input should be a valid integer"
+    )
+    with pytest.raises(ConfigurationError, match=r"missing\.env: cannot read the env file"):
+        Carafe(extensions=[TypedSettings(MailSettings, env_file=tmp_path / "missing.env")])
 
 
 # --- carafe run --env-file -------------------------------------------------------------

@@ -35,6 +35,7 @@ import importlib
 import json
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Config", "TypedSettings", "load_env_file", "read_env_file"]
 
-S = TypeVar("S", bound=msgspec.Struct)
+S = TypeVar("S")
 
 _LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
@@ -229,7 +230,8 @@ def load_env_file(path: str | os.PathLike[str], *, override: bool = False) -> di
 
 
 class TypedSettings(Generic[S]):
-    """An extension that reads a ``msgspec.Struct`` of settings from the environment.
+    """An extension that reads a ``msgspec.Struct`` of settings from the environment
+    (or a pydantic-settings ``BaseSettings``, when that library is installed).
 
     Each field ``name`` comes from the variable ``PREFIX`` + ``NAME`` (upper-cased),
     converted leniently (``"8000"`` is an ``int``, ``"true"`` a ``bool``; lists, dicts
@@ -238,8 +240,12 @@ class TypedSettings(Generic[S]):
     ``Carafe(extensions=[...])`` or ``app.extend(...)``), so a mistake stops the app
     before it serves; parameters annotated with ``settings`` get that instance.
 
+    A ``BaseSettings`` class is read by pydantic-settings, with its own rules (its
+    ``model_config``, python-dotenv for ``env_file``); ``prefix`` and ``env_file``
+    are passed on when given, and its errors are reported the same way.
+
     Args:
-        settings: The Struct class.
+        settings: The Struct (or ``BaseSettings``) class.
         prefix: Prepended to each upper-cased field name, e.g. ``"SHOP_"``.
         env_file: A ``.env`` file to read as well; a missing file is an error unless
             ``env_file_required=False``.
@@ -258,8 +264,10 @@ class TypedSettings(Generic[S]):
         env_file: str | os.PathLike[str] | None = None,
         env_file_required: bool = True,
     ) -> None:
-        if not (isinstance(settings, type) and issubclass(settings, msgspec.Struct)):
-            raise TypeError(f"TypedSettings takes a msgspec.Struct class, not {settings!r}")
+        if not (_is_struct(settings) or _is_base_settings(settings)):
+            raise TypeError(
+                f"TypedSettings takes a msgspec.Struct or BaseSettings class, not {settings!r}"
+            )
         self.settings = settings
         self.prefix = prefix
         self.env_file = env_file
@@ -289,11 +297,13 @@ class TypedSettings(Generic[S]):
         return found
 
     def _read(self) -> S:
+        if _is_base_settings(self.settings):
+            return self._read_base_settings()
         environment = self._environment()
         name = self.settings.__name__
         values: dict[str, Any] = {}
         problems: list[str] = []
-        for field in msgspec.structs.fields(self.settings):
+        for field in msgspec.structs.fields(self.settings):  # type: ignore[arg-type]
             variable = self.prefix + field.name.upper()
             raw = environment.get(variable)
             if raw is None:
@@ -311,6 +321,39 @@ class TypedSettings(Generic[S]):
                 problems.append(f"{name}: {exc}")
         message = f"{name} cannot be read from the environment: " + "; ".join(problems)
         raise ConfigurationError(message)
+
+    def _read_base_settings(self) -> S:
+        from pydantic import ValidationError
+
+        options: dict[str, Any] = {}
+        if self.prefix:
+            options["_env_prefix"] = self.prefix
+        if self.env_file is not None:
+            if self.env_file_required and not Path(self.env_file).is_file():
+                raise ConfigurationError(f"{self.env_file}: cannot read the env file")
+            options["_env_file"] = self.env_file
+        try:
+            return self.settings(**options)
+        except ValidationError as exc:
+            config: Any = getattr(self.settings, "model_config", {})
+            prefix = self.prefix or config.get("env_prefix", "")
+            problems = [
+                f"{(prefix + str(error['loc'][0])).upper()}: {error['msg']}"
+                for error in exc.errors()
+            ]
+        name = self.settings.__name__
+        message = f"{name} cannot be read from the environment: " + "; ".join(problems)
+        raise ConfigurationError(message)
+
+
+def _is_struct(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, msgspec.Struct)
+
+
+def _is_base_settings(tp: Any) -> bool:
+    # NOTE: a BaseSettings class exists only once pydantic_settings is imported.
+    module = sys.modules.get("pydantic_settings")
+    return module is not None and isinstance(tp, type) and issubclass(tp, module.BaseSettings)
 
 
 def _convert(raw: str, tp: Any) -> Any:
