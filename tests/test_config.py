@@ -194,6 +194,14 @@ def test_debug_in_config_is_read_at_startup() -> None:
         assert "traceback" not in client.get("/boom").json()
 
 
+def test_debug_set_in_config_after_compiling_is_read_at_startup() -> None:
+    app = crash_app()
+    app.compile()
+    app.config.from_mapping(DEBUG=True)
+    with TestClient(app, raise_server_exceptions=False, base_url="http://localhost") as client:
+        assert "traceback" in client.get("/boom").json()
+
+
 def test_without_debug_no_traceback_leaks() -> None:
     app = crash_app()
     with TestClient(app, raise_server_exceptions=False, base_url="http://localhost") as client:

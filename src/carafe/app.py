@@ -205,7 +205,7 @@ class Carafe(Router):
     @property
     def debug(self) -> bool:
         """``config["DEBUG"]``: setting it takes effect at once; a change made in
-        ``app.config`` directly takes effect when the app (re)compiles, at startup."""
+        ``app.config`` directly takes effect at startup (or when the app recompiles)."""
         return bool(self.config.get("DEBUG"))
 
     @debug.setter
@@ -299,9 +299,9 @@ class Carafe(Router):
 
     def compile(self) -> list[CompiledRoute]:
         """Build the route table now; raises ``ConfigurationError`` for a broken setup."""
-        self._errors.debug = self.debug  # config["DEBUG"] as it is at startup
         if self._compiled is not None and self._registry_version == self.registry.version:
             return self._compiled
+        self._errors.debug = self.debug  # config["DEBUG"] as it is at startup
         if self.docs and self._docs_router is None:
             self._install_docs()
         self._registry_version = self.registry.version
@@ -431,6 +431,7 @@ class Carafe(Router):
         If a step fails, the steps already done are undone (mounted apps stopped).
         """
         self.compile()
+        self._errors.debug = self.debug  # config["DEBUG"], also when compiled earlier
         self._entry = self._stack
         self.stopping.clear()
         stack = contextlib.AsyncExitStack()
