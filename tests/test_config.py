@@ -119,6 +119,9 @@ def test_from_prefixed_env_parses_json_and_nests(monkeypatch: pytest.MonkeyPatch
         "DATABASE": {"URL": "postgres://db", "POOL": {"SIZE": 4}},
         "MAIL": {"HOST": "smtp"},
     }
+    raw = Config()
+    raw.from_prefixed_env("SHOPCFG", loads=str)  # strings, whatever they look like
+    assert raw["PAGE_SIZE"] == "50" and raw["DATABASE"]["POOL"] == {"SIZE": "4"}
 
 
 def test_from_prefixed_env_defaults_to_carafe_and_drives_the_app(

@@ -32,11 +32,9 @@ A missing or ill-typed variable raises ``ConfigurationError`` naming it
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import re
 import sys
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -92,6 +90,8 @@ class Config(dict[str, Any]):
         Raises:
             ConfigurationError: The file is missing, is not TOML, or has no such table.
         """
+        import tomllib  # NOTE: on use: importing carafe stays cheap
+
         try:
             with open(path, "rb") as file:
                 data: Any = tomllib.load(file)
@@ -107,14 +107,18 @@ class Config(dict[str, Any]):
         return self.from_mapping(data)
 
     def from_prefixed_env(
-        self, prefix: str = "CARAFE", *, loads: Callable[[str], Any] = json.loads
+        self, prefix: str = "CARAFE", *, loads: Callable[[str], Any] | None = None
     ) -> bool:
         """Take the environment variables named ``PREFIX_KEY`` as ``config["KEY"]``.
 
-        Values are parsed with ``loads`` (JSON: ``50`` is an int, ``true`` a bool) and
-        kept as strings when they do not parse. ``__`` nests:
+        Values are parsed with ``loads`` (default ``json.loads``: ``50`` is an int,
+        ``true`` a bool) and kept as strings when they do not parse. ``__`` nests:
         ``CARAFE_DATABASE__URL`` sets ``config["DATABASE"]["URL"]``.
         """
+        if loads is None:
+            import json
+
+            loads = json.loads
         start = f"{prefix}_"
         for name in sorted(os.environ):
             if not name.startswith(start):
