@@ -230,6 +230,8 @@ def test_env_file_lines(tmp_path: Path) -> None:
         TRAILING="kept"   # a comment after the quote
         INLINE=bare # a comment
         HASH=no#comment
+        ONLY_COMMENT= # nothing but a comment
+        QUOTED_SPACED =  'x'
         EQUALS=a=b=c
         URL=postgres://user:pw@db:5432/shop?ssl=true
 
@@ -248,6 +250,8 @@ def test_env_file_lines(tmp_path: Path) -> None:
         "TRAILING": "kept",
         "INLINE": "bare",
         "HASH": "no#comment",
+        "ONLY_COMMENT": "",
+        "QUOTED_SPACED": "x",
         "EQUALS": "a=b=c",
         "URL": "postgres://user:pw@db:5432/shop?ssl=true",
     }

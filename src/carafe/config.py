@@ -50,7 +50,7 @@ __all__ = ["Config", "TypedSettings", "load_env_file", "read_env_file"]
 
 S = TypeVar("S")
 
-_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
+_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 
 
@@ -200,9 +200,10 @@ def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
 def _env_value(text: str) -> str:
     """One value: quoted (the rest may only be a comment) or bare (``#`` after a space
     starts a comment)."""
-    quote = text[:1]
+    quote = text.lstrip()[:1]
     if quote not in ("'", '"'):
         return re.split(r"\s#", text, maxsplit=1)[0].strip()
+    text = text.lstrip()
     value: list[str] = []
     index = 1
     while index < len(text):
