@@ -21,6 +21,7 @@ from carafe._core.render import Renderer
 from carafe._errors import ErrorHandlers, ExceptionHandler, logger
 from carafe._origins import TrustedOrigins
 from carafe._stopping import Stopping
+from carafe.config import Config
 from carafe.context import CONTEXT_KEY, RAISE_KEY, context_of
 from carafe.datastructures import State
 from carafe.di import AppScope, Dependency
@@ -148,7 +149,8 @@ class Carafe(Router):
         self.title = title
         self.version = version
         self.description = description
-        self.secret_key = secret_key
+        # Flask's app.config; DEBUG and SECRET_KEY in it drive the app (see the properties).
+        self.config = Config(DEBUG=debug, SECRET_KEY=secret_key)
         self._websocket_origins = TrustedOrigins(websocket_origins, "websocket_origins")
         self.limits = DEFAULT_LIMITS if limits is None else limits.over(DEFAULT_LIMITS)
         self.state = State()
@@ -198,13 +200,28 @@ class Carafe(Router):
         self._overrides = _Overrides(self)
         self._overrides.update(overrides)
 
+    # --- Config-backed attributes (Flask's ConfigAttribute) -------------------------
+
     @property
     def debug(self) -> bool:
-        return self._errors.debug
+        """``config["DEBUG"]``: setting it takes effect at once; a change made in
+        ``app.config`` directly takes effect at startup (or when the app recompiles)."""
+        return bool(self.config.get("DEBUG"))
 
     @debug.setter
     def debug(self, value: bool) -> None:
+        self.config["DEBUG"] = value
         self._errors.debug = value
+
+    @property
+    def secret_key(self) -> str | Sequence[str] | None:
+        """``config["SECRET_KEY"]``, read whenever a cookie is signed or checked."""
+        key: str | Sequence[str] | None = self.config.get("SECRET_KEY")
+        return key
+
+    @secret_key.setter
+    def secret_key(self, value: str | Sequence[str] | None) -> None:
+        self.config["SECRET_KEY"] = value
 
     def _changed(self) -> None:
         self._compiled = None
@@ -284,6 +301,7 @@ class Carafe(Router):
         """Build the route table now; raises ``ConfigurationError`` for a broken setup."""
         if self._compiled is not None and self._registry_version == self.registry.version:
             return self._compiled
+        self._errors.debug = self.debug  # config["DEBUG"] as it is at startup
         if self.docs and self._docs_router is None:
             self._install_docs()
         self._registry_version = self.registry.version
@@ -413,6 +431,7 @@ class Carafe(Router):
         If a step fails, the steps already done are undone (mounted apps stopped).
         """
         self.compile()
+        self._errors.debug = self.debug  # config["DEBUG"], also when compiled earlier
         self._entry = self._stack
         self.stopping.clear()
         stack = contextlib.AsyncExitStack()

@@ -3,6 +3,7 @@
     carafe run APP [--host H] [--port P] [--reload/--no-reload] [--workers N]
                    [--server uvicorn|granian] [--factory] [--debug] [--access-log]
                    [--log-level LEVEL] [--graceful-timeout SECONDS] [--root-path PATH]
+                   [--env-file PATH]
     carafe routes APP [--factory]
     carafe openapi APP [--factory] [--indent N] [--output FILE]
 
@@ -33,6 +34,7 @@ from carafe import _servers
 from carafe.app import Carafe
 from carafe.cli._serve import APP_ENV, DEBUG_ENV, Serving, serve
 from carafe.cli._target import TargetError, _article, load_target, parse_target
+from carafe.config import load_env_file
 from carafe.exceptions import ConfigurationError
 from carafe.routing.router import Route, WebSocketRoute
 
@@ -52,6 +54,16 @@ def load_app(target: str, *, factory: bool = False) -> Any:
         if exc.usage:
             raise click.BadParameter(str(exc), param_hint="APP") from None
         raise click.ClickException(str(exc)) from None
+
+
+def _env_file(ctx: click.Context, param: click.Parameter, path: str | None) -> None:
+    """``--env-file``: into ``os.environ`` before the app is imported; the serving
+    processes (reload, workers, granian) inherit it. Set variables win over the file."""
+    if path is not None:
+        try:
+            load_env_file(path)
+        except ConfigurationError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
 def _load_carafe(target: str, factory: bool) -> Carafe:
@@ -106,6 +118,14 @@ def main() -> None:
     help="On SIGTERM, how long open connections may take to finish before the exit.",
 )
 @click.option("--root-path", default="", help="The path prefix a proxy serves the app under.")
+@click.option(
+    "--env-file",
+    type=click.Path(exists=True, dir_okay=False),
+    callback=_env_file,
+    expose_value=False,
+    is_eager=True,  # before the options that read the environment (CARAFE_DEBUG)
+    help="Load KEY=VALUE lines into the environment first (set variables win).",
+)
 @click.option(
     "--ws-max-size",
     default=16 * 1024 * 1024,
