@@ -14,6 +14,8 @@ FEATURES = (
     "carafe.forms",
     "carafe.background",
     "carafe.security",
+    "carafe.pagination",
+    "carafe.envelopes",
     "carafe.sse",
     "carafe.pubsub",
     "carafe.openapi",
@@ -110,6 +112,8 @@ def test_the_core_request_path_names_no_feature() -> None:
             "carafe.background",
             "carafe.forms",
             "carafe.security",
+    "carafe.pagination",
+    "carafe.envelopes",
             "carafe.web.sessions",
         ],
         # ``await request.form()``, Flask's ``request.form``: the parser, loaded on use.

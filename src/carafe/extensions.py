@@ -214,7 +214,9 @@ def builtin_extensions() -> list[Extension]:
     """The features Carafe ships that every app has: installed when an app is created."""
     from carafe._pydantic_plugin import PydanticExtension
     from carafe.background import BackgroundExtension
+    from carafe.envelopes import EnvelopeExtension
     from carafe.forms import FormsExtension
+    from carafe.pagination import PaginationExtension
     from carafe.security import SecurityExtension
     from carafe.web.sessions import SessionsExtension
     from carafe.websockets import WebSocketExtension
@@ -225,5 +227,7 @@ def builtin_extensions() -> list[Extension]:
         FormsExtension(),
         SessionsExtension(),
         SecurityExtension(),
+        PaginationExtension(),
         PydanticExtension(),
+        EnvelopeExtension(),  # after pydantic's: asked first, pydantic takes Annotated too
     ]

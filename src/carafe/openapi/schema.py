@@ -118,7 +118,7 @@ def build_openapi(
     Raises:
         ConfigurationError: The app's routes are set up wrongly (as at startup).
     """
-    components = Components()
+    components = Components(app.registry.codecs)
     operations = [
         _Operation(compiled, method)
         for compiled in app.compile()
