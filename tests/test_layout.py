@@ -110,10 +110,10 @@ def test_the_core_request_path_names_no_feature() -> None:
         # The one place the shipped features are listed: builtin_extensions().
         "carafe.extensions": [
             "carafe.background",
+            "carafe.envelopes",
             "carafe.forms",
+            "carafe.pagination",
             "carafe.security",
-    "carafe.pagination",
-    "carafe.envelopes",
             "carafe.web.sessions",
         ],
         # ``await request.form()``, Flask's ``request.form``: the parser, loaded on use.
