@@ -117,7 +117,8 @@ class Cursor(msgspec.Struct, kw_only=True):
 
 def _decode(cursor: str) -> Any:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True)
         return msgspec.json.decode(raw)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         # NOTE: raised from __post_init__, a ValueError would lose the field's name.
