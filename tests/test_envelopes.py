@@ -42,6 +42,10 @@ def make_app() -> Carafe:
     def profile(name: str) -> Annotated[Profile, Envelope("profile")]:
         return Profile(username=name)
 
+    @app.get("/profiles")
+    def profiles() -> Annotated[list[Profile], Envelope("profiles", count="count")]:
+        return [Profile(username="ann")]
+
     @app.get("/tags")
     def tags() -> Annotated[list[str], Envelope("tags")]:
         return ["python", "web"]
@@ -80,6 +84,7 @@ def test_a_value_in_an_envelope(client: TestClient) -> None:
     assert client.get("/raw/z").json() == {"article": {"slug": "z", "title": "T"}}
     assert client.get("/profiles/ann").json() == {"profile": {"username": "ann"}}
     assert client.get("/tags").json() == {"tags": ["python", "web"]}
+    assert client.get("/profiles").json() == {"profiles": [{"username": "ann"}], "count": 1}
 
 
 def test_lists_with_a_count(client: TestClient) -> None:
@@ -121,6 +126,8 @@ def test_envelopes_in_openapi(client: TestClient) -> None:
     assert schema("/profiles/{name}")["properties"]["profile"] == {
         "$ref": "#/components/schemas/Profile"
     }
+    listed = schema("/profiles")["properties"]["profiles"]
+    assert listed == {"type": "array", "items": {"$ref": "#/components/schemas/Profile"}}
     counted = schema("/articles")
     assert counted["properties"]["articles"] == {"type": "array", "items": ref}
     assert counted["properties"]["articlesCount"] == {"type": "integer", "minimum": 0}

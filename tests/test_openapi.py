@@ -911,3 +911,9 @@ def test_nested_router_tags_are_listed_once() -> None:
     app.include(api)
     operation = document_of(app)["paths"]["/api/articles"]["get"]
     assert operation["tags"] == ["api", "articles", "feed"]
+
+
+def test_document_tags_are_listed_once_by_name() -> None:
+    tags = [{"name": "api", "description": "The API"}, {"name": "x"}, {"name": "api"}]
+    app = Carafe(docs=DocsConfig(tags=tags))
+    assert document_of(app)["tags"] == [{"name": "api", "description": "The API"}, {"name": "x"}]

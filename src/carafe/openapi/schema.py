@@ -151,7 +151,10 @@ def build_openapi(
     if schemes.schemes:
         document["components"]["securitySchemes"] = schemes.schemes
     if tags:
-        document["tags"] = [dict(tag) for tag in tags]
+        named: dict[str, dict[str, Any]] = {}
+        for tag in tags:  # a tag named twice is listed once, as first given
+            named.setdefault(str(tag.get("name")), dict(tag))
+        document["tags"] = list(named.values())
     contributors = app.registry.openapi_contributors
     for operation in operations if contributors else ():
         rendered = paths[operation.path][operation.method.lower()]
