@@ -14,6 +14,8 @@ FEATURES = (
     "carafe.forms",
     "carafe.background",
     "carafe.security",
+    "carafe.pagination",
+    "carafe.envelopes",
     "carafe.sse",
     "carafe.pubsub",
     "carafe.openapi",
@@ -109,7 +111,9 @@ def test_the_core_request_path_names_no_feature() -> None:
         # The one place the shipped features are listed: builtin_extensions().
         "carafe.extensions": [
             "carafe.background",
+            "carafe.envelopes",
             "carafe.forms",
+            "carafe.pagination",
             "carafe.ratelimit",
             "carafe.security",
             "carafe.web.sessions",

@@ -836,3 +836,84 @@ def test_a_source_registered_by_an_extension_is_left_out() -> None:
 
     operation = document_of(app)["paths"]["/packed"]["post"]
     assert "requestBody" not in operation and "parameters" not in operation
+
+
+# --- Responses and tags shared by routers and the app ---------------------------------
+
+
+class ConduitErrors(msgspec.Struct):
+    errors: dict[str, list[str]]
+
+
+def test_responses_declared_once_for_an_app_and_its_routers() -> None:
+    app = Carafe(responses={422: {"model": ConduitErrors}, 500: {"description": "Oops"}})
+    api = Router(prefix="/api", responses={404: {"description": "Not found"}})
+    inner = Router(prefix="/items", responses={404: {"description": "No such item"}})
+    guard = APIKeyHeader(name="X-Key")
+
+    @inner.get("/{item_id}", responses={500: {"description": "Storage down"}})
+    def read_item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @api.get("/ping")
+    def ping() -> str:
+        return "pong"
+
+    @api.post("/secret", responses={401: {"description": "Bad key"}})
+    def secret(key: Annotated[str, Depends(guard)]) -> str:
+        return key
+
+    api.include(inner)
+    app.include(api)
+    paths = document_of(app)["paths"]
+    item = paths["/api/items/{item_id}"]["get"]["responses"]
+    assert item["404"]["description"] == "No such item"  # the nearest router wins
+    assert item["500"]["description"] == "Storage down"  # the route's own entry wins
+    assert item["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ConduitErrors"
+    }
+    ping_responses = paths["/api/ping"]["get"]["responses"]
+    assert ping_responses["404"]["description"] == "Not found"
+    assert ping_responses["500"]["description"] == "Oops"
+    assert "422" not in ping_responses  # it reads no input: it cannot answer 422
+    assert paths["/api/secret"]["post"]["responses"]["401"]["description"] == "Bad key"
+    with TestClient(app) as client:
+        assert client.get("/api/items/x").status_code == 422
+
+
+def test_a_shared_401_replaces_carafes_on_secured_routes_only() -> None:
+    app = Carafe(responses={401: {"description": "Log in first", "model": ConduitErrors}})
+    guard = APIKeyHeader(name="X-Key")
+
+    @app.get("/open")
+    def open_route() -> str:
+        return "open"
+
+    @app.get("/closed")
+    def closed(key: Annotated[str, Depends(guard)]) -> str:
+        return key
+
+    paths = document_of(app)["paths"]
+    assert "401" not in paths["/open"]["get"]["responses"]
+    assert paths["/closed"]["get"]["responses"]["401"]["description"] == "Log in first"
+
+
+def test_nested_router_tags_are_listed_once() -> None:
+    app = Carafe()
+    api = Router(prefix="/api", tags=["api"])
+    articles = Router(prefix="/articles", tags=["api", "articles", "articles"])
+
+    @articles.get("", tags=["articles", "feed", "feed"])
+    def feed() -> list[str]:
+        return []
+
+    api.include(articles)
+    app.include(api)
+    operation = document_of(app)["paths"]["/api/articles"]["get"]
+    assert operation["tags"] == ["api", "articles", "feed"]
+
+
+def test_document_tags_are_listed_once_by_name() -> None:
+    tags = [{"name": "api", "description": "The API"}, {"name": "x"}, {"name": "api"}]
+    app = Carafe(docs=DocsConfig(tags=tags))
+    assert document_of(app)["tags"] == [{"name": "api", "description": "The API"}, {"name": "x"}]

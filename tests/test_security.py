@@ -120,6 +120,51 @@ def test_http_bearer() -> None:
     assert credentials.credentials == "x"
 
 
+def test_http_bearer_with_another_scheme_word() -> None:
+    token = HTTPBearer(scheme="Token", bearer_format="JWT")
+    with client_for(token) as client:
+        ok = client.get("/0", headers={"Authorization": "token abc.def"})
+        assert ok.json() == {"value": {"scheme": "token", "credentials": "abc.def"}}
+        for header in ("Bearer abc", "Token", "Tokenabc"):
+            refused = client.get("/0", headers={"Authorization": header})
+            assert refused.status_code == 401
+            assert refused.headers["www-authenticate"] == "Token"
+        assert client.get("/0").status_code == 401
+    assert token.openapi() == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "Send `Authorization: Token <credentials>` (JWT).",
+    }
+    described = HTTPBearer(scheme="Token", description="A JWT from POST /users/login")
+    assert described.openapi()["description"] == "A JWT from POST /users/login"
+    assert HTTPBearer(scheme="bearer").openapi() == {"type": "http", "scheme": "bearer"}
+    for word in ("", "Two words", "Tök"):
+        with pytest.raises(ValueError, match="must be one word"):
+            HTTPBearer(scheme=word)
+
+
+def test_optional_auth_is_documented_as_optional() -> None:
+    app = Carafe()
+    maybe = HTTPBearer(scheme="Token", auto_error=False, scheme_name="Token")
+
+    @app.get("/articles")
+    async def articles(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(maybe)],
+    ) -> dict[str, str | None]:
+        return {"reader": credentials.credentials if credentials else None}
+
+    with TestClient(app) as client:
+        assert client.get("/articles").json() == {"reader": None}
+        signed_in = client.get("/articles", headers={"Authorization": "Token jwt"})
+        assert signed_in.json() == {"reader": "jwt"}
+        document = client.get("/openapi.json").json()
+    operation = document["paths"]["/articles"]["get"]
+    assert operation["security"] == [{"Token": []}, {}]
+    assert "401" not in operation["responses"]
+    assert document["components"]["securitySchemes"]["Token"]["type"] == "apiKey"
+
+
 # --- API keys -------------------------------------------------------------------------
 
 

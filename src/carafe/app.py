@@ -116,6 +116,7 @@ class Carafe(Router):
             ``/docs`` and ``/redoc``; ``None`` serves none of them.
         extensions: Features to install besides the built-in ones (see
             ``carafe.extensions``); ``app.extend(extension)`` adds one later.
+        responses: OpenAPI responses for every route, as ``Router(responses=...)``.
 
     ::
 
@@ -143,9 +144,10 @@ class Carafe(Router):
         background_timeout: float = 30.0,
         docs: DocsConfig | bool | None = True,
         extensions: Sequence[Extension] = (),
+        responses: dict[int | str, dict[str, Any]] | None = None,
     ) -> None:
         self._compiled: list[CompiledRoute] | None = None
-        super().__init__(dependencies=dependencies)
+        super().__init__(dependencies=dependencies, responses=responses)
         self.title = title
         self.version = version
         self.description = description

@@ -214,7 +214,9 @@ def builtin_extensions() -> list[Extension]:
     """The features Carafe ships that every app has: installed when an app is created."""
     from carafe._pydantic_plugin import PydanticExtension
     from carafe.background import BackgroundExtension
+    from carafe.envelopes import EnvelopeExtension
     from carafe.forms import FormsExtension
+    from carafe.pagination import PaginationExtension
     from carafe.ratelimit import RateLimitsExtension
     from carafe.security import SecurityExtension
     from carafe.web.sessions import SessionsExtension
@@ -227,5 +229,7 @@ def builtin_extensions() -> list[Extension]:
         SessionsExtension(),
         SecurityExtension(),
         RateLimitsExtension(),
+        PaginationExtension(),
         PydanticExtension(),
+        EnvelopeExtension(),  # after pydantic's: asked first, pydantic takes Annotated too
     ]

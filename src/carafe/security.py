@@ -246,8 +246,16 @@ class HTTPBasic(SecurityBase):
 class HTTPBearer(SecurityBase):
     """An ``Authorization: Bearer <token>`` header; returns ``HTTPAuthorizationCredentials``.
 
+    ``scheme`` takes another word for APIs that use one, e.g. ``HTTPBearer(scheme="Token")``
+    for ``Authorization: Token <jwt>`` (the word is matched without regard to case).
+    OpenAPI's ``http`` type only names schemes of the IANA registry, where ``Token`` is
+    not, and Swagger UI sends ``Bearer`` for it; so any other word is documented as an
+    ``apiKey`` in the ``Authorization`` header, described as ``<scheme> <credentials>``
+    (what the client must paste into Swagger UI's "Authorize" dialog).
+
     Args:
         bearer_format: A hint for the docs, e.g. ``"JWT"``.
+        scheme: The word before the credentials (default ``"Bearer"``).
         scheme_name: See ``SecurityBase``.
         description: See ``SecurityBase``.
         auto_error: See ``SecurityBase``.
@@ -257,14 +265,28 @@ class HTTPBearer(SecurityBase):
         self,
         *,
         bearer_format: str | None = None,
+        scheme: str = "Bearer",
         scheme_name: str | None = None,
         description: str | None = None,
         auto_error: bool = True,
     ) -> None:
+        if not scheme or not scheme.isascii() or not scheme.replace("-", "").isalnum():
+            raise ValueError(f"HTTPBearer(scheme={scheme!r}) must be one word, like 'Token'")
         super().__init__(scheme_name=scheme_name, description=description, auto_error=auto_error)
         self.bearer_format = bearer_format
+        self.scheme = scheme
+        self._word = scheme.lower()
+        self.challenge = scheme
 
     def _scheme(self) -> dict[str, Any]:
+        if self._word != "bearer":
+            what = f" ({self.bearer_format})" if self.bearer_format else ""
+            return {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": f"Send `Authorization: {self.scheme} <credentials>`{what}.",
+            }
         scheme = {"type": "http", "scheme": "bearer"}
         if self.bearer_format:
             scheme["bearerFormat"] = self.bearer_format
@@ -273,7 +295,7 @@ class HTTPBearer(SecurityBase):
     async def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:
         value = request.headers.get("authorization")
         parts = _split_authorization(request)
-        if value is None or parts is None or parts[0] != "bearer" or not parts[1]:
+        if value is None or parts is None or parts[0] != self._word or not parts[1]:
             self._unauthorized()
             return None
         return HTTPAuthorizationCredentials(value.strip().split(" ", 1)[0], parts[1])

@@ -92,7 +92,8 @@ def _key(tp: Any, mode: Mode) -> Any:
 class Components:
     """Collects types, then writes their schemas and the shared components in one go."""
 
-    def __init__(self) -> None:
+    def __init__(self, plugins: codecs.Plugins = None) -> None:
+        self.plugins = plugins  # the app's codec plugins (default: pydantic's)
         self._types: dict[Any, tuple[Any, Mode]] = {}
         self._schemas: dict[Any, dict[str, Any]] = {}
         self._owners: dict[str, Any] = {}  # component name -> the class it describes
@@ -120,7 +121,7 @@ class Components:
             if upload is not None:
                 self._schemas[key] = upload
                 continue
-            plugin = codecs._plugin_for(tp)
+            plugin = codecs._plugin_for(tp, self.plugins)
             if plugin is not None and hasattr(plugin, "json_schema"):
                 self._from_plugin(key, tp, mode, plugin)
             else:

@@ -41,6 +41,9 @@ OPENAPI_VERSION = "3.1.0"
 _SIMPLE_SOURCES = ("path", "query", "header", "cookie")
 _FORM_SOURCES = ("form", "file")
 _NO_CONTENT = frozenset({204, 205, 304})
+# Errors Carafe documents itself where a route can answer them; an app's or router's
+# entry for one of them replaces Carafe's there and is not added anywhere else.
+_AUTOMATIC = frozenset({"400", "401", "422"})
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -115,7 +118,7 @@ def build_openapi(
     Raises:
         ConfigurationError: The app's routes are set up wrongly (as at startup).
     """
-    components = Components()
+    components = Components(app.registry.codecs)
     operations = [
         _Operation(compiled, method)
         for compiled in app.compile()
@@ -148,7 +151,10 @@ def build_openapi(
     if schemes.schemes:
         document["components"]["securitySchemes"] = schemes.schemes
     if tags:
-        document["tags"] = [dict(tag) for tag in tags]
+        named: dict[str, dict[str, Any]] = {}
+        for tag in tags:  # a tag named twice is listed once, as first given
+            named.setdefault(str(tag.get("name")), dict(tag))
+        document["tags"] = list(named.values())
     contributors = app.registry.openapi_contributors
     for operation in operations if contributors else ():
         rendered = paths[operation.path][operation.method.lower()]
@@ -213,7 +219,7 @@ class _Operation:
             components.add(info.annotation, "validation")
         if self.annotation is not None:
             components.add(self.annotation)
-        for spec in self.route.responses.values():
+        for spec in (*self.route.shared_responses.values(), *self.route.responses.values()):
             if spec.get("model") is not None:
                 components.add(spec["model"])
 
@@ -338,26 +344,40 @@ class _Operation:
         if content is not None and status not in _NO_CONTENT:
             success["content"] = content
         responses: dict[str, Any] = {str(status): success}
+        automatic = self._automatic_responses(security)
+        for key, spec in self.route.shared_responses.items():
+            if str(key) in _AUTOMATIC and str(key) not in automatic:
+                continue  # e.g. the app's 422 shape on a route that reads no input
+            responses[str(key)] = _merge_response(
+                responses.get(str(key)), key, dict(spec), components
+            )
         for key, spec in self.route.responses.items():
             responses[str(key)] = _merge_response(
                 responses.get(str(key)), key, dict(spec), components
             )
-        if (self.body or self.form) and "400" not in responses:
-            responses["400"] = {
+        for key, response in automatic.items():
+            responses.setdefault(key, response)
+        return dict(sorted(responses.items()))
+
+    def _automatic_responses(self, security: list[dict[str, list[str]]]) -> dict[str, Any]:
+        """The errors this operation can answer whatever its handler does."""
+        automatic: dict[str, Any] = {}
+        if self.body or self.form:
+            automatic["400"] = {
                 "description": "The body could not be read (malformed JSON or form data)",
                 "content": _problem_content("Problem"),
             }
-        if self.plan.params and "422" not in responses:
-            responses["422"] = {
+        if self.plan.params:
+            automatic["422"] = {
                 "description": "The request's parameters or body were not valid",
                 "content": _problem_content("ValidationProblem"),
             }
-        if security and {} not in security and "401" not in responses:
-            responses["401"] = {
+        if security and {} not in security:
+            automatic["401"] = {
                 "description": "Not authenticated",
                 "content": _problem_content("Problem"),
             }
-        return dict(sorted(responses.items()))
+        return automatic
 
     def _security(self, schemes: _SecuritySchemes) -> list[dict[str, list[str]]]:
         from carafe.security import security_of

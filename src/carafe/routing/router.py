@@ -91,6 +91,9 @@ class Route:
     include_in_schema: bool = True
     responses: dict[int | str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     operation_id: str | None = None
+    # The responses declared by the routers (and the app) above the route, merged by
+    # walk(), the nearest router's winning; the route's own ``responses`` win over them.
+    shared_responses: dict[int | str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     # The parameters (annotations resolved) the plan reads instead of the handler's own
     # signature: for handlers Carafe builds itself, as class-based views do.
     signature: inspect.Signature | None = None
@@ -137,6 +140,12 @@ class Router:
         dependencies: ``Depends(...)`` run before every handler in the router.
         limits: Bounds for every route in the router; a route's own limits win.
         name: Prefixes route names: ``Router(name="admin")`` makes ``admin.index``.
+        responses: OpenAPI responses by status for every route in the router, e.g.
+            ``{404: {"description": "Not found"}}``, taking the same entries as a route's
+            ``responses=``; a route's own entries, then the nearest router's, win. A
+            400, 401 or 422 entry describes the error Carafe documents itself (an
+            unreadable body, a missing credential, a validation error) and is listed
+            only on the routes that can answer it.
     """
 
     def __init__(
@@ -147,14 +156,16 @@ class Router:
         dependencies: Sequence[Dependency] = (),
         limits: Limits | None = None,
         name: str | None = None,
+        responses: dict[int | str, dict[str, Any]] | None = None,
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ConfigurationError(f"Prefix {prefix!r} must start with '/' and not end with '/'")
         self.prefix = prefix
-        self.tags = tuple(tags)
+        self.tags = tuple(dict.fromkeys(tags))
         self.dependencies = tuple(dependencies)
         self.limits = limits
         self.name = name
+        self.responses: dict[int | str, dict[str, Any]] = dict(responses or {})
         self.routes: list[Route] = []
         self.mounts: list[Mount] = []
         self.websocket_routes: list[WebSocketRoute] = []
@@ -193,7 +204,7 @@ class Router:
             response_model=options.get("response_model"),
             dependencies=tuple(options.get("dependencies", ())),
             limits=options.get("limits"),
-            tags=tuple(options.get("tags", ())),
+            tags=tuple(dict.fromkeys(options.get("tags", ()))),
             summary=options.get("summary"),
             description=options.get("description"),
             deprecated=options.get("deprecated", False),
@@ -328,6 +339,7 @@ class Router:
         limits: Limits | None = None,
         name_prefix: str = "",
         seen: tuple[Router, ...] = (),
+        responses: dict[int | str, dict[str, Any]] | None = None,
     ) -> Iterator[Route | WebSocketRoute | Mount]:
         """Every route and mount below this router, with prefixes and options merged."""
         if self in seen:
@@ -340,6 +352,8 @@ class Router:
             limits = self.limits if limits is None else self.limits.over(limits)
         if self.name:
             name_prefix = f"{name_prefix}{self.name}."
+        if self.responses:
+            responses = {**(responses or {}), **self.responses}
         for route in self.routes:
             merged = dataclasses.replace(
                 route,
@@ -348,6 +362,7 @@ class Router:
                 tags=tags + tuple(t for t in route.tags if t not in tags),
                 dependencies=dependencies + route.dependencies,
                 limits=_merge_limits(route.limits, limits),
+                shared_responses=dict(responses or {}),
             )
             yield merged
         for ws_route in self.websocket_routes:
@@ -361,7 +376,13 @@ class Router:
             yield dataclasses.replace(mount, prefix=join_paths(prefix, mount.prefix))
         for child, child_prefix in self.children:
             yield from child.walk(
-                join_paths(prefix, child_prefix), tags, dependencies, limits, name_prefix, seen
+                join_paths(prefix, child_prefix),
+                tags,
+                dependencies,
+                limits,
+                name_prefix,
+                seen,
+                responses,
             )
 
 
