@@ -168,7 +168,12 @@ def test_the_site_has_every_page(site: Path) -> None:
         for path in (ROOT / "docs").rglob("*.md")
     }
     assert sources <= built
-    assert {"index.html", "reference/index.html"} <= built
+    assert {
+        "index.html",
+        "tutorial.html",
+        "coming-from-flask.html",
+        "reference/index.html",
+    } <= built
 
 
 def test_every_link_and_anchor_resolves(site: Path, pages: dict[Path, Page]) -> None:
@@ -217,7 +222,7 @@ def test_the_reference_renders_every_identifier(site: Path, pages: dict[Path, Pa
 def test_the_search_index_is_inlined_for_file_urls(site: Path) -> None:
     script = (site / "search" / "search_index.js").read_text(encoding="utf-8")
     assert script.startswith("var __index = {")
-    assert '"location":"dependencies.html' in script
+    assert '"location":"coming-from-fastapi.html' in script
     assert '"location":"reference/app.html#carafe.Carafe"' in script
 
 
