@@ -33,7 +33,9 @@ __all__ = ["CONTEXT_KEY", "RAISE_KEY", "RequestContext", "Slot", "context_of"]
 T = TypeVar("T")
 
 CONTEXT_KEY = "carafe.context"
+"""The scope key that holds the request's `RequestContext`."""
 RAISE_KEY = "carafe.raise_server_exceptions"
+"""Set in the scope by the test clients: an unhandled error is raised, not answered 500."""
 
 ResponseHook = Callable[["Message"], Awaitable[None]]
 Cleanup = Callable[[], Awaitable[None]]

@@ -64,6 +64,7 @@ Extractor = Callable[["Request"], Any]
 BodyBuilder = Callable[[list["ParamInfo"]], Callable[["Request"], Awaitable[Any]]]
 AfterResponse = Callable[["Carafe", "RequestContext"], None]
 OpenAPIContributor = Callable[[dict[str, Any], "CompiledRoute", dict[str, Any]], None]
+"""``contributor(operation, route, document)``: edits an operation as it is built."""
 
 
 class Extension(Protocol):

@@ -83,10 +83,14 @@ class Param:
 
 
 class Path(Param):
+    """A segment of the route's path: ``{item_id}`` in ``/items/{item_id}``."""
+
     source = "path"
 
 
 class Query(Param):
+    """A query-string parameter: ``q`` in ``/items?q=shoes``."""
+
     source = "query"
 
 
@@ -121,6 +125,8 @@ class Header(Param):
 
 
 class Cookie(Param):
+    """A request cookie, by the parameter's name (or ``alias``)."""
+
     source = "cookie"
 
 

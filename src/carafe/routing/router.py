@@ -233,21 +233,27 @@ class Router:
         return self.route(path, ("GET",), **options)
 
     def post(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a POST handler."""
         return self.route(path, ("POST",), **options)
 
     def put(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a PUT handler."""
         return self.route(path, ("PUT",), **options)
 
     def patch(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a PATCH handler."""
         return self.route(path, ("PATCH",), **options)
 
     def delete(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a DELETE handler."""
         return self.route(path, ("DELETE",), **options)
 
     def head(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a HEAD handler (a GET handler answers HEAD already)."""
         return self.route(path, ("HEAD",), **options)
 
     def options(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register an OPTIONS handler, in place of the automatic 204 with ``Allow``."""
         return self.route(path, ("OPTIONS",), **options)
 
     def view(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[V], V]:

@@ -1,0 +1,248 @@
+"""The documentation site (mkdocs.yml) builds, covers the public API, and works offline.
+
+``mkdocs build --strict`` (also run by scripts/test) fails on a page missing from the
+nav, a link to a page that does not exist or a docstring mkdocstrings cannot read. These
+tests add what strict mode does not check: every public name has a docstring and a place
+in the API reference, every link and anchor of the built HTML resolves, nothing is loaded
+from another host, and search answers from ``file://``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import griffe
+import pytest
+
+import carafe
+from tests.browser import Browser
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "docs" / "reference"
+
+# The modules whose names are public beyond ``carafe`` itself; each has a reference page.
+PUBLIC_MODULES = [
+    "carafe",
+    "carafe.context",
+    "carafe.extensions",
+    "carafe.middleware",
+    "carafe.security",
+    "carafe.testing",
+    "carafe.web.csrf",
+    "carafe.web.flash",
+    "carafe.web.form_binding",
+    "carafe.web.sessions",
+    "carafe.web.templating",
+]
+
+
+def public_names() -> list[tuple[str, str]]:
+    """(module, name) for every name in a public module's ``__all__``."""
+    return [
+        (module, name)
+        for module in PUBLIC_MODULES
+        for name in importlib.import_module(module).__all__
+    ]
+
+
+# --- Docstrings and the reference pages ------------------------------------------------
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    """Read as mkdocstrings reads them (griffe, from the source), so constants count too."""
+    package = griffe.load("carafe", search_paths=[str(ROOT / "src")], resolve_aliases=True)
+    names = public_names()
+    assert len(names) > 60  # carafe.__all__ alone has 53
+    missing = []
+    for module, name in [*((module, None) for module in PUBLIC_MODULES), *names]:
+        found = package if module == "carafe" else package[module.removeprefix("carafe.")]
+        value = found if name is None else found[name]
+        docstring = value.final_target.docstring if value.is_alias else value.docstring
+        if docstring is None or not docstring.value.strip():
+            missing.append(module if name is None else f"{module}.{name}")
+    assert missing == []
+
+
+IDENTIFIER = re.compile(r"^::: ([\w.]+)\s*$", re.MULTILINE)
+
+
+def reference_identifiers() -> dict[str, str]:
+    """Every ``::: carafe.x`` of the reference pages, with its page."""
+    return {
+        identifier: page.name
+        for page in sorted(REFERENCE.glob("*.md"))
+        for identifier in IDENTIFIER.findall(page.read_text(encoding="utf-8"))
+    }
+
+
+def _resolve(dotted: str) -> object:
+    """The object ``carafe.web.sessions.Session`` names (a module, or a module's member)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            value: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attribute in parts[cut:]:
+            value = getattr(value, attribute)
+        return value
+    raise LookupError(dotted)
+
+
+def test_the_reference_covers_every_public_name() -> None:
+    """A name is covered when a page shows it, or shows the module whose ``__all__`` has it
+    (``carafe.Templates`` is on the page of ``carafe.web.templating``)."""
+    covered: set[int] = set()
+    for identifier in reference_identifiers():
+        value = _resolve(identifier)
+        covered.add(id(value))
+        if identifier != "carafe" and isinstance(value, type(carafe)):
+            covered.update(id(getattr(value, name)) for name in value.__all__)
+    modules = [module for module in PUBLIC_MODULES if module != "carafe"]
+    assert [module for module in modules if id(_resolve(module)) not in covered] == []
+    assert [
+        f"{module}.{name}"
+        for module, name in public_names()
+        if id(getattr(importlib.import_module(module), name)) not in covered
+    ] == []
+
+
+# --- The built site --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built as scripts/test builds it."""
+    folder = tmp_path_factory.mktemp("site")
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", folder],
+        cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    return folder
+
+
+class Page(HTMLParser):
+    """The ids of one HTML page, and the addresses it links to or loads."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[str] = []  # <a href>: may go anywhere
+        self.loads: list[str] = []  # <script src>, <link href>, <img src>: must be local
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {key: value for key, value in attrs if value is not None}
+        if "id" in values:
+            self.ids.add(values["id"])
+        if tag == "a" and "href" in values:
+            self.links.append(values["href"])
+        for key in ("src", "href"):
+            if tag in ("script", "link", "img", "source", "iframe") and key in values:
+                self.loads.append(values[key])
+
+
+@pytest.fixture(scope="module")
+def pages(site: Path) -> dict[Path, Page]:
+    return {path: Page(path.read_text(encoding="utf-8")) for path in site.rglob("*.html")}
+
+
+def test_the_site_has_every_page(site: Path) -> None:
+    built = {path.relative_to(site).as_posix() for path in site.rglob("*.html")}
+    sources = {
+        path.relative_to(ROOT / "docs").with_suffix(".html").as_posix()
+        for path in (ROOT / "docs").rglob("*.md")
+    }
+    assert sources <= built
+    assert {
+        "index.html",
+        "tutorial.html",
+        "coming-from-flask.html",
+        "reference/index.html",
+    } <= built
+
+
+def test_every_link_and_anchor_resolves(site: Path, pages: dict[Path, Page]) -> None:
+    assert len(pages) > 20
+    broken = []
+    for path, page in pages.items():
+        if path.name == "404.html":
+            continue  # served by a web server at any address: its links are absolute
+        for address in [*page.links, *page.loads]:
+            parts = urlsplit(address)
+            if parts.scheme or parts.netloc or address.startswith("mailto:"):
+                continue
+            target = (path.parent / unquote(parts.path)).resolve() if parts.path else path
+            if target.is_dir():
+                target = target / "index.html"
+            where = f"{path.relative_to(site)}: {address}"
+            if not target.is_file():
+                broken.append(where)
+            elif parts.fragment and target.suffix == ".html":
+                anchors = pages[target].ids if target in pages else set()
+                if unquote(parts.fragment) not in anchors:
+                    broken.append(where)
+    assert broken == []
+
+
+def test_nothing_is_loaded_from_another_host(pages: dict[Path, Page]) -> None:
+    """No font CDN, no script CDN: the folder works on a closed network and from file://."""
+    foreign = sorted(
+        {address for page in pages.values() for address in page.loads if urlsplit(address).netloc}
+    )
+    assert foreign == []
+
+
+def test_the_reference_renders_every_identifier(site: Path, pages: dict[Path, Page]) -> None:
+    """A name mkdocstrings could not find would leave its page without the anchor."""
+    missing = [
+        f"{page}: {identifier}"
+        for identifier, page in reference_identifiers().items()
+        if identifier not in pages[site / "reference" / page.replace(".md", ".html")].ids
+    ]
+    assert missing == []
+    app = pages[site / "reference" / "app.html"]
+    assert {"carafe.Carafe", "carafe.Carafe.get", "carafe.Router"} <= app.ids
+
+
+def test_the_search_index_is_inlined_for_file_urls(site: Path) -> None:
+    script = (site / "search" / "search_index.js").read_text(encoding="utf-8")
+    assert script.startswith("var __index = {")
+    assert '"location":"coming-from-fastapi.html' in script
+    assert '"location":"reference/app.html#carafe.Carafe"' in script
+
+
+@pytest.fixture
+def browser(chromium: str, tmp_path: Path) -> Iterator[Browser]:
+    with Browser(chromium, tmp_path / "profile") as opened:
+        yield opened
+
+
+@pytest.mark.slow
+def test_search_answers_from_a_file_url(site: Path, browser: Browser) -> None:
+    """Opened from the disk, no server: ``?q=`` opens the search, which finds the page."""
+    browser.open((site / "reference" / "app.html").as_uri() + "?q=TestClient")
+    expression = (
+        "Array.from(document.querySelectorAll('.md-search-result__item a'))"
+        ".map(a => a.getAttribute('href'))"
+    )
+    found: list[str] = []
+    deadline = time.monotonic() + 20  # a bound on waiting, not an assertion on speed
+    while not found and time.monotonic() < deadline:
+        found = browser.evaluate(expression)
+        time.sleep(0.1)
+    assert any("testing.html" in href for href in found), found
