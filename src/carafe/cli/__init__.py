@@ -5,6 +5,8 @@
                    [--log-level LEVEL] [--graceful-timeout SECONDS] [--root-path PATH]
     carafe routes APP [--factory]
     carafe openapi APP [--factory] [--indent N] [--output FILE]
+    carafe shell [APP] [--factory] [--plain]
+    carafe --app APP NAME ...     an app's own command (``app.cli``; carafe.cli.commands)
 
 APP is ``module:attribute`` (``examples.demo:app``), an app factory ``module:create_app``
 (a plain function is called with no arguments), or a call with literal arguments
@@ -33,6 +35,7 @@ from carafe import _servers
 from carafe.app import Carafe
 from carafe.cli._serve import APP_ENV, DEBUG_ENV, Serving, serve
 from carafe.cli._target import TargetError, _article, load_target, parse_target
+from carafe.cli.commands import CarafeGroup, app_option
 from carafe.exceptions import ConfigurationError
 from carafe.routing.router import Route, WebSocketRoute
 
@@ -61,10 +64,11 @@ def _load_carafe(target: str, factory: bool) -> Carafe:
     return app
 
 
-@click.group()
+@click.group(cls=CarafeGroup)
 @click.version_option(package_name="carafe")
+@app_option
 def main() -> None:
-    """Carafe: serve and inspect Carafe apps."""
+    """Carafe: serve and inspect Carafe apps, and run an app's own commands (--app)."""
 
 
 @main.command()
@@ -192,6 +196,14 @@ def openapi(app: str, factory: bool, indent: int, output: str | None) -> None:
     else:
         click.echo(text)
 
+
+def _add_commands() -> None:
+    from carafe.cli._shell import shell
+
+    main.add_command(shell)
+
+
+_add_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -11,12 +11,14 @@ sees the request first and the response last.
 
 from carafe.middleware.cors import CORSMiddleware
 from carafe.middleware.gzip import GZipMiddleware
+from carafe.middleware.requestlog import RequestLogMiddleware
 from carafe.middleware.security_headers import SecurityHeadersMiddleware
 from carafe.middleware.trustedhost import TrustedHostMiddleware
 
 __all__ = [
     "CORSMiddleware",
     "GZipMiddleware",
+    "RequestLogMiddleware",
     "SecurityHeadersMiddleware",
     "TrustedHostMiddleware",
 ]
