@@ -21,6 +21,7 @@ a request); both formatters show it. In your own ``dictConfig``::
 from __future__ import annotations
 
 import contextvars
+import importlib
 import json
 import logging
 import logging.config
@@ -49,7 +50,8 @@ _SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "_granian", "gr
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "carafe.request_id", default=None
 )
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Not copied into a JSON line: the record's own attributes, uvicorn's coloured twin.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 def current_request_id() -> str | None:
@@ -89,9 +91,11 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                line[key] = value
+        line.update(
+            (key, value)
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD and not key.startswith("_")
+        )
         if record.exc_info:
             line["exc_info"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str, ensure_ascii=False)
@@ -173,8 +177,7 @@ def logging_config(
                 "filters": ["request_id"],
             }
         },
-        "loggers": {
-name: dict(logger) for name in ("carafe", *_SERVER_LOGGERS)},
+        "loggers": {name: dict(logger) for name in ("carafe", *_SERVER_LOGGERS)},
     }
 
 
@@ -221,7 +224,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 def _yaml(text: str) -> Any:
     try:
-        import yaml
+        yaml = importlib.import_module("yaml")  # PyYAML: optional, no stubs needed
     except ImportError:
         raise ConfigurationError("a YAML log config needs PyYAML: pip install pyyaml") from None
     return yaml.safe_load(text)

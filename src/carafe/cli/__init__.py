@@ -2,7 +2,8 @@
 
     carafe run APP [--host H] [--port P] [--reload/--no-reload] [--workers N]
                    [--server uvicorn|granian] [--factory] [--debug] [--access-log]
-                   [--log-level LEVEL] [--graceful-timeout SECONDS] [--root-path PATH]
+                   [--log-level LEVEL] [--log-format text|json] [--log-config PATH]
+                   [--graceful-timeout SECONDS] [--root-path PATH]
     carafe routes APP [--factory]
     carafe openapi APP [--factory] [--indent N] [--output FILE]
     carafe shell [APP] [--factory] [--plain]
@@ -33,10 +34,12 @@ import click
 
 from carafe import _servers
 from carafe.app import Carafe
+from carafe.cli._logging import logs
 from carafe.cli._serve import APP_ENV, DEBUG_ENV, Serving, serve
 from carafe.cli._target import TargetError, _article, load_target, parse_target
 from carafe.cli.commands import CarafeGroup, app_option
 from carafe.exceptions import ConfigurationError
+from carafe.logs import FORMATS
 from carafe.routing.router import Route, WebSocketRoute
 
 __all__ = ["load_app", "main"]
@@ -102,6 +105,18 @@ def main() -> None:
     help="The server's log level (default: warning; info with --access-log or --debug).",
 )
 @click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    help="Carafe's request log with request ids instead of the server's access log, as "
+    "readable lines (text; coloured on a terminal) or JSON lines (default: text with --debug).",
+)
+@click.option(
+    "--log-config",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="A logging dictConfig (.json, .toml, .yaml) for the server and the app.",
+)
+@click.option(
     "--graceful-timeout",
     default=10,
     show_default=True,
@@ -135,8 +150,7 @@ def run(app: str, reload: bool | None, factory: bool, **options: Any) -> None:
         reload = debug and options["workers"] == 1
     if reload and options["workers"] > 1:
         raise click.UsageError("--reload and --workers cannot be combined")
-    if options["log_level"] is None:
-        options["log_level"] = "info" if options["access_log"] or debug else "warning"
+    logs(options)
     application = load_app(app, factory=factory)  # fail here, in one line, not per worker
     call = factory and parse_target(app).call is None
     serving = Serving(target=app + "()" if call else app, shown=app, reload=reload, **options)

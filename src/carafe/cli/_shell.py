@@ -56,9 +56,8 @@ def shell(ctx: click.Context, app: str | None, factory: bool, plain: bool) -> No
             f"In the namespace: {', '.join(sorted(names))}"
         )
         if not plain and importlib.util.find_spec("IPython") is not None:  # pragma: no cover
-            import IPython
-
-            IPython.start_ipython(argv=["--no-banner"], user_ns=names, display_banner=False)
+            ipython = importlib.import_module("IPython")
+            ipython.start_ipython(argv=["--no-banner"], user_ns=names, display_banner=False)
         else:
             code.interact(banner=banner, local=names, exitmsg="")
     finally:

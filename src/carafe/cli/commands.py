@@ -29,7 +29,7 @@ import contextlib
 import functools
 import inspect
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -66,10 +66,8 @@ class AppCommands(click.Group):
         self, *args: Any, **kwargs: Any
     ) -> Callable[[Callable[..., Any]], AppCommands]:
         kwargs.setdefault("cls", AppCommands)
-        group: Callable[[Callable[..., Any]], AppCommands] = click.Group.group(
-            self, *args, app=self.app, **kwargs
-        )
-        return group
+        group = click.Group.group(self, *args, app=self.app, **kwargs)
+        return cast("Callable[[Callable[..., Any]], AppCommands]", group)
 
 
 def _runner(app: Carafe, fn: Callable[..., Any], with_app: bool) -> Callable[..., Any]:
@@ -148,7 +146,8 @@ def given_app(ctx: click.Context) -> Carafe | None:
     except TargetError as exc:
         raise click.ClickException(f"--app {value}: {exc}") from None
     if not isinstance(app, Carafe):
-        raise click.ClickException(f"--app {value} is {_article(type(app).__name__)}, not a Carafe app")
+        what = _article(type(app).__name__)
+        raise click.ClickException(f"--app {value} is {what}, not a Carafe app")
     root.meta[_APP_KEY] = app
     return app
 

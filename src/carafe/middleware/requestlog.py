@@ -71,7 +71,7 @@ class RequestLogMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind != "http" and kind != "websocket":
+        if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         request_id = self._incoming(scope) or os.urandom(16).hex()
