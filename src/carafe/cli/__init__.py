@@ -71,7 +71,7 @@ def _load_carafe(target: str, factory: bool) -> Carafe:
 @click.version_option(package_name="carafe")
 @app_option
 def main() -> None:
-    """Carafe: serve and inspect Carafe apps, and run an app's own commands (--app)."""
+    """Carafe: serve and inspect Carafe apps. With --app, run the app's own commands too."""
 
 
 @main.command()
