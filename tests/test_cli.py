@@ -653,7 +653,7 @@ def test_help_lists_the_built_ins_when_the_app_does_not_load() -> None:
         ),
         (
             ["--app", f"{COMMANDS}:app", "nope"],
-            "Error: no command 'nope' in carafe or in the app's commands\n",
+            "Error: no command 'nope' (neither built in nor one of the app's commands)\n",
         ),
         (
             ["--app", f"{COMMANDS}:not_carafe", "x"],

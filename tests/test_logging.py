@@ -155,7 +155,7 @@ def test_one_json_line_per_request_with_route_status_and_duration(captured: Line
     with TestClient(make_app()) as client:
         client.get("/items/5?q=1")
         client.get("/nowhere")
-    access = [line for line in parsed(captured) if line["logger"] == "carafe.access"]
+    access = [line for line in parsed(captured) if line["logger"] == "carafe.requests"]
     assert [(a["method"], a["path"], a["route"], a["status"]) for a in access] == [
         ("GET", "/items/5", "/items/{item_id}", 200),
         ("GET", "/nowhere", None, 404),
@@ -181,7 +181,7 @@ def test_no_line_when_the_access_logger_is_quiet(captured: Lines) -> None:
     logging.getLogger("carafe").setLevel(logging.WARNING)
     with TestClient(make_app()) as client:
         assert "x-request-id" in client.get("/items/6").headers
-    assert [line for line in parsed(captured) if line["logger"] == "carafe.access"] == []
+    assert [line for line in parsed(captured) if line["logger"] == "carafe.requests"] == []
 
 
 def test_websockets_get_an_id_and_other_scopes_pass_through() -> None:
@@ -204,7 +204,7 @@ def test_websockets_get_an_id_and_other_scopes_pass_through() -> None:
 
 def record(**extra: Any) -> logging.LogRecord:
     made = logging.makeLogRecord(
-        {"name": "carafe.access", "levelname": "INFO", "levelno": 20, "msg": "GET / 404 1.0ms"}
+        {"name": "carafe.requests", "levelname": "INFO", "levelno": 20, "msg": "GET / 404 1.0ms"}
     )
     made.__dict__.update(extra)
     return made
@@ -312,7 +312,7 @@ def test_carafe_run_log_format_json(live_server: Any) -> None:
     startup, *rest = server.stop().splitlines()
     assert startup.startswith("Carafe serving examples.demo:app on ")
     lines = [json.loads(line) for line in rest]  # every other line is JSON
-    access = [line for line in lines if line["logger"] == "carafe.access"]
+    access = [line for line in lines if line["logger"] == "carafe.requests"]
     assert [(a["path"], a["route"], a["status"]) for a in access] == [
         ("/items/1", "/items/{item_id}", 200),
         ("/items/x", "/items/{item_id}", 422),

@@ -77,7 +77,7 @@ def _timestamp(record: logging.LogRecord) -> str:
 class JSONFormatter(logging.Formatter):
     """One JSON object per record, on one line.
 
-    ``{"time": "2026-12-03T14:03:22.123Z", "level": "INFO", "logger": "carafe.access",
+    ``{"time": "2026-12-03T14:03:22.123Z", "level": "INFO", "logger": "carafe.requests",
     "message": "GET /items/3 200 1.2ms", "request_id": "5f0c...", "method": "GET",
     "path": "/items/3", "route": "/items/{item_id}", "status": 200, "duration_ms": 1.2}``
 
@@ -134,7 +134,7 @@ class TextFormatter(logging.Formatter):
         level = self._paint(_LEVEL_COLORS.get(record.levelname, "0"), f"{record.levelname:<7}")
         message = record.getMessage()
         status = getattr(record, "status", None)
-        if isinstance(status, int) and record.name == "carafe.access":
+        if isinstance(status, int) and record.name == "carafe.requests":
             shown = self._paint(_status_color(status), str(status))
             message = message.replace(f" {status} ", f" {shown} ", 1)
         else:

@@ -80,15 +80,18 @@ def _runner(app: Carafe, fn: Callable[..., Any], with_app: bool) -> Callable[...
     def run(*args: Any, **kwargs: Any) -> Any:
         if is_async:
             return asyncio.run(_in_lifespan(app, fn, with_app, args, kwargs))
-        from carafe.testing import TestClient
+        from carafe.testing import _LoopThread
 
-        client = TestClient(app)  # the app's loop runs in a thread, fn in this one
-        with startup_errors():
-            client.__enter__()
+        loop = _LoopThread()  # the app's loop runs in a thread, fn in this one
         try:
-            return fn(*args, **kwargs)
+            with startup_errors():
+                loop.run(app.startup())
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                loop.run(app.shutdown())
         finally:
-            client.__exit__(None, None, None)
+            loop.stop()
 
     return run
 
@@ -183,5 +186,7 @@ class CarafeGroup(click.Group):
                     f"no command {name!r} (an app's own commands need --app MODULE:APP "
                     "or CARAFE_APP)"
                 )
-            raise click.ClickException(f"no command {name!r} in carafe or in the app's commands")
+            raise click.ClickException(
+                f"no command {name!r} (neither built in nor one of the app's commands)"
+            )
         return super().resolve_command(ctx, args)

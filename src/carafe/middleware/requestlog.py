@@ -13,7 +13,7 @@ otherwise 32 new random hex digits. The id is
 - ``carafe.logs.current_request_id()`` while the request is handled, in async and
   sync handlers alike, so ``carafe.logs.RequestIdFilter`` puts it on every log record.
 
-When the request is over, the ``carafe.access`` logger gets one INFO record:
+When the request is over, the ``carafe.requests`` logger gets one INFO record:
 ``GET /items/3 200 1.2ms``, with ``method``, ``path``, ``route`` (the path template,
 ``/items/{item_id}``, when a route matched), ``status`` and ``duration_ms`` as record
 attributes (``JSONFormatter`` writes them as fields). Websockets get an id, no line.
@@ -46,7 +46,7 @@ class RequestLogMiddleware:
         header: The request and response header that carries the id.
         trust_incoming: Keep a well-formed id the client (or a proxy) sent; False
             always makes a new one.
-        logger: Where the request lines go (default ``carafe.access``).
+        logger: Where the request lines go (default ``carafe.requests``).
     """
 
     def __init__(
@@ -60,7 +60,7 @@ class RequestLogMiddleware:
         self.app = app
         self.header = header.lower().encode("latin-1")
         self.trust_incoming = trust_incoming
-        self.logger = logger or logging.getLogger("carafe.access")
+        self.logger = logger or logging.getLogger("carafe.requests")
 
     def _incoming(self, scope: Scope) -> str | None:
         if self.trust_incoming:
