@@ -244,13 +244,14 @@ def test_configure_sends_carafe_lines_to_stderr_in_json(
 ) -> None:
     stream = io.StringIO()
     monkeypatch.setattr("sys.stderr", stream)
-    logger = logging.getLogger("carafe")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
+    loggers = [logging.getLogger(name) for name in logging_config()["loggers"]]
+    saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
     try:
         configure("json", level="info")
         logging.getLogger("carafe.app.x").info("hello %s", "there", extra={"user": 7})
     finally:
-        logger.handlers[:], logger.level, logger.propagate = saved
+        for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
     line = json.loads(stream.getvalue())
     assert line["message"] == "hello there"
     assert line["user"] == 7
