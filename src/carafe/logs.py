@@ -225,6 +225,6 @@ def load_config(path: str | Path) -> dict[str, Any]:
 def _yaml(text: str) -> Any:
     try:
         yaml = importlib.import_module("yaml")  # PyYAML: optional, no stubs needed
-    except ImportError:
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings PyYAML
         raise ConfigurationError("a YAML log config needs PyYAML: pip install pyyaml") from None
     return yaml.safe_load(text)
