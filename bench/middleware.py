@@ -12,6 +12,7 @@ least disturbed by other load on the machine.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,9 +26,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from carafe import Carafe
+from carafe.logs import JSONFormatter, RequestIdFilter
 from carafe.middleware import (
     CORSMiddleware,
     GZipMiddleware,
+    RequestLogMiddleware,
     SecurityHeadersMiddleware,
     TrustedHostMiddleware,
 )
@@ -42,6 +45,27 @@ def passthrough(app: Any) -> Any:
         await app(scope, receive, send)
 
     return middleware
+
+
+class FormatOnly(logging.Handler):
+    """Formats each record as a JSON line (with its request id), writes it nowhere."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JSONFormatter())
+        self.addFilter(RequestIdFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.format(record)
+
+
+def request_logger(name: str, handler: logging.Handler) -> logging.Logger:
+    """A logger at INFO with only ``handler``: the request line's cost without the I/O."""
+    logger = logging.getLogger(f"bench.{name}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(handler)
+    return logger
 
 
 def carafe_app(middleware: list[tuple[Callable[..., Any], dict[str, Any]]]) -> Any:
@@ -87,6 +111,17 @@ CASES: dict[str, tuple[list[Any], list[Any] | None, list[tuple[bytes, bytes]]]] 
         PLAIN,
     ),
     "SecurityHeaders": ([(SecurityHeadersMiddleware, {})], None, PLAIN),
+    "RequestLog, logger quiet": ([(RequestLogMiddleware, {})], None, PLAIN),
+    "RequestLog, record dropped": (
+        [(RequestLogMiddleware, {"logger": request_logger("dropped", logging.NullHandler())})],
+        None,
+        PLAIN,
+    ),
+    "RequestLog, JSON formatted": (
+        [(RequestLogMiddleware, {"logger": request_logger("json", FormatOnly())})],
+        None,
+        PLAIN,
+    ),
 }
 
 

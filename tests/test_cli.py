@@ -18,6 +18,8 @@ from click.testing import CliRunner
 from carafe import Carafe
 from carafe._stopping import Stopping
 from carafe.cli import _serve, load_app, main
+from carafe.cli._logging import LOG_FORMAT_ENV
+from carafe.middleware import RequestLogMiddleware
 from carafe.testing import TestClient
 from tests.conftest import ROOT
 
@@ -28,7 +30,7 @@ HTML = {"accept": "text/html"}
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """``carafe run`` exports CARAFE_APP and CARAFE_DEBUG: put them back after each test."""
-    for name in (_serve.APP_ENV, _serve.DEBUG_ENV):
+    for name in (_serve.APP_ENV, _serve.DEBUG_ENV, LOG_FORMAT_ENV):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
 
@@ -584,6 +586,191 @@ def test_a_stream_that_never_ends_is_cut_at_the_graceful_timeout(
 
 
 # --- The distribution -----------------------------------------------------------------
+
+
+# --- An app's own commands, the shell, logging options ------------------------------
+
+COMMANDS = "tests.apps.cli_commands"
+
+
+def test_an_app_command_with_arguments() -> None:
+    result = invoke("--app", f"{COMMANDS}:app", "greet", "tea", "--shout")
+    assert (result.exit_code, result.output) == (0, "HELLO TEA\n")
+
+
+def test_the_app_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARAFE_APP", f"{COMMANDS}:app")
+    assert invoke("greet", "tea").output == "hello tea\n"
+    assert invoke("routes", "examples.demo:app").exit_code == 0  # built-ins still win
+
+
+@pytest.mark.parametrize(
+    ("args", "output"),
+    [
+        (["seed"], "seeding, started 1\nshut down\n"),
+        (["aseed"], "async seeding, started 1\nshut down\n"),
+        (["db", "migrate"], "migrated, started 1\nshut down\n"),
+        (["ping"], "pong, started 0\n"),  # async, but not inside the lifespan
+    ],
+)
+def test_commands_inside_the_lifespan(args: list[str], output: str) -> None:
+    from tests.apps import cli_commands
+
+    cli_commands.app.state.started = 0
+    result = invoke("--app", f"{COMMANDS}:app", *args)
+    assert (result.exit_code, result.output) == (0, output)
+
+
+@pytest.mark.parametrize("command", ["work", "awork"])
+def test_a_failing_startup_is_one_line(command: str) -> None:
+    result = invoke("--app", f"{COMMANDS}:broken", command)
+    assert result.exit_code == 1
+    assert result.output == "Error: the app's startup failed: RuntimeError: no database\n"
+
+
+def test_app_commands_are_listed_in_help() -> None:
+    result = invoke("--app", f"{COMMANDS}:app", "--help")
+    assert result.exit_code == 0
+    listed = result.output.partition("Commands:")[2].split()
+    assert {"greet", "seed", "db", "run", "shell"} <= set(listed)
+    assert "Greet NAME." in result.output
+
+
+def test_help_lists_the_built_ins_when_the_app_does_not_load() -> None:
+    result = CliRunner().invoke(main, ["--app", "nowhere:app", "--help"])
+    assert result.exit_code == 0
+    assert "Error: --app nowhere:app: no module named 'nowhere'" in result.output
+    assert "routes" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["nope"],
+            "Error: no command 'nope' (an app's own commands need --app MODULE:APP or "
+            "CARAFE_APP)\n",
+        ),
+        (
+            ["--app", f"{COMMANDS}:app", "nope"],
+            "Error: no command 'nope' (neither built in nor one of the app's commands)\n",
+        ),
+        (
+            ["--app", f"{COMMANDS}:not_carafe", "x"],
+            f"Error: --app {COMMANDS}:not_carafe is a function, not a Carafe app\n",
+        ),
+        (
+            ["--app", f"{COMMANDS}:missing", "x"],
+            f"Error: --app {COMMANDS}:missing: module '{COMMANDS}' has no attribute 'missing'\n",
+        ),
+    ],
+)
+def test_unknown_commands_and_bad_apps_are_one_line(args: list[str], message: str) -> None:
+    result = invoke(*args)
+    assert (result.exit_code, result.output) == (1, message)
+
+
+def test_the_shell_has_the_app_and_a_started_client() -> None:
+    code = (
+        "print(client.get('/').json())\n"
+        "print(sorted(name for name in dir() if not name.startswith('_')))\n"
+        "print(app.title, carafe.Carafe is type(app))\n"
+    )
+    result = CliRunner().invoke(main, ["shell", f"{COMMANDS}:app", "--plain"], input=code)
+    assert result.exit_code == 0, result.output
+    assert "{'started': 1}" in result.output
+    assert "['app', 'carafe', 'client', 'config']" in result.output
+    assert "shop True" in result.output
+    assert "shut down" in result.output  # the lifespan was left
+
+
+def test_the_shell_offers_the_config_and_takes_the_group_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.apps import cli_commands
+
+    monkeypatch.setattr(cli_commands.app, "config", {"DB": "sqlite://"}, raising=False)
+    result = CliRunner().invoke(
+        main, ["--app", f"{COMMANDS}:app", "shell", "--plain"], input="print(config['DB'])\n"
+    )
+    assert "sqlite://" in result.output
+    result = invoke("shell")
+    assert result.exit_code == 2
+    assert "name the app" in result.output
+
+
+def test_run_log_format_adds_the_request_log(uvicorn_calls: list[dict[str, Any]]) -> None:
+    result = invoke("run", f"{APP}:create_app", "--log-format", "json")
+    assert result.exit_code == 0, result.output
+    call = uvicorn_calls[0]
+    assert call["access_log"] is False  # the request log's line replaces uvicorn's
+    assert call["log_level"] == "info"
+    config = call["log_config"]
+    assert config["formatters"]["carafe"]["()"] == "carafe.logs.JSONFormatter"
+    assert {"carafe", "uvicorn.error"} <= set(config["loggers"])
+    with TestClient(call["target"]) as client:
+        assert "x-request-id" in client.get("/hello").headers
+
+
+def test_debug_means_coloured_text_lines_in_every_process(
+    uvicorn_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    result = invoke("run", f"{APP}:create_app", "--debug")
+    assert result.exit_code == 0, result.output
+    formatter = uvicorn_calls[0]["log_config"]["formatters"]["carafe"]
+    assert formatter == {"()": "carafe.logs.TextFormatter", "color": True}
+    import os
+
+    assert os.environ[LOG_FORMAT_ENV] == "text"
+    with TestClient(_serve.served_app()) as client:  # what a reload child serves
+        assert "x-request-id" in client.get("/hello").headers
+
+
+def test_prepare_wraps_a_plain_asgi_app() -> None:
+    async def plain(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover
+        pass
+
+    assert isinstance(_serve.prepare(plain, False, "text"), RequestLogMiddleware)
+
+
+def test_run_log_config(uvicorn_calls: list[dict[str, Any]], tmp_path: Path) -> None:
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "loggers": {"tests.cli.logconfig": {"level": "DEBUG"}},
+    }
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps(config))
+    result = invoke("run", f"{APP}:create_app", "--log-config", str(path))
+    assert result.exit_code == 0, result.output
+    call = uvicorn_calls[0]
+    assert call["log_config"] == config
+    assert call["log_level"] is None  # the file's levels stand
+    import logging
+
+    assert logging.getLogger("tests.cli.logconfig").level == logging.DEBUG  # applied once
+    result = invoke("run", f"{APP}:create_app", "--log-config", str(path), "--log-level", "info")
+    assert uvicorn_calls[1]["log_level"] == "info"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "cannot be read"),
+        ('{"version": 1, "handlers": {"h": {"class": "no.such.Handler"}}}', "cannot be applied"),
+    ],
+)
+def test_a_bad_log_config_is_one_line(
+    uvicorn_calls: list[dict[str, Any]], tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "log.json"
+    path.write_text(text)
+    result = invoke("run", f"{APP}:create_app", "--log-config", str(path))
+    assert result.exit_code == 1
+    assert message in result.output
+    assert len(result.output.splitlines()) == 1
+    assert uvicorn_calls == []
 
 
 def test_version_option() -> None:

@@ -9,6 +9,8 @@ trie walk) and one call.
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,6 +39,7 @@ from carafe.types import ASGIApp, Message, Receive, Scope, Send
 from carafe.websockets import build_websocket_endpoint
 
 if TYPE_CHECKING:
+    from carafe.cli.commands import AppCommands
     from carafe.openapi import DocsConfig
 
 __all__ = ["Carafe", "CompiledRoute"]
@@ -187,6 +190,21 @@ class Carafe(Router):
             from carafe.web.csrf import CSRFProtect
 
             CSRFProtect(self)
+
+    @functools.cached_property
+    def cli(self) -> AppCommands:
+        """The app's own ``carafe`` commands, a click group: ``@app.cli.command()``.
+
+        ``carafe --app module:app NAME`` runs one; see ``carafe.cli.commands``.
+        """
+        from carafe.cli.commands import AppCommands
+
+        return AppCommands(app=self, name=self.title)
+
+    @functools.cached_property
+    def logger(self) -> logging.Logger:
+        """The app's logger, ``carafe.app.<title>``: a child of ``carafe``."""
+        return logging.getLogger(f"carafe.app.{self.title}")
 
     @property
     def dependency_overrides(self) -> dict[Any, Any]:

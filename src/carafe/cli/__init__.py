@@ -2,10 +2,12 @@
 
     carafe run APP [--host H] [--port P] [--reload/--no-reload] [--workers N]
                    [--server uvicorn|granian] [--factory] [--debug] [--access-log]
-                   [--log-level LEVEL] [--graceful-timeout SECONDS] [--root-path PATH]
-                   [--env-file PATH]
+                   [--log-level LEVEL] [--log-format text|json] [--log-config PATH]
+                   [--graceful-timeout SECONDS] [--root-path PATH] [--env-file PATH]
     carafe routes APP [--factory]
     carafe openapi APP [--factory] [--indent N] [--output FILE]
+    carafe shell [APP] [--factory] [--plain]
+    carafe --app APP NAME ...     an app's own command (``app.cli``; carafe.cli.commands)
 
 APP is ``module:attribute`` (``examples.demo:app``), an app factory ``module:create_app``
 (a plain function is called with no arguments), or a call with literal arguments
@@ -32,10 +34,13 @@ import click
 
 from carafe import _servers
 from carafe.app import Carafe
+from carafe.cli._logging import logs
 from carafe.cli._serve import APP_ENV, DEBUG_ENV, Serving, serve
 from carafe.cli._target import TargetError, _article, load_target, parse_target
+from carafe.cli.commands import CarafeGroup, app_option
 from carafe.config import load_env_file
 from carafe.exceptions import ConfigurationError
+from carafe.logs import FORMATS
 from carafe.routing.router import Route, WebSocketRoute
 
 __all__ = ["load_app", "main"]
@@ -73,10 +78,11 @@ def _load_carafe(target: str, factory: bool) -> Carafe:
     return app
 
 
-@click.group()
+@click.group(cls=CarafeGroup)
 @click.version_option(package_name="carafe")
+@app_option
 def main() -> None:
-    """Carafe: serve and inspect Carafe apps."""
+    """Carafe: serve and inspect Carafe apps. With --app, run the app's own commands too."""
 
 
 @main.command()
@@ -108,6 +114,18 @@ def main() -> None:
     "--log-level",
     type=click.Choice(_LOG_LEVELS),
     help="The server's log level (default: warning; info with --access-log or --debug).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    help="Carafe's request log with request ids instead of the server's access log, as "
+    "readable lines (text; coloured on a terminal) or JSON lines (default: text with --debug).",
+)
+@click.option(
+    "--log-config",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="A logging dictConfig (.json, .toml, .yaml) for the server and the app.",
 )
 @click.option(
     "--graceful-timeout",
@@ -151,8 +169,7 @@ def run(app: str, reload: bool | None, factory: bool, **options: Any) -> None:
         reload = debug and options["workers"] == 1
     if reload and options["workers"] > 1:
         raise click.UsageError("--reload and --workers cannot be combined")
-    if options["log_level"] is None:
-        options["log_level"] = "info" if options["access_log"] or debug else "warning"
+    logs(options)
     application = load_app(app, factory=factory)  # fail here, in one line, not per worker
     call = factory and parse_target(app).call is None
     serving = Serving(target=app + "()" if call else app, shown=app, reload=reload, **options)
@@ -212,6 +229,14 @@ def openapi(app: str, factory: bool, indent: int, output: str | None) -> None:
     else:
         click.echo(text)
 
+
+def _add_commands() -> None:
+    from carafe.cli._shell import shell
+
+    main.add_command(shell)
+
+
+_add_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

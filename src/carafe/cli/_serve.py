@@ -7,11 +7,12 @@ server starts. Then:
 - with ``--reload``, ``--workers N`` or granian, the server starts fresh interpreters,
   which take an app only as an import string. ``carafe run`` exports the target as
   ``CARAFE_APP`` (``--factory`` appends ``()``) and debug mode as ``CARAFE_DEBUG``
-  (``1``/``0``), and hands the server ``served_app``, a factory that loads
-  ``CARAFE_APP`` in each process.
+  (``1``/``0``), the request log's format as ``CARAFE_LOG_FORMAT``, and hands the
+  server ``served_app``, a factory that loads ``CARAFE_APP`` in each process.
 
-Every served app goes through ``prepare``: debug mode is turned on when asked, and the
-server's exit signal is relayed to ``app.stopping`` (see ``_relay_exit_signals``).
+Every served app goes through ``prepare``: debug mode is turned on when asked, the
+request log added when asked (``carafe.cli._logging``), and the server's exit signal
+is relayed to ``app.stopping`` (see ``_relay_exit_signals``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import click
 
 from carafe import _servers
 from carafe._stopping import Stopping
+from carafe.cli._logging import LOG_FORMAT_ENV
 from carafe.cli._target import TargetError, load_target, parse_target
 
 __all__ = ["APP_ENV", "DEBUG_ENV", "Serving", "prepare", "served_app"]
@@ -54,7 +56,9 @@ class Serving:
     reload: bool
     workers: int
     access_log: bool
-    log_level: str
+    log_level: str | None  # None: as the --log-config file says
+    log_format: str | None  # Carafe's request log in this format (carafe.cli._logging)
+    log_config: dict[str, Any] | None  # the dictConfig the server applies
     debug: bool
     root_path: str
     ws_max_size: int
@@ -85,6 +89,7 @@ def _export(serving: Serving) -> None:
     """The environment the serving processes inherit (see the module docstring)."""
     os.environ[APP_ENV] = serving.target
     os.environ[DEBUG_ENV] = "1" if serving.debug else "0"
+    os.environ[LOG_FORMAT_ENV] = serving.log_format or ""
 
 
 def _uvicorn(app: Any, serving: Serving) -> None:
@@ -96,7 +101,9 @@ def _uvicorn(app: Any, serving: Serving) -> None:
         target: Any = _SERVED
         options = {"factory": True, "app_dir": os.getcwd()}
     else:
-        target = prepare(app, serving.debug)
+        target = prepare(app, serving.debug, serving.log_format)
+    if serving.log_config is not None:
+        options["log_config"] = serving.log_config
     uvicorn.run(
         target,
         host=serving.host,
@@ -128,7 +135,8 @@ def _granian(serving: Serving) -> None:
         workers=serving.workers,
         reload=serving.reload,
         log_access=serving.access_log,
-        log_level=LogLevels(serving.log_level),
+        log_level=LogLevels(serving.log_level or "info"),
+        log_dictconfig=serving.log_config,
         url_path_prefix=serving.root_path or None,  # granian's name for the ASGI root_path
         working_dir=Path.cwd(),
         # The worker waits for its connections; after this its parent kills it.
@@ -150,13 +158,22 @@ def served_app() -> Any:
     except TargetError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
-    return prepare(app, os.environ.get(DEBUG_ENV) == "1")
+    log_format = os.environ.get(LOG_FORMAT_ENV) or None
+    return prepare(app, os.environ.get(DEBUG_ENV) == "1", log_format)
 
 
-def prepare(app: Any, debug: bool) -> Any:
-    """Turn debug mode on if asked, and relay the server's exit signal to ``app.stopping``."""
+def prepare(app: Any, debug: bool, log_format: str | None = None) -> Any:
+    """Turn debug mode on if asked, add the request log if asked (``--log-format``), and
+    relay the server's exit signal to ``app.stopping``."""
     if debug and hasattr(app, "debug"):
         app.debug = True
+    if log_format is not None:
+        from carafe.middleware.requestlog import RequestLogMiddleware
+
+        if hasattr(app, "add_middleware"):
+            app.add_middleware(RequestLogMiddleware)
+        else:
+            app = RequestLogMiddleware(app)
     stopping = getattr(app, "stopping", None)
     if isinstance(stopping, Stopping):
 

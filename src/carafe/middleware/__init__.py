@@ -13,6 +13,7 @@ from carafe.middleware.cors import CORSMiddleware
 from carafe.middleware.gzip import GZipMiddleware
 from carafe.middleware.metrics import MetricsMiddleware
 from carafe.middleware.proxy import ProxyHeadersMiddleware
+from carafe.middleware.requestlog import RequestLogMiddleware
 from carafe.middleware.security_headers import SecurityHeadersMiddleware
 from carafe.middleware.tracing import TracingMiddleware
 from carafe.middleware.trustedhost import TrustedHostMiddleware
@@ -22,6 +23,7 @@ __all__ = [
     "GZipMiddleware",
     "MetricsMiddleware",
     "ProxyHeadersMiddleware",
+    "RequestLogMiddleware",
     "SecurityHeadersMiddleware",
     "TracingMiddleware",
     "TrustedHostMiddleware",
