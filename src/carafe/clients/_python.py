@@ -126,15 +126,16 @@ def _model(name: str, schema: Schema, types: Types, reserved: frozenset[str]) ->
     lines = [f"class {name}(msgspec.Struct, kw_only=True):"]
     doc = schema.get("description") or (schema.get("title") != name and schema.get("title"))
     lines.extend(_docstring(doc, 4) if doc else [])
-    if doc:
-        lines.append("")
     required = set(schema.get("required", ()))
     taken: set[str] = set()
-    for wire, sub in schema["properties"].items():
-        field = unique(identifier(wire, reserved, snake=False), taken)
-        lines.append(f"    {field}: {_field(wire, field, sub, wire in required, types)}")
-    if not schema["properties"]:
-        lines.append("    pass")
+    fields = [
+        f"    {field}: {_field(wire, field, sub, wire in required, types)}"
+        for wire, sub in schema["properties"].items()
+        if (field := unique(identifier(wire, reserved, snake=False), taken))
+    ]
+    if doc and fields:
+        lines.append("")
+    lines.extend(fields or ([] if doc else ["    pass"]))
     return "\n".join(lines) + "\n\n"
 
 
@@ -229,15 +230,16 @@ class _Builder:
                 positional.append(f"{self.body}: {annotation}")
             else:
                 positional.append(f"{self.body}: {union([annotation, 'None'])} = None")
-        keyword = []
+        required, optional = [], []
         for ident, param in self.args:
+            annotation = self.types.of(param.schema)
             if param.source == "path":
                 continue
-            annotation = self.types.of(param.schema)
             if param.required:
-                keyword.append(f"{ident}: {annotation}")
+                required.append(f"{ident}: {annotation}")
             else:
-                keyword.append(f"{ident}: {union([annotation, 'None'])} = None")
+                optional.append(f"{ident}: {union([annotation, 'None'])} = None")
+        keyword = required + optional  # required ones first, as a reader expects
         return positional + (["*", *keyword] if keyword else [])
 
     def _def(self, prefix: str, name: str, first: list[str], returns: str) -> list[str]:

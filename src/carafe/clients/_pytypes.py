@@ -8,12 +8,13 @@
 from __future__ import annotations
 
 import builtins
+import json
 import keyword
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from carafe.clients._operations import Schema, ref_name, snake_case
+from carafe.clients._operations import ClientError, Schema, ref_name, snake_case
 
 __all__ = [
     "ANNOTATION_NAMES",
@@ -57,7 +58,7 @@ ANNOTATION_NAMES = frozenset(
 )
 # What a request builder's body uses: no argument takes one.
 ARGUMENT_NAMES = frozenset({"self", "call", "msgspec"})
-_FORMATS = {
+_FORMATS = {  # what the document's ``format`` says, msgspec decodes
     "date-time": "datetime.datetime",
     "date": "datetime.date",
     "time": "datetime.time",
@@ -108,7 +109,7 @@ class Types:
         name = ref_name(schema)
         if name is not None:
             if name not in self.names:
-                raise KeyError(f"the document has no component schema {name!r}")
+                raise ClientError(f"the document has no component schema {name!r}")
             return self.names[name]
         if "const" in schema:
             return self._literal([schema["const"]])
@@ -146,7 +147,7 @@ class Types:
     def _literal(self, values: list[Any]) -> str:
         if any(isinstance(v, float | dict | list) for v in values):
             return union(self.of({"type": _json_type(v)}) for v in values)
-        members = [repr(v) for v in values if v is not None]
+        members = [json.dumps(v, ensure_ascii=False) for v in values if v is not None]
         if members:
             self.modules.add("Literal")
         text = f"Literal[{', '.join(members)}]" if members else "None"

@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from carafe.clients._operations import API, Operation, Param, Schema, ref_name
+from carafe.clients._operations import API, ClientError, Operation, Param, Schema, ref_name
 from carafe.clients._pytypes import unique
 
 __all__ = ["typescript_client"]
@@ -224,6 +224,8 @@ class _Types:
     def of(self, schema: Schema) -> str:
         name = ref_name(schema)
         if name is not None:
+            if name not in self.names:
+                raise ClientError(f"the document has no component schema {name!r}")
             return self.names[name]
         if "const" in schema:
             return json.dumps(schema["const"])
