@@ -268,6 +268,10 @@ def test_awkward_names_types_and_bodies(load: Any) -> None:
         assert (echo.trace, echo.session, echo.tags) == ("t-1", "s 1", ["a", "b"])
         assert client.list_() == "none"
         assert client.list_(edges.Point(x=3, y=4)) == "3,4"
+        assert client.pair(edges.PairBody(point=edges.Point(x=1, y=2), weight=3)) == {
+            "sum": 3,
+            "weight": 3,
+        }
         uploaded = client.upload(photo=("a.txt", b"abc", "text/plain"), caption="hi")
         assert uploaded == {"name": "a.txt", "size": "3", "caption": "hi"}
         stamp = client.read_stamp(uuid.UUID(int=2), day=datetime.date(2026, 5, 6), flag=True)
@@ -283,6 +287,7 @@ def test_awkward_names_types_and_bodies(load: Any) -> None:
     assert '  "x-y": number;' in typescript and "  class: string;" in typescript
     assert 'export type Color = "green" | "red";' in typescript
     assert "async list(args: { body?: Point | null; } = {}): Promise<string> {" in typescript
+    assert "async pair(args: { body: PairBody; }): Promise<Record<string, number>> {" in typescript
 
 
 def test_schema_shapes_other_tools_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,8 +2,8 @@
 
 Wire names that are Python keywords, builtins or not identifiers at all, an enum, a
 nullable field, a dict, nested models, dates and UUIDs, header, cookie and list-valued
-query parameters, an optional body, a text answer, a file upload and an operation named
-like a builtin.
+query parameters, an optional body, a text answer, a file upload, an operation named
+like a builtin and a body of two parameters.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Annotated
 import msgspec
 from pydantic import BaseModel
 
-from carafe import Carafe, Cookie, Form, Header, HTTPError, Query, UploadFile
+from carafe import Body, Carafe, Cookie, Form, Header, HTTPError, Query, UploadFile
 
 
 class Color(enum.Enum):
@@ -95,3 +95,9 @@ async def upload(photo: UploadFile, caption: Annotated[str, Form()] = "") -> dic
     """A multipart form: one file and one field."""
     data = await photo.read()
     return {"name": photo.filename or "", "size": str(len(data)), "caption": caption}
+
+
+@app.post("/pairs")
+async def pair(point: Point, weight: Annotated[int, Body()]) -> dict[str, int]:
+    """Two body parameters: the document has one inline object, the client a model."""
+    return {"sum": point.x + point.y, "weight": weight}

@@ -131,12 +131,34 @@ def read_document(document: Mapping[str, Any]) -> API:
             if method in item:
                 operation = _operation(path, method, item[method], shared, used)
                 operations.append(operation)
+    named = dict(schemas)
     return API(
         title=str(info.get("title", "API")),
         version=str(info.get("version", "")),
-        schemas=dict(schemas),
-        operations=tuple(operations),
+        schemas=named,
+        operations=tuple(_name_inline_objects(op, named) for op in operations),
     )
+
+
+def _name_inline_objects(op: Operation, schemas: dict[str, Schema]) -> Operation:
+    """An inline object body or answer (``Body(embed=True)``) becomes a component
+    (``PairBody``, ``PairResult``), so the client has a model for it, not a dict."""
+    body, result = op.body, op.result
+    if body is not None and body.kind == "json" and "properties" in body.schema:
+        body = dataclasses.replace(body, schema=_component(schemas, op.name, "Body", body.schema))
+    if result.kind == "json" and "properties" in result.schema:
+        schema = _component(schemas, op.name, "Result", result.schema)
+        result = dataclasses.replace(result, schema=schema)
+    return dataclasses.replace(op, body=body, result=result)
+
+
+def _component(schemas: dict[str, Schema], operation: str, suffix: str, schema: Schema) -> Schema:
+    base = "".join(part.capitalize() for part in operation.split("_")) + suffix
+    name, number = base, 2
+    while name in schemas:
+        name, number = f"{base}{number}", number + 1
+    schemas[name] = {"type": "object", **schema}
+    return {"$ref": REF_PREFIX + name}
 
 
 def _operation(
