@@ -8,6 +8,7 @@
     carafe openapi APP [--factory] [--indent N] [--output FILE]
     carafe shell [APP] [--factory] [--plain]
     carafe --app APP NAME ...     an app's own command (``app.cli``; carafe.cli.commands)
+    carafe client APP --lang python|typescript [--factory] [--output FILE]
 
 APP is ``module:attribute`` (``examples.demo:app``), an app factory ``module:create_app``
 (a plain function is called with no arguments), or a call with literal arguments
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -228,6 +229,35 @@ def openapi(app: str, factory: bool, indent: int, output: str | None) -> None:
         Path(output).write_text(text + "\n", encoding="utf-8")
     else:
         click.echo(text)
+
+
+@main.command()
+@click.argument("app")
+@click.option(
+    "--lang",
+    type=click.Choice(["python", "typescript"]),
+    required=True,
+    help="python: one module (msgspec models, Client and AsyncClient over httpx); "
+    "typescript: one .ts file over fetch.",
+)
+@_factory_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file.")
+def client(
+    app: str, lang: Literal["python", "typescript"], factory: bool, output: str | None
+) -> None:
+    """Print a typed client for APP, written from its OpenAPI document."""
+    from carafe.clients import generate
+    from carafe.openapi.schema import build_openapi
+
+    application = _load_carafe(app, factory)
+    try:
+        source = generate(build_openapi(application), lang)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if output:
+        Path(output).write_text(source, encoding="utf-8")
+    else:
+        click.echo(source, nl=False)
 
 
 def _add_commands() -> None:
