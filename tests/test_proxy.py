@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from carafe import Carafe, Request, WebSocket
 from carafe.exceptions import ConfigurationError
 from carafe.middleware import ProxyHeadersMiddleware
 from carafe.testing import TestClient
+from tests.conftest import LiveServer
 
 
 def make_app(**options: Any) -> Carafe:
@@ -107,3 +109,25 @@ def test_websockets_get_wss() -> None:
         client.websocket_connect("/ws", headers={"x-forwarded-proto": "https"}) as connection,
     ):
         assert connection.receive_text() == "wss"
+
+
+SPOOFED = {
+    "x-forwarded-for": "6.6.6.6, 203.0.113.7",
+    "x-forwarded-proto": "https",
+    "x-forwarded-host": "shop.example",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["uvicorn", "granian"])
+def test_one_rule_under_every_server(live_server: type[LiveServer], server: str) -> None:
+    """Without --trusted-proxy no server believes the headers (uvicorn alone would trust
+    127.0.0.1); with it, both apply them the same way."""
+    plain = live_server("tests.apps.proxy_app:app", "--server", server)
+    seen = httpx.get(f"{plain.url}/where", headers=SPOOFED).json()
+    assert seen == {"client": "127.0.0.1", "url": f"http://127.0.0.1:{plain.port}/where"}
+    behind = live_server(
+        "tests.apps.proxy_app:app", "--server", server, "--trusted-proxy", "127.0.0.1"
+    )
+    seen = httpx.get(f"{behind.url}/where", headers=SPOOFED).json()
+    assert seen == {"client": "203.0.113.7", "url": "https://shop.example/where"}

@@ -138,6 +138,14 @@ def main() -> None:
 )
 @click.option("--root-path", default="", help="The path prefix a proxy serves the app under.")
 @click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="ADDRESS",
+    help="A proxy (address or network) whose X-Forwarded-* headers are believed; repeat "
+    "for more. Without it, no server applies them (carafe.middleware.proxy).",
+)
+@click.option(
     "--env-file",
     type=click.Path(exists=True, dir_okay=False),
     callback=_env_file,

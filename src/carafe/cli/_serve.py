@@ -41,6 +41,7 @@ __all__ = ["APP_ENV", "DEBUG_ENV", "Serving", "prepare", "served_app"]
 
 APP_ENV = "CARAFE_APP"
 DEBUG_ENV = "CARAFE_DEBUG"
+PROXIES_ENV = "CARAFE_TRUSTED_PROXIES"
 _SERVED = "carafe.cli._serve:served_app"
 
 
@@ -63,6 +64,7 @@ class Serving:
     root_path: str
     ws_max_size: int
     graceful_timeout: int
+    trusted_proxies: tuple[str, ...] = ()  # ProxyHeadersMiddleware's, in every process
 
     @property
     def banner(self) -> str:
@@ -90,6 +92,7 @@ def _export(serving: Serving) -> None:
     os.environ[APP_ENV] = serving.target
     os.environ[DEBUG_ENV] = "1" if serving.debug else "0"
     os.environ[LOG_FORMAT_ENV] = serving.log_format or ""
+    os.environ[PROXIES_ENV] = ",".join(serving.trusted_proxies)
 
 
 def _uvicorn(app: Any, serving: Serving) -> None:
@@ -101,7 +104,7 @@ def _uvicorn(app: Any, serving: Serving) -> None:
         target: Any = _SERVED
         options = {"factory": True, "app_dir": os.getcwd()}
     else:
-        target = prepare(app, serving.debug, serving.log_format)
+        target = prepare(app, serving.debug, serving.log_format, serving.trusted_proxies)
     if serving.log_config is not None:
         options["log_config"] = serving.log_config
     uvicorn.run(
@@ -113,6 +116,9 @@ def _uvicorn(app: Any, serving: Serving) -> None:
         access_log=serving.access_log,
         root_path=serving.root_path,
         ws_max_size=serving.ws_max_size,
+        # NOTE: uvicorn's own X-Forwarded-* handling trusts 127.0.0.1 unless told not
+        # to; granian has none. Carafe's middleware applies one rule under both.
+        proxy_headers=False,
         **_servers.uvicorn_settings(),
         lifespan="on",
         log_level=serving.log_level,
@@ -159,21 +165,26 @@ def served_app() -> Any:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
     log_format = os.environ.get(LOG_FORMAT_ENV) or None
-    return prepare(app, os.environ.get(DEBUG_ENV) == "1", log_format)
+    proxies = tuple(p for p in os.environ.get(PROXIES_ENV, "").split(",") if p)
+    return prepare(app, os.environ.get(DEBUG_ENV) == "1", log_format, proxies)
 
 
-def prepare(app: Any, debug: bool, log_format: str | None = None) -> Any:
-    """Turn debug mode on if asked, add the request log if asked (``--log-format``), and
-    relay the server's exit signal to ``app.stopping``."""
+def prepare(
+    app: Any, debug: bool, log_format: str | None = None, proxies: tuple[str, ...] = ()
+) -> Any:
+    """Turn debug mode on if asked, add the request log if asked (``--log-format``) and
+    the trusted proxies' headers (``--trusted-proxy``, outermost, so the log sees the
+    real client), and relay the server's exit signal to ``app.stopping``."""
     if debug and hasattr(app, "debug"):
         app.debug = True
     if log_format is not None:
         from carafe.middleware.requestlog import RequestLogMiddleware
 
-        if hasattr(app, "add_middleware"):
-            app.add_middleware(RequestLogMiddleware)
-        else:
-            app = RequestLogMiddleware(app)
+        app = _wrap(app, RequestLogMiddleware, {})
+    if proxies:
+        from carafe.middleware.proxy import ProxyHeadersMiddleware
+
+        app = _wrap(app, ProxyHeadersMiddleware, {"trusted": proxies})
     stopping = getattr(app, "stopping", None)
     if isinstance(stopping, Stopping):
 
@@ -182,6 +193,14 @@ def prepare(app: Any, debug: bool, log_format: str | None = None) -> Any:
 
         app.on_startup(relay)
     return app
+
+
+def _wrap(app: Any, middleware: Any, options: dict[str, Any]) -> Any:
+    """``app`` with ``middleware`` outermost: added to a Carafe app, around any other."""
+    if hasattr(app, "add_middleware"):
+        app.add_middleware(middleware, **options)
+        return app
+    return middleware(app, **options)
 
 
 def _relay_exit_signals(loop: asyncio.AbstractEventLoop, stopping: Stopping) -> None:
