@@ -246,3 +246,10 @@ def test_search_answers_from_a_file_url(site: Path, browser: Browser) -> None:
         found = browser.evaluate(expression)
         time.sleep(0.1)
     assert any("testing.html" in href for href in found), found
+
+
+def test_every_page_is_in_the_nav() -> None:
+    """A page left out of the nav builds, but nobody finds it from the site's menu."""
+    listed = set(re.findall(r":\s*([\w/.-]+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.M))
+    pages = {path.relative_to(ROOT / "docs").as_posix() for path in (ROOT / "docs").rglob("*.md")}
+    assert pages - listed == set()
