@@ -10,6 +10,7 @@ sees the request first and the response last.
 """
 
 from carafe.middleware.cors import CORSMiddleware
+from carafe.middleware.etag import ETagMiddleware
 from carafe.middleware.gzip import GZipMiddleware
 from carafe.middleware.metrics import MetricsMiddleware
 from carafe.middleware.proxy import ProxyHeadersMiddleware
@@ -20,6 +21,7 @@ from carafe.middleware.trustedhost import TrustedHostMiddleware
 
 __all__ = [
     "CORSMiddleware",
+    "ETagMiddleware",
     "GZipMiddleware",
     "MetricsMiddleware",
     "ProxyHeadersMiddleware",
