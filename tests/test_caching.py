@@ -1,0 +1,123 @@
+"""ResponseCache: per-route caching that never hands one visitor's answer to another."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import pytest
+
+from carafe import Carafe, Header, Response, Session
+from carafe.caching import MemoryCache, RedisCache, ResponseCache, cache
+from carafe.exceptions import ConfigurationError
+from carafe.testing import TestClient
+from tests.conftest import free_port
+
+
+def make_app(store: Any = None) -> tuple[Carafe, list[str]]:
+    calls: list[str] = []
+    app = Carafe(docs=None, secret_key="s")
+    app.add_middleware(ResponseCache, store=store)
+
+    @app.get("/catalogue", dependencies=[cache(60, vary=["accept-language"])])
+    async def catalogue(
+        page: int = 1, accept_language: Annotated[str, Header()] = "en"
+    ) -> dict[str, Any]:
+        calls.append(f"catalogue {page} {accept_language}")
+        return {"page": page, "lang": accept_language, "n": len(calls)}
+
+    @app.get("/cookie", dependencies=[cache(60)])
+    async def sets_cookie() -> Response:
+        calls.append("cookie")
+        response = Response(b"hi")
+        response.set_cookie("seen", "1")
+        return response
+
+    @app.get("/session", dependencies=[cache(60)])
+    async def reads_session(session: Session) -> dict[str, Any]:
+        calls.append("session")
+        return {"user": session.get("user")}
+
+    @app.get("/missing", dependencies=[cache(60)])
+    async def missing() -> Response:
+        calls.append("missing")
+        return Response(b"no", 404)
+
+    @app.get("/uncached")
+    async def uncached() -> int:
+        calls.append("uncached")
+        return len(calls)
+
+    return app, calls
+
+
+def test_a_hit_skips_the_handler_and_says_its_age() -> None:
+    app, calls = make_app()
+    with TestClient(app) as client:
+        first = client.get("/catalogue?page=2")
+        second = client.get("/catalogue?page=2")
+        assert first.json() == second.json() == {"page": 2, "lang": "en", "n": 1}
+        assert "age" not in first.headers and second.headers["age"] == "0"
+        head = client.head("/catalogue?page=2")
+        assert head.status_code == 200 and head.content == b""
+        assert client.get("/catalogue?page=3").json()["n"] == 2  # another query
+        french = client.get("/catalogue?page=2", headers={"accept-language": "fr"})
+        assert french.json()["lang"] == "fr"  # a declared Vary header is part of the key
+        client.get("/uncached")
+        client.get("/uncached")
+    assert calls == ["catalogue 2 en", "catalogue 3 en", "catalogue 2 fr", "uncached", "uncached"]
+
+
+def test_nothing_personal_is_cached() -> None:
+    app, calls = make_app()
+    with TestClient(app) as client:
+        for _ in range(2):
+            client.get("/cookie")  # sets a cookie: not stored
+            client.get("/session")  # read the session (Vary: Cookie): not stored
+            client.get("/missing")  # not a 200: not stored
+        client.cookies.clear()
+        client.get("/catalogue")
+        assert client.get("/catalogue").json()["n"] == 7  # served from the cache
+        assert client.get("/catalogue", headers={"authorization": "Bearer x"}).json()["n"] == 8
+        assert client.get("/catalogue", headers={"cookie": "a=b"}).json()["n"] == 9
+    assert calls.count("cookie") == calls.count("session") == calls.count("missing") == 2
+
+
+def test_workers_share_a_redis_cache(redis_url: str) -> None:
+    store = RedisCache(redis_url, prefix=f"test-{free_port()}:")
+    one, calls_one = make_app(store)
+    two, calls_two = make_app(store)
+    one.on_shutdown(store.close)
+    two.on_shutdown(store.close)
+    with TestClient(one) as first:
+        assert first.get("/catalogue").json()["n"] == 1
+    with TestClient(two) as second:
+        assert second.get("/catalogue").json()["n"] == 1  # served from Redis
+    assert (len(calls_one), len(calls_two)) == (1, 0)
+
+
+def test_redis_down_answers_without_the_cache(caplog: pytest.LogCaptureFixture) -> None:
+    app, calls = make_app(RedisCache(f"redis://127.0.0.1:{free_port()}/0"))
+    with caplog.at_level(logging.WARNING, "carafe.caching"):
+        with TestClient(app) as client:
+            assert [client.get("/catalogue").status_code for _ in range(3)] == [200] * 3
+    assert len(calls) == 3
+    assert caplog.text.count("unreachable") == 1
+
+
+def test_memory_cache_expires_and_stays_bounded() -> None:
+    import asyncio
+
+    store = MemoryCache(max_entries=2)
+
+    async def run() -> list[bytes | None]:
+        await store.set("a", b"1", 60)
+        await store.set("b", b"2", 60)
+        await store.set("c", b"3", 60)  # "a" is the least recently used: dropped
+        await store.set("d", b"4", 0.000001)
+        await asyncio.sleep(0.01)
+        return [await store.get(k) for k in ("a", "b", "c", "d")]
+
+    assert asyncio.run(run()) == [None, None, b"3", None]
+    with pytest.raises(ConfigurationError, match="positive"):
+        cache(0)
