@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from carafe.exceptions import ConfigurationError
@@ -27,6 +27,7 @@ __all__ = [
     "Operation",
     "Param",
     "Result",
+    "SchemaTypes",
     "read_document",
     "ref_name",
     "snake_case",
@@ -105,6 +106,47 @@ def snake_case(name: str) -> str:
     name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower() or "_"
+
+
+class SchemaTypes:
+    """A schema -> type expression walk, the same for every language.
+
+    ``of`` follows references, constants, enums, unions and ``allOf`` of one; a writer
+    says how its language spells a literal, a union and a typed schema.
+    """
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        self.names = names  # component schema -> the name the writer gave it
+
+    def of(self, schema: Schema) -> str:
+        """The type expression of ``schema``."""
+        name = ref_name(schema)
+        if name is not None:
+            if name not in self.names:
+                raise ClientError(f"the document has no component schema {name!r}")
+            return self.names[name]
+        if "const" in schema:
+            return self.literal([schema["const"]])
+        if "enum" in schema:
+            return self.literal(list(schema["enum"]))
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                return self.union(self.of(member) for member in schema[key])
+        if len(schema.get("allOf", ())) == 1:
+            return self.of(schema["allOf"][0])
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            return self.union(self.of({**schema, "type": one}) for one in kind)
+        return self.typed(kind, schema)
+
+    def literal(self, values: list[Any]) -> str:
+        raise NotImplementedError
+
+    def union(self, parts: Iterable[str]) -> str:
+        raise NotImplementedError
+
+    def typed(self, kind: Any, schema: Schema) -> str:
+        raise NotImplementedError
 
 
 def ref_name(schema: Schema) -> str | None:

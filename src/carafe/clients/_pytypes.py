@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from carafe.clients._operations import ClientError, Schema, ref_name, snake_case
+from carafe.clients._operations import Schema, SchemaTypes, snake_case
 
 __all__ = [
     "ANNOTATION_NAMES",
@@ -97,32 +97,20 @@ def unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-class Types:
+class Types(SchemaTypes):
     """Turns schemas into type expressions; ``names`` maps components to Python names."""
 
     def __init__(self, names: Mapping[str, str]) -> None:
-        self.names = names
+        super().__init__(names)
         self.modules: set[str] = set()  # what the expressions import: datetime, uuid, Literal
 
-    def of(self, schema: Schema) -> str:
-        """The type expression of ``schema`` (``Any`` when it says nothing)."""
-        name = ref_name(schema)
-        if name is not None:
-            if name not in self.names:
-                raise ClientError(f"the document has no component schema {name!r}")
-            return self.names[name]
-        if "const" in schema:
-            return self._literal([schema["const"]])
-        if "enum" in schema:
-            return self._literal(list(schema["enum"]))
-        for key in ("anyOf", "oneOf"):
-            if key in schema:
-                return union(self.of(member) for member in schema[key])
-        if len(schema.get("allOf", ())) == 1:
-            return self.of(schema["allOf"][0])
-        kind = schema.get("type")
-        if isinstance(kind, list):
-            return union(self.of({**schema, "type": one}) for one in kind)
+    def literal(self, values: list[Any]) -> str:
+        return self._literal(values)
+
+    def union(self, parts: Iterable[str]) -> str:
+        return union(parts)
+
+    def typed(self, kind: Any, schema: Schema) -> str:
         return self._typed(kind, schema)
 
     def _typed(self, kind: Any, schema: Schema) -> str:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from carafe.clients._operations import API, ClientError, Operation, Param, Schema, ref_name
+from carafe.clients._operations import API, Operation, Param, Schema, SchemaTypes
 from carafe.clients._pytypes import unique
 
 __all__ = ["typescript_client"]
@@ -217,28 +217,14 @@ def _doc(text: str | None, indent: str) -> list[str]:
     return [f"{indent}/**", *[f"{indent} * {line}".rstrip() for line in lines], f"{indent} */"]
 
 
-class _Types:
-    def __init__(self, names: Mapping[str, str]) -> None:
-        self.names = names
+class _Types(SchemaTypes):
+    def literal(self, values: list[Any]) -> str:
+        return _union(json.dumps(value) for value in values)
 
-    def of(self, schema: Schema) -> str:
-        name = ref_name(schema)
-        if name is not None:
-            if name not in self.names:
-                raise ClientError(f"the document has no component schema {name!r}")
-            return self.names[name]
-        if "const" in schema:
-            return json.dumps(schema["const"])
-        if "enum" in schema:
-            return _union(json.dumps(value) for value in schema["enum"])
-        for key in ("anyOf", "oneOf"):
-            if key in schema:
-                return _union(self.of(member) for member in schema[key])
-        if len(schema.get("allOf", ())) == 1:
-            return self.of(schema["allOf"][0])
-        kind = schema.get("type")
-        if isinstance(kind, list):
-            return _union(self.of({**schema, "type": one}) for one in kind)
+    def union(self, parts: Iterable[str]) -> str:
+        return _union(parts)
+
+    def typed(self, kind: Any, schema: Schema) -> str:
         return self._typed(kind, schema)
 
     def _typed(self, kind: Any, schema: Schema) -> str:
