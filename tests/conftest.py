@@ -148,3 +148,23 @@ def live_server() -> Iterator[type[LiveServer]]:
     yield Tracked
     for server in started:
         server.stop()
+
+
+TWICE = (
+    "from carafe import Carafe\n"
+    "app = Carafe()\n"
+    "@app.get('/a', name='same')\n"
+    "async def a() -> str:\n"
+    "    return 'a'\n"
+    "@app.get('/b', name='same')\n"
+    "async def b() -> str:\n"
+    "    return 'b'\n"
+)
+
+
+@pytest.fixture
+def broken_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``twice:app``, importable from the working directory: two routes share a name."""
+    (tmp_path / "twice.py").write_text(TWICE)
+    monkeypatch.chdir(tmp_path)
+    return "twice:app"

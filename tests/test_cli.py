@@ -119,21 +119,8 @@ def test_openapi_to_a_file(tmp_path: Path) -> None:
     assert json.loads(output.read_text())["info"]["title"] == "Carafe demo"
 
 
-def test_openapi_reports_configuration_errors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "twice.py").write_text(
-        "from carafe import Carafe\n"
-        "app = Carafe()\n"
-        "@app.get('/a', name='same')\n"
-        "async def a() -> str:\n"
-        "    return 'a'\n"
-        "@app.get('/b', name='same')\n"
-        "async def b() -> str:\n"
-        "    return 'b'\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    result = invoke("openapi", "twice:app")
+def test_openapi_reports_configuration_errors(broken_app: str) -> None:
+    result = invoke("openapi", broken_app)
     assert result.exit_code == 1
     assert "Two routes are named 'same'" in result.output
 

@@ -381,21 +381,8 @@ def test_client_command_writes_a_file(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "'ruby' is not one of 'python', 'typescript'" in result.output
 
 
-def test_client_command_reports_configuration_errors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "twice.py").write_text(
-        "from carafe import Carafe\n"
-        "app = Carafe()\n"
-        "@app.get('/a', name='same')\n"
-        "async def a() -> str:\n"
-        "    return 'a'\n"
-        "@app.get('/b', name='same')\n"
-        "async def b() -> str:\n"
-        "    return 'b'\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["client", "twice:app", "--lang", "python"])
+def test_client_command_reports_configuration_errors(broken_app: str) -> None:
+    result = CliRunner().invoke(main, ["client", broken_app, "--lang", "python"])
     assert result.exit_code == 1 and "Two routes are named 'same'" in result.output
 
 
