@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from carafe.middleware._headers import get_header
+
 if TYPE_CHECKING:
     from carafe.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,7 +51,7 @@ class ETagMiddleware:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        if_none_match = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
+        if_none_match = get_header(scope["headers"], b"if-none-match")
         start: Message | None = None
 
         async def tag(message: Message) -> None:

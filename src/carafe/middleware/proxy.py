@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from carafe.exceptions import ConfigurationError
+from carafe.middleware._headers import replace_header
 from carafe.middleware.trustedhost import host_name
 from carafe.types import ASGIApp, Receive, Scope, Send
 
@@ -90,11 +91,9 @@ class ProxyHeadersMiddleware:
             scope["scheme"] = ws if scope["type"] == "websocket" else http
         host = seen.get("host", [])
         if host and host_name(host[-1]):
-            value = host[-1].strip().encode("latin-1")
-            scope["headers"] = [
-                *((k, v) for k, v in scope["headers"] if k != b"host"),
-                (b"host", value),
-            ]
+            headers = list(scope["headers"])  # the server's list is not ours to edit
+            replace_header(headers, b"host", host[-1].strip().encode("latin-1"))
+            scope["headers"] = headers
         prefix = seen.get("prefix", [])
         if prefix and _is_prefix(prefix[-1].strip()):
             scope["root_path"] = prefix[-1].strip().rstrip("/") + scope.get("root_path", "")
