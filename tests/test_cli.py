@@ -615,11 +615,16 @@ def test_a_failing_startup_is_one_line(command: str) -> None:
     assert result.output == "Error: the app's startup failed: RuntimeError: no database\n"
 
 
+def test_an_extension_offers_a_command_for_its_app() -> None:
+    result = invoke("--app", f"{COMMANDS}:app", "stock")
+    assert (result.exit_code, result.output) == (0, "stock of shop\n")
+
+
 def test_app_commands_are_listed_in_help() -> None:
     result = invoke("--app", f"{COMMANDS}:app", "--help")
     assert result.exit_code == 0
     listed = result.output.partition("Commands:")[2].split()
-    assert {"greet", "seed", "db", "run", "shell"} <= set(listed)
+    assert {"greet", "seed", "db", "stock", "run", "shell"} <= set(listed)
     assert "Greet NAME." in result.output
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -318,3 +319,29 @@ def test_a_mounted_app_gets_a_context_of_its_own_with_the_body_already_read() ->
     outer.mount("/inner", inner)
     with TestClient(outer) as client:
         assert client.post("/inner/echo", content=b"hi").json() == {"body": "hi", "route": None}
+
+
+def test_an_extension_opens_a_resource_with_the_app_and_closes_it_after() -> None:
+    events: list[str] = []
+
+    class Pool:
+        def install(self, registry: Registry) -> None:
+            registry.lifespan(self.opened)
+
+        @contextlib.asynccontextmanager
+        async def opened(self, app: Carafe) -> AsyncIterator[None]:
+            events.append("open")
+            yield
+            events.append("close")
+
+    app = Carafe(extensions=[Pool()])
+    app.on_startup(lambda: events.append("startup hook"))
+    app.on_shutdown(lambda: events.append("shutdown hook"))
+
+    @app.get("/")
+    def index() -> list[str]:
+        return events
+
+    with TestClient(app) as client:
+        assert client.get("/").json() == ["open", "startup hook"]
+    assert events == ["open", "startup hook", "shutdown hook", "close"]

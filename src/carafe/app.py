@@ -460,6 +460,8 @@ class Carafe(Router):
             for mount in self._dispatcher.mounts:
                 if not mount.wsgi:
                     await self._start_mounted(mount.app, stack)
+            for enter in self.registry.lifespans:
+                await stack.enter_async_context(enter(self))
             for hook in self._startup:
                 await self.threads.as_async(hook)()
             stack.push_async_callback(self._run_shutdown_hooks)

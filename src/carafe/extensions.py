@@ -29,6 +29,12 @@ What a feature may add, each a method of ``Registry``:
                                 operation of the OpenAPI document as it is built
     on_shutdown(finish)         ``await finish(app)`` when the app begins to shut down,
                                 before its own shutdown hooks (background tasks finish)
+    lifespan(factory)           enter ``factory(app)``, an async context manager, when
+                                the app starts (before its startup hooks) and leave it
+                                when it stops (after its shutdown hooks): an engine or
+                                a connection pool opened and closed with the app
+    command(cmd)                a click command the ``carafe`` CLI offers for the app
+                                (``carafe --app shop:app db upgrade``), beside ``app.cli``
 
 Per request, features keep their values in the typed ``carafe.context.RequestContext``.
 Nothing is registered by importing a module: the features Carafe ships are listed
@@ -40,9 +46,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import click
+
     from carafe._core.codecs import CodecPlugin
     from carafe._core.plan import ParamInfo
     from carafe.app import Carafe
@@ -124,6 +133,8 @@ class Registry:
         self.codecs: list[CodecPlugin] = []
         self.openapi_contributors: list[OpenAPIContributor] = []
         self.shutdown_callbacks: list[Callable[[Carafe], Awaitable[None]]] = []
+        self.lifespans: list[Callable[[Carafe], AbstractAsyncContextManager[Any]]] = []
+        self.commands: dict[str, click.Command] = {}
         self._installed: list[Extension] = []
         self.version = 0  # bumped on every change: the app recompiles its plans
 
@@ -196,6 +207,21 @@ class Registry:
     def on_shutdown(self, finish: Callable[[Carafe], Awaitable[None]]) -> None:
         """``await finish(app)`` when the app begins to shut down, in installation order."""
         self.shutdown_callbacks.append(finish)
+
+    def lifespan(self, factory: Callable[[Carafe], AbstractAsyncContextManager[Any]]) -> None:
+        """Enter ``factory(app)`` when the app starts, before its startup hooks, and
+        leave it when the app stops, after its shutdown hooks (in reverse order)."""
+        self.lifespans.append(factory)
+
+    def command(self, cmd: click.Command) -> None:
+        """Offer ``cmd`` in the ``carafe`` CLI for this app (``carafe --app APP NAME``).
+
+        The command finds the app with ``carafe.cli.commands.current_app()``. An
+        ``app.cli`` command of the same name wins.
+        """
+        if not cmd.name:
+            raise TypeError("command() needs a named click command")
+        self.commands[cmd.name] = cmd
 
     def openapi(self, contributor: OpenAPIContributor) -> None:
         """Call ``contributor(operation, route, document)`` for each operation built."""

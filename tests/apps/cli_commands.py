@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from carafe import Carafe
+from carafe.cli.commands import current_app
+from carafe.extensions import Registry
 
 app = Carafe(title="shop")
 app.state.started = 0
@@ -80,3 +82,18 @@ async def work_async() -> None:
 
 async def not_carafe(scope: object, receive: object, send: object) -> None:
     """An ASGI app, but not a Carafe app: it has no commands."""
+
+
+class Inventory:
+    """An extension that offers a command of its own (``Registry.command``)."""
+
+    def install(self, registry: Registry) -> None:
+        @click.command("stock")
+        def stock() -> None:
+            """Say the app's title."""
+            click.echo(f"stock of {current_app().title}")
+
+        registry.command(stock)
+
+
+app.extend(Inventory())

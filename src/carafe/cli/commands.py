@@ -38,7 +38,7 @@ from carafe.cli._target import TargetError, _article, load_target, parse_target
 if TYPE_CHECKING:
     from carafe.app import Carafe
 
-__all__ = ["AppCommands", "CarafeGroup", "app_option"]
+__all__ = ["AppCommands", "CarafeGroup", "app_option", "current_app"]
 
 _APP_KEY = "carafe.app"  # ctx.meta: the target given, then the app loaded
 
@@ -155,6 +155,15 @@ def given_app(ctx: click.Context) -> Carafe | None:
     return app
 
 
+def current_app() -> Carafe:
+    """The app of the running ``carafe`` command (``--app`` or ``CARAFE_APP``): for the
+    commands an extension offers (``Registry.command``)."""
+    app = given_app(click.get_current_context())
+    if app is None:
+        raise click.ClickException("this command needs an app: --app MODULE:APP or CARAFE_APP")
+    return app
+
+
 class CarafeGroup(click.Group):
     """The ``carafe`` group: its own commands, then the ``--app`` app's ``app.cli``."""
 
@@ -163,7 +172,9 @@ class CarafeGroup(click.Group):
         if command is not None:
             return command
         app = given_app(ctx)
-        return None if app is None else app.cli.get_command(ctx, cmd_name)
+        if app is None:
+            return None
+        return app.cli.get_command(ctx, cmd_name) or app.registry.commands.get(cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
@@ -174,6 +185,7 @@ class CarafeGroup(click.Group):
             app = None
         if app is not None:
             names.update(app.cli.list_commands(ctx))
+            names.update(app.registry.commands)
         return sorted(names)
 
     def resolve_command(
