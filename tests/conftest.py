@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.postgres import PostgresServer, postgres_bindir
+
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI") == "true"
 
@@ -89,6 +91,31 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (Debian's package) on a free loopback port, for the whole
+    session; ``postgres_url`` gives each test a database of its own on it."""
+    if postgres_bindir() is None:
+        need_binary("initdb")  # skips, or fails under CI, with the install hint
+    directory = Path(tempfile.mkdtemp(prefix="carafe-pg-"))
+    server = PostgresServer.start(directory, free_port())
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty PostgreSQL database for one test: ``postgresql://...`` (no driver)."""
+    postgres_url.count += 1  # type: ignore[attr-defined]
+    return postgres_server.create_database(f"test_{postgres_url.count}")  # type: ignore[attr-defined]
+
+
+postgres_url.count = 0  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
