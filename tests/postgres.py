@@ -37,7 +37,8 @@ class PostgresServer:
     runas: list[str]
 
     @classmethod
-    def start(cls, directory: Path, port: int) -> PostgresServer:
+    def start(cls, directory: Path, port: int, *, initialise: bool = True) -> PostgresServer:
+        """Start a server on ``port``; ``initialise=False`` restarts one stopped earlier."""
         bindir = postgres_bindir()
         if bindir is None:
             raise RuntimeError("PostgreSQL is not installed (scripts/system-deps installs it)")
@@ -47,10 +48,11 @@ class PostgresServer:
             shutil.chown(directory, "postgres", "postgres")
         server = cls(directory, port, bindir, runas)
         data = directory / "data"
-        server._run(
-            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-             "-E", "UTF8", "--locale=C.UTF-8"]
-        )  # fmt: skip
+        if initialise:
+            server._run(
+                [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                 "-E", "UTF8", "--locale=C.UTF-8"]
+            )  # fmt: skip
         options = (
             f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c max_connections=200 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"

@@ -255,7 +255,7 @@ def test_registry_bookkeeping_and_mistakes() -> None:
     registry.install(quotas)
     registry.install(quotas)  # once per extension object
     assert registry.extensions == (quotas,)
-    with pytest.raises(TypeError, match="factory or per_parameter"):
+    with pytest.raises(TypeError, match="one of a factory, per_parameter= or dependency="):
         registry.provide(Quota)
     registry.provide(Quota, lambda request: Quota(1))  # a later registration wins
     assert len([p for p in registry.providers if p.type is Quota]) == 1
@@ -345,3 +345,51 @@ def test_an_extension_opens_a_resource_with_the_app_and_closes_it_after() -> Non
     with TestClient(app) as client:
         assert client.get("/").json() == ["open", "startup hook"]
     assert events == ["open", "startup hook", "shutdown hook", "close"]
+
+
+class Unit:
+    """A unit of work a feature opens around each handler that asks for one."""
+
+    def __init__(self, user: str | None) -> None:
+        self.user = user
+        self.writes: list[str] = []
+
+
+class Units:
+    def __init__(self) -> None:
+        self.committed: list[list[str]] = []
+        self.rolled_back = 0
+
+    def install(self, registry: Registry) -> None:
+        registry.provide(Unit, dependency=self.open, scope="function")
+
+    async def open(self, request: Request) -> AsyncIterator[Unit]:
+        unit = Unit(request.headers.get("x-user"))
+        try:
+            yield unit
+        except Exception:
+            self.rolled_back += 1
+            raise
+        self.committed.append(unit.writes)
+
+
+def same_unit(unit: Unit) -> Unit:
+    return unit
+
+
+def test_a_provider_backed_by_a_dependency_wraps_the_handler() -> None:
+    units = Units()
+    app = Carafe(docs=None, extensions=[units])
+
+    @app.post("/{word}")
+    async def write(word: str, unit: Unit, same: Annotated[Unit, Depends(same_unit)]) -> str:
+        assert same is unit  # one per request, however many parameters ask
+        if word == "boom":
+            raise ValueError(word)
+        unit.writes.append(word)
+        return f"{unit.user}:{word}"
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.post("/tea", headers={"x-user": "ann"}).text == "ann:tea"
+        assert client.post("/boom").status_code == 500
+    assert units.committed == [["tea"]] and units.rolled_back == 1

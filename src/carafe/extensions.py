@@ -20,6 +20,11 @@ What a feature may add, each a method of ``Registry``:
                                 been sent, only on routes that use the type
       cleans_up=True            the value may register ``context.on_cleanup``: the
                                 endpoint then runs the cleanups when the request ends
+    provide(tp, dependency=fn)  fill them as ``Depends(fn)`` would: ``fn``'s own
+                                parameters are resolved, and a ``yield`` in it wraps
+                                the handler (``scope="function"``: finished before the
+                                response is sent, so a database commit that fails can
+                                still become the response)
     body_reader(source, build)  read parameters whose marker's source is ``source``
                                 (``Form()`` -> "form") with ``build(params)``
     typed_source(tp, source)    unmarked parameters annotated ``tp`` come from ``source``
@@ -47,7 +52,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     import click
@@ -56,6 +61,7 @@ if TYPE_CHECKING:
     from carafe._core.plan import ParamInfo
     from carafe.app import Carafe
     from carafe.context import RequestContext
+    from carafe.di import Dependency
     from carafe.requests import Request
     from carafe.routing.dispatch import CompiledRoute
 
@@ -109,6 +115,7 @@ class Provider:
     per_parameter: Callable[[ParameterSite], Extractor] | None = None
     after_response: AfterResponse | None = None
     cleans_up: bool = False
+    dependency: Dependency | None = None
 
     def extractor(self, site: ParameterSite) -> Extractor:
         if self.per_parameter is not None:
@@ -159,6 +166,8 @@ class Registry:
         per_parameter: Callable[[ParameterSite], Extractor] | None = None,
         after_response: AfterResponse | None = None,
         cleans_up: bool = False,
+        dependency: Callable[..., Any] | None = None,
+        scope: Literal["request", "function"] = "request",
     ) -> None:
         """Fill parameters annotated ``tp`` (or a subclass of it).
 
@@ -170,13 +179,25 @@ class Registry:
             after_response: ``fn(app, context)`` run once a response below 400 has been
                 sent, on routes that take ``tp`` (``BackgroundTasks`` starts its tasks).
             cleans_up: The value may register ``context.on_cleanup`` callbacks.
+            dependency: Instead of ``factory``: the value is ``Depends(dependency,
+                scope=scope)``'s, one per request however many parameters ask; a
+                generator's code after ``yield`` sees the handler's error.
+            scope: With ``dependency``: ``"function"`` finishes it before the response
+                is sent, ``"request"`` after.
 
         A later registration for the same type wins.
         """
-        if (factory is None) == (per_parameter is None):
-            raise TypeError("provide() takes a factory or per_parameter=, not both")
+        if sum(x is not None for x in (factory, per_parameter, dependency)) != 1:
+            raise TypeError("provide() takes one of a factory, per_parameter= or dependency=")
+        marker = None
+        if dependency is not None:
+            from carafe.di import Dependency
+
+            marker = Dependency(dependency, use_cache=True, scope=scope)
         self.providers = [p for p in self.providers if p.type is not tp]
-        self.providers.insert(0, Provider(tp, factory, per_parameter, after_response, cleans_up))
+        self.providers.insert(
+            0, Provider(tp, factory, per_parameter, after_response, cleans_up, marker)
+        )
         self.version += 1
 
     def provider_for(self, tp: Any) -> Provider | None:

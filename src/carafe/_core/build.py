@@ -269,6 +269,10 @@ class _Builder:
                 found.deps.append((name, self.add_dependency(dependency, base, scopes)))
             return
         provider = self._provider_for(base)
+        if provider is not None and provider.dependency is not None:
+            found.providers.append(provider)
+            found.deps.append((name, self.add_dependency(provider.dependency, base, scopes)))
+            return
         if provider is not None:
             found.providers.append(provider)
             extract = provider.extractor(ParameterSite(name, base, fn, scopes))

@@ -1,0 +1,126 @@
+"""carafe.db: the engine with the app, one transaction per request, 503 when the
+database is away; on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from carafe.db import Database, database_urls, mask_url
+from carafe.exceptions import ConfigurationError
+from carafe.lifespan import LifespanError
+from carafe.testing import TestClient
+from tests.apps.notes_db import create_app, db
+from tests.conftest import free_port
+from tests.postgres import PostgresServer
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'notes.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    app = create_app(database_url)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_a_request_commits_before_the_response(client: TestClient) -> None:
+    created = client.post("/notes", json={"text": "tea"})
+    assert created.status_code == 201 and created.json() == {"id": 1, "text": "tea"}
+    assert client.get("/notes").json() == [{"id": 1, "text": "tea"}]
+    assert client.get("/notes/count").json() == 1  # the sync Session sees it too
+    assert client.post("/notes/sync", json={"text": "coffee"}).status_code == 201
+    assert [n["text"] for n in client.get("/notes").json()] == ["tea", "coffee"]
+
+
+def test_an_error_rolls_the_whole_request_back(client: TestClient) -> None:
+    refused = client.post("/notes/then-fail", json={"text": "tea"})
+    assert refused.status_code == 409 and refused.json()["detail"] == "changed my mind"
+    assert client.get("/notes").json() == []  # flushed, then rolled back
+    client.post("/notes", json={"text": "tea"})
+    duplicate = client.post("/notes", json={"text": "tea"})  # unique: fails at the flush
+    assert duplicate.status_code == 500 and "Traceback" not in duplicate.text
+    assert len(client.get("/notes").json()) == 1
+
+
+def test_a_commit_that_fails_is_the_response(client: TestClient) -> None:
+    failed = client.post("/notes/dangling-tag")  # the foreign key is checked at the commit
+    assert failed.status_code == 500 and "written?" not in failed.text
+    assert "notes" not in failed.text and "Traceback" not in failed.text
+
+
+def test_the_url_comes_from_the_config_with_a_driver_filled_in(tmp_path: Path) -> None:
+    app = create_app(f"sqlite:///{tmp_path / 'x.db'}")
+    assert db.url_for(app).drivername == "sqlite+aiosqlite"
+    assert db.sync_url_for(app).drivername == "sqlite+pysqlite"
+    assert str(Database(url="sqlite:///y.db").url_for(create_app())) == "sqlite+aiosqlite:///y.db"
+    assert [str(u) for u in database_urls("postgresql+psycopg://a@h/d")] == [
+        "postgresql+psycopg://a@h/d",
+        "postgresql+psycopg://a@h/d",
+    ]
+    assert mask_url("postgresql://app:s3cret@db/shop") == "postgresql://app:***@db/shop"
+    with pytest.raises(ConfigurationError, match="No default drivers for 'oracle'"):
+        database_urls("oracle://a@h/d")
+
+
+def test_a_database_that_is_down_at_startup_is_one_clear_error() -> None:
+    app = create_app("postgresql://app:s3cret@127.0.0.1:9/shop")  # nothing listens on 9
+    with pytest.raises(LifespanError) as raised, TestClient(app):
+        pass
+    message = str(raised.value)
+    assert message.startswith(
+        "ConfigurationError: Cannot connect to the database postgresql+asyncpg://app:***@"
+    )
+    assert "s3cret" not in message and "\n" not in message
+    app = create_app("not a url")
+    with pytest.raises(LifespanError, match="DATABASE_URL is not a database URL"):
+        with TestClient(app):
+            pass
+
+
+def test_a_database_that_goes_away_mid_run_is_a_503(
+    postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="carafe-pg-"))  # the postgres user reads it
+    own = PostgresServer.start(directory, free_port())
+    try:
+        url = own.create_database("shop").replace("postgres@", "postgres:pw@")
+        app = create_app(url)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            assert client.post("/notes", json={"text": "tea"}).status_code == 201
+            own.stop()
+            with caplog.at_level(logging.WARNING, "carafe.db"):
+                down = client.get("/notes")
+                down_sync = client.get("/notes/count")
+            assert down.status_code == 503 and down.headers["retry-after"] == "5"
+            assert (
+                down.json()["detail"] == "The database is unavailable right now; try again shortly."
+            )
+            assert down_sync.status_code == 503
+            assert "pw" not in caplog.text and "postgres:***@" in caplog.text
+            own = PostgresServer.start(directory, own.port, initialise=False)
+            assert client.get("/notes").json() == [{"id": 1, "text": "tea"}]  # serving again
+    finally:
+        own.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_rolled_back_leaves_the_database_as_it_was(database_url: str) -> None:
+    app = create_app(database_url)
+    with db.rolled_back(), TestClient(app) as client:
+        assert client.post("/notes", json={"text": "tea"}).status_code == 201
+        assert client.post("/notes/then-fail", json={"text": "x"}).status_code == 409
+        assert [n["text"] for n in client.get("/notes").json()] == ["tea"]
+    app = create_app(database_url, create_tables=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/notes").status_code == 500  # no table: it was rolled back too
