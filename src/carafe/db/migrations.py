@@ -17,7 +17,9 @@ revision, a database that is down) is one line on stderr and exit status 1.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,7 +42,7 @@ def alembic_config(db: Database, app: Any, directory: str | None = None) -> Conf
     (default ``db.migrations``): what every ``carafe db`` command runs with."""
     from alembic.config import Config
 
-    config = Config()
+    config = Config(stdout=sys.stdout)  # NOTE: Alembic's default is the stdout at its import
     config.set_main_option("script_location", directory or db.migrations)
     url = db.sync_url_for(app)
     # NOTE: Alembic's options are ConfigParser values: a '%' in a password must be doubled.
@@ -67,6 +69,11 @@ def _one_line_errors(config: Config) -> Iterator[None]:
         raise click.ClickException(f"{url}: {_first_line(error)}") from None
 
 
+def _progress(record: logging.LogRecord) -> bool:
+    """What a person running ``carafe db`` wants to read: each migration run, warnings."""
+    return record.levelno >= logging.WARNING or record.getMessage().startswith("Running ")
+
+
 @dataclasses.dataclass(frozen=True)
 class _Target:
     """What the ``db`` group's commands work on: the ``Database`` and its folder."""
@@ -83,8 +90,32 @@ class _Target:
             raise click.ClickException(
                 f"No migrations in {self.directory}/: run `carafe db init` first"
             )
-        with _one_line_errors(config):
+        with _one_line_errors(config), _alembic_says():
             action(config)
+
+
+@contextmanager
+def _alembic_says() -> Iterator[None]:
+    """Show Alembic's progress (``Running upgrade  -> 1f2e, notes``) on stderr,
+    unless the app configured a level or a handler for Alembic's logger."""
+    log = logging.getLogger("alembic")
+    if log.level != logging.NOTSET or any(
+        not isinstance(h, logging.NullHandler) for h in log.handlers
+    ):
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(_progress)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(logging.NOTSET)
+        log.propagate = True
 
 
 def db_command(db: Database) -> click.Group:
@@ -144,7 +175,7 @@ def revision(
 @click.option("-m", "--message", default=None, help="What the revision does.")
 @click.pass_context
 def migrate(ctx: click.Context, message: str | None) -> None:
-    """``revision --autogenerate``, under Flask-Migrate's name."""
+    """Same as revision --autogenerate (Flask-Migrate's name for it)."""
     ctx.invoke(revision, message=message, autogenerate=True, sql=False, rev_id=None)
 
 
