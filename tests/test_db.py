@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +88,26 @@ def test_a_database_that_is_down_at_startup_is_one_clear_error() -> None:
     with pytest.raises(LifespanError, match="DATABASE_URL is not a database URL"):
         with TestClient(app):
             pass
+
+
+def test_carafe_run_stops_with_one_line_when_the_database_is_down(tmp_path: Path) -> None:
+    target = "tests.apps.notes_db:create_app('postgresql://app:s3cret@127.0.0.1:9/shop')"
+    done = subprocess.run(
+        [sys.executable, "-m", "carafe", "run", target, "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert done.returncode == 3
+    assert "Cannot connect to the database postgresql+asyncpg://app:***@127.0.0.1:9/shop" in (
+        done.stderr + done.stdout
+    )
+    said = (done.stderr + done.stdout).splitlines()
+    assert not [line for line in said if "Traceback" in line]
+    assert [line for line in said if "s3cret" in line] == [  # only the command line's echo
+        line for line in said if line.startswith("Carafe serving")
+    ]
 
 
 def test_a_database_that_goes_away_mid_run_is_a_503(

@@ -33,6 +33,8 @@ REFERENCE = ROOT / "docs" / "reference"
 PUBLIC_MODULES = [
     "carafe",
     "carafe.context",
+    "carafe.db",
+    "carafe.db.migrations",
     "carafe.extensions",
     "carafe.middleware",
     "carafe.security",

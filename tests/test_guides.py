@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -268,8 +269,24 @@ def shell_and_prose() -> Iterator[tuple[str, str]]:
 FLAG = re.compile(r"(?<![\w-])--?[a-z][\w-]*")
 
 
+def extension_commands() -> dict[str, str]:
+    """The help of the commands Carafe's optional extensions offer an app (``carafe db``),
+    a group's with its subcommands'."""
+    from carafe.db import Database
+
+    app = Carafe(extensions=[Database()])
+    helps: dict[str, str] = {}
+    for name, command in app.registry.commands.items():
+        texts = [command.get_help(click.Context(command, info_name=name))]
+        for sub_name, sub in getattr(command, "commands", {}).items():
+            texts.append(sub.get_help(click.Context(sub, info_name=sub_name)))
+        helps[name] = "\n".join(texts)
+    return helps
+
+
 def test_carafe_commands_and_flags_exist() -> None:
     helps = {name: CliRunner().invoke(cli, [name, "--help"]).output for name in cli.commands}
+    helps.update(extension_commands())
 
     def unknown(command: str, rest: str) -> list[str]:
         if command not in helps:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
-from carafe.exceptions import CarafeError
+from carafe.exceptions import CarafeError, ConfigurationError
 from carafe.types import ASGIApp, Message, Receive, Send
 
 __all__ = ["LifespanDriver", "LifespanError", "serve_lifespan"]
@@ -32,8 +32,9 @@ async def serve_lifespan(
 ) -> None:
     """Answer one lifespan: startup, then (after the server says so) shutdown.
 
-    A failure is logged with its traceback and reported to the server as
-    ``lifespan.startup.failed`` (or ``shutdown.failed``) with a one-line message.
+    A failure is logged (with its traceback, unless it is a ``ConfigurationError``) and
+    reported to the server as ``lifespan.startup.failed`` (or ``shutdown.failed``) with a
+    one-line message.
     """
     await receive()
     if await _step("startup", app.startup(state), send):
@@ -46,7 +47,10 @@ async def _step(event: str, action: Awaitable[None], send: Send) -> bool:
     try:
         await action
     except BaseException as exc:
-        logger.error("%s failed", event.capitalize(), exc_info=exc)
+        # A ConfigurationError's message says all (a setting, a database that is down):
+        # one line, no traceback. Anything else is a bug whose traceback helps.
+        trace = None if isinstance(exc, ConfigurationError) else exc
+        logger.error("%s failed", event.capitalize(), exc_info=trace)
         message = f"{type(exc).__name__}: {exc}"
         await send({"type": f"lifespan.{event}.failed", "message": message})
         return False

@@ -267,6 +267,12 @@ class TestClient(httpx.Client):
         self._lifespan = loop.run(start())
         return self
 
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the app's event loop and return its result: a test's setup
+        that needs the running app's resources (``client.run(seed(app))`` with
+        ``db.session(app)``), which belong to that loop."""
+        return self._loop_thread().run(coro)
+
     def websocket_connect(
         self,
         url: str,

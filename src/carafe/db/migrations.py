@@ -47,8 +47,8 @@ def alembic_config(db: Database, app: Any, directory: str | None = None) -> Conf
     url = db.sync_url_for(app)
     # NOTE: Alembic's options are ConfigParser values: a '%' in a password must be doubled.
     config.set_main_option("sqlalchemy.url", url.render_as_string(False).replace("%", "%%"))
-    config.attributes["carafe.url"] = url
-    config.attributes["carafe.metadata"] = db.metadata
+    config.attributes["carafe_url"] = url
+    config.attributes["carafe_metadata"] = db.metadata
     return config
 
 
@@ -65,7 +65,7 @@ def _one_line_errors(config: Config) -> Iterator[None]:
     except CommandError as error:
         raise click.ClickException(str(error)) from None
     except DBAPIError as error:
-        url = mask_url(config.attributes["carafe.url"])
+        url = mask_url(config.attributes["carafe_url"])
         raise click.ClickException(f"{url}: {_first_line(error)}") from None
 
 
