@@ -256,7 +256,13 @@ class Database:
                 raise self._unavailable_error(request.app, error) from None
             raise
         finally:
-            await _quietly(session.close())
+            if session.in_transaction():  # an error left it open: closing rolls back
+                await _quietly(session.close())
+            else:
+                # PERF: no transaction, no connection: closing only detaches the objects,
+                # without the ~30 µs trip through SQLAlchemy's greenlet bridge that
+                # `await session.close()` takes (bench/db_integration.py).
+                session.sync_session.close()
 
     def _request_sync_session(self, request: Request) -> Iterator[Session]:
         session = self._sync_sessions(request.app)()
