@@ -14,7 +14,7 @@ from carafe.exceptions import ConfigurationError
 from carafe.forms import Form
 from carafe.responses import PlainTextResponse
 from carafe.testing import TestClient
-from carafe.web.csrf import CSRFProtect, csrf_exempt, mask, unmask
+from carafe.web.csrf import CSRFProtect, mask, unmask
 from carafe.web.sessions import MemoryStore, Session, Sessions
 from carafe.web.templating import Templates
 
@@ -49,9 +49,12 @@ def make_app(app: Carafe) -> Carafe:
         return {"changed": request.method}
 
     @app.post("/hooks/payment")
-    @csrf_exempt
     async def webhook(note: Note) -> dict[str, str]:
         return {"got": note.text}
+
+    csrf = app.extensions.get("csrf")  # Carafe(csrf=True) made one, or the test did
+    if csrf is not None:
+        csrf.exempt(webhook)
 
     @app.post("/login")
     async def login(session: Session) -> dict[str, bool]:
@@ -362,3 +365,20 @@ def test_token_helpers_and_settings() -> None:
     assert unmask("A" * 10) is None
     with pytest.raises(ConfigurationError, match="trusted_origins"):
         CSRFProtect(trusted_origins=["admin.example.com"])
+
+
+async def hook(note: Note) -> dict[str, str]:
+    return {"got": note.text}
+
+
+def test_an_exemption_belongs_to_one_apps_protection() -> None:
+    exempted, checked = Carafe(secret_key="k"), Carafe(secret_key="k")
+    csrf = CSRFProtect(exempted)
+    CSRFProtect(checked)
+    for app in (exempted, checked):
+        app.post("/hook")(hook)
+    assert csrf.exempt(hook) is hook
+    with TestClient(exempted, cookies={"s": "1"}) as client:
+        assert client.post("/hook", json={"text": "paid"}).status_code == 200
+    with TestClient(checked, cookies={"s": "1"}) as client:
+        assert client.post("/hook", json={"text": "paid"}).status_code == 403

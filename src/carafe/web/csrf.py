@@ -9,8 +9,8 @@ token, either as the form field ``csrf_token``::
 
 or in the ``X-CSRF-Token`` header (for ``fetch`` and other JSON clients that rely on
 cookies). A missing or wrong token is a 403 problem response and the handler never runs.
-Routes for token-authenticated APIs opt out with ``@csrf_exempt``; mounted apps are left
-to protect themselves.
+Routes for token-authenticated APIs opt out with ``@csrf.exempt`` (``csrf =
+CSRFProtect(app)``); mounted apps are left to protect themselves.
 
 Where the secret behind the tokens lives decides whose tokens they are:
 
@@ -56,23 +56,16 @@ if TYPE_CHECKING:
     from carafe.types import ASGIApp, Message, Receive, Scope, Send
     from carafe.web.sessions import Session
 
-__all__ = ["CSRFProtect", "csrf_exempt", "get_csrf_token"]
+__all__ = ["CSRFProtect", "get_csrf_token"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _EXTENSION = "csrf"
 _TOKENS_ONLY = "csrf.tokens"  # settings for rendering tokens in an app that checks none
-_EXEMPT_ATTR = "__carafe_csrf_exempt__"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _TOKEN_BYTES = 32
 _SECRET: Slot[bytes] = Slot("csrf_secret")
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-
-
-def csrf_exempt(handler: F) -> F:
-    """Leave this route unchecked: for APIs authenticated by a token, not a cookie."""
-    setattr(handler, _EXEMPT_ATTR, True)
-    return handler
 
 
 def _b64(data: bytes) -> str:
@@ -131,11 +124,25 @@ class CSRFProtect:
         self.header_name = header_name.lower()
         self.cookie_name = cookie_name
         self._cookie_flags = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
+        self._exempt: set[Callable[..., Any]] = set()
         if app is not None:
             app.extensions[_EXTENSION] = self
             app.add_middleware(CSRFMiddleware, protect=self)
 
     # --- Which requests are checked ------------------------------------------------
+
+    def exempt(self, handler: F) -> F:
+        """Leave the routes of ``handler`` unchecked: for APIs authenticated by a token,
+        not a cookie (webhooks, bearer tokens). Above or below the route decorator::
+
+            csrf = CSRFProtect(app)
+
+            @app.post("/hooks/payment")
+            @csrf.exempt
+            async def payment(event: Event) -> None: ...
+        """
+        self._exempt.add(handler)
+        return handler
 
     def checked_route(self, scope: Scope) -> Limits | None:
         """The limits of the route a check applies to, or None when none does.
@@ -144,7 +151,7 @@ class CSRFProtect:
         a request for a mounted app or for no route is not checked.
         """
         route = context_of(scope).route
-        if route is None or getattr(route.handler, _EXEMPT_ATTR, False):
+        if route is None or route.handler in self._exempt:
             return None
         return route.route.limits or DEFAULT_LIMITS  # type: ignore[union-attr]
 
