@@ -8,8 +8,8 @@ import msgspec
 import pytest
 
 from carafe import Carafe, ConfigurationError, Depends, Header, HTTPError, Query, Router
+from carafe.routing.router import RouteOptions
 from carafe.testing import TestClient
-from carafe.views import route_options
 
 
 class Item(msgspec.Struct):
@@ -52,6 +52,7 @@ def make_app() -> Carafe:
         verbose: Annotated[bool, Query()] = False
         kind: ClassVar[str] = "item"
         note: str = "not a request value"
+        method_options: ClassVar[dict[str, RouteOptions]] = {"delete": {"status_code": 204}}
 
         def found(self) -> Item:
             item = self.store.items.get(self.item_id)
@@ -75,7 +76,6 @@ def make_app() -> Carafe:
             self.store.log.append(f"put in {threading.current_thread().name != 'MainThread'}")
             return item
 
-        @route_options(status_code=204)
         async def delete(self, item_id: int) -> None:
             assert item_id == self.item_id
             self.found()
@@ -84,11 +84,13 @@ def make_app() -> Carafe:
     @api.view("/items", name="items")
     class Items:
         store: Annotated[Store, Depends(get_store)]
+        method_options: ClassVar[dict[str, RouteOptions]] = {
+            "post": {"status_code": 201, "summary": "Add an item"}
+        }
 
         async def get(self, limit: int = 10) -> list[str]:
             return [item.name for item in self.store.items.values()][:limit]
 
-        @route_options(status_code=201, summary="Add an item")
         async def post(self, item: Item) -> Item:
             self.store.items[max(self.store.items, default=0) + 1] = item
             return item
@@ -295,3 +297,34 @@ def test_declarations_are_inherited_from_a_base_view() -> None:
     with TestClient(app) as client:
         assert client.get("/profile", headers=ANN).json() == {"user": "ann"}
         assert client.get("/profile").status_code == 401
+
+
+def test_method_options_must_name_the_views_methods() -> None:
+    app = Carafe()
+
+    class Reader:
+        method_options: ClassVar[dict[str, RouteOptions]] = {"post": {"status_code": 201}}
+
+        async def get(self) -> str:
+            return "read"
+
+    with pytest.raises(ConfigurationError, match="names 'post', which is not one of its HTTP"):
+        app.add_view("/r", Reader)
+
+    class Odd:
+        method_options = ["get"]
+
+        async def get(self) -> str:
+            return "read"
+
+    with pytest.raises(ConfigurationError, match="method_options must be a dict"):
+        app.add_view("/o", Odd)
+
+    class Loose:
+        method_options: ClassVar[dict[str, Any]] = {"get": 201}
+
+        async def get(self) -> str:
+            return "read"
+
+    with pytest.raises(ConfigurationError, match=r"method_options\['get'\] must be a dict"):
+        app.add_view("/l", Loose)

@@ -4,11 +4,12 @@ Run it with ``carafe run docs.examples.inventory:app``; tests/test_views.py driv
 """
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, Field
 
-from carafe import Carafe, Depends, Header, HTTPError, Query, route_options
+from carafe import Carafe, Depends, Header, HTTPError, Query
+from carafe.routing.router import RouteOptions
 
 
 class ItemIn(BaseModel):
@@ -83,6 +84,10 @@ class ItemView:
 
     item_id: int
     db: Annotated[Pool, Depends(transaction, scope="function")]
+    method_options: ClassVar[dict[str, RouteOptions]] = {
+        "put": {"status_code": 201},
+        "delete": {"status_code": 204},
+    }
 
     def row(self) -> dict[str, object]:
         if self.item_id not in self.db.rows:
@@ -93,13 +98,11 @@ class ItemView:
         """Read one item."""
         return ItemOut.model_validate(self.row())
 
-    @route_options(status_code=201)
     async def put(self, item: ItemIn, who: Annotated[str, Depends(editor)]) -> ItemOut:
         """Create or replace an item."""
         self.db.rows[self.item_id] = {"id": self.item_id, **item.model_dump(), "by": who}
         return ItemOut.model_validate(self.db.rows[self.item_id])
 
-    @route_options(status_code=204)
     async def delete(self, who: Annotated[str, Depends(editor)]) -> None:
         self.row()
         del self.db.rows[self.item_id]

@@ -43,8 +43,7 @@ from carafe.routing import Router
 from carafe.security import Security, SecurityScopes
 from carafe.sse import EventSourceResponse, JSONLinesResponse, ServerSentEvent
 from carafe.uploads import UploadFile
-from carafe.views import route_options
-from carafe.web.csrf import CSRFProtect, csrf_exempt
+from carafe.web.csrf import CSRFProtect
 from carafe.web.flash import flash, get_flashed_messages
 from carafe.web.form_binding import BoundForm, bind_form
 from carafe.web.sessions import MemoryStore, RedisStore, Session, Sessions
@@ -103,8 +102,6 @@ __all__ = [
     "WebSocket",
     "WebSocketDisconnect",
     "bind_form",
-    "csrf_exempt",
     "flash",
     "get_flashed_messages",
-    "route_options",
 ]

@@ -8,11 +8,11 @@ method runs: path parameters (by name), dependencies, and header/query/cookie ma
         item_id: int                                       # from the path
         db: Annotated[Database, Depends(get_db)]           # resolved per request
         token: Annotated[str, Header(alias="X-Token")]     # checked for every method
+        method_options = {"delete": {"status_code": 204}}  # one method's route options
 
         async def get(self) -> Item:
             return await self.db.item(self.item_id)
 
-        @route_options(status_code=204)
         async def delete(self) -> None:
             await self.db.delete(self.item_id)
 
@@ -22,8 +22,9 @@ method runs: path parameters (by name), dependencies, and header/query/cookie ma
 ``app.view(path, **options)`` (a decorator) and ``app.add_view(path, View, **options)``
 work on routers too. Each method becomes its own route at ``path`` (named after the
 class, with ``operationId`` ``<name>_<method>``), so OpenAPI, ``response_model``, status
-codes and docstrings work per method; ``@route_options(...)`` overrides the view's
-options for one method. The class is instantiated with no arguments for each request.
+codes and docstrings work per method; the class attribute ``method_options`` (a dict
+from a method's name to route options) overrides the view's options for one method.
+The class is instantiated with no arguments for each request.
 
 Everything is analysed at startup: the plan of each method sees one ordinary handler
 whose signature is the method's plus the class's declarations.
@@ -45,23 +46,13 @@ from carafe.params import Param
 if TYPE_CHECKING:
     from carafe.routing.router import Route, RouteOptions, Router
 
-__all__ = ["VIEW_METHODS", "add_view", "route_options"]
+__all__ = ["VIEW_METHODS", "add_view"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 VIEW_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
-_OPTIONS_KEY = "__carafe_route_options__"
+_OPTIONS = "method_options"
 _PATH_PARAM = re.compile(r"{([^}:]+)")
-
-
-def route_options(**options: Unpack[RouteOptions]) -> Callable[[F], F]:
-    """Route options for one method of a view, over the view's (``status_code=201``...)."""
-
-    def decorate(method: F) -> F:
-        setattr(method, _OPTIONS_KEY, options)
-        return method
-
-    return decorate
 
 
 def add_view(router: Router, path: str, view: type, **options: Unpack[RouteOptions]) -> list[Route]:
@@ -74,6 +65,7 @@ def add_view(router: Router, path: str, view: type, **options: Unpack[RouteOptio
     if not isinstance(view, type):
         raise ConfigurationError(f"A view must be a class, not {view!r}")
     shared = _class_parameters(view, set(_PATH_PARAM.findall(path)))
+    per_method = _method_options(view)
     name = options.get("name") or view.__name__
     routes = []
     for method in VIEW_METHODS:
@@ -82,7 +74,7 @@ def add_view(router: Router, path: str, view: type, **options: Unpack[RouteOptio
             continue
         merged: dict[str, Any] = {"name": name, "operation_id": f"{name}_{method}"}
         merged.update(options)
-        merged.update(getattr(fn, _OPTIONS_KEY, {}))
+        merged.update(per_method.get(method, {}))
         handler, signature = _handler(view, method, fn, shared)
         routes.append(
             router.add_route(path, handler, (method.upper(),), signature=signature, **merged)
@@ -92,6 +84,24 @@ def add_view(router: Router, path: str, view: type, **options: Unpack[RouteOptio
             f"View {view.__qualname__} has none of the methods {', '.join(VIEW_METHODS)}"
         )
     return routes
+
+
+def _method_options(view: type) -> dict[str, Any]:
+    """The view's ``method_options``, checked: each key one of its HTTP methods."""
+    found = getattr(view, _OPTIONS, None) or {}
+    if not isinstance(found, dict):
+        raise ConfigurationError(f"{view.__qualname__}.{_OPTIONS} must be a dict, not {found!r}")
+    for method, options in found.items():
+        if method not in VIEW_METHODS or getattr(view, method, None) is None:
+            raise ConfigurationError(
+                f"{view.__qualname__}.{_OPTIONS} names {method!r}, which is not one of "
+                "its HTTP methods"
+            )
+        if not isinstance(options, dict):
+            raise ConfigurationError(
+                f"{view.__qualname__}.{_OPTIONS}[{method!r}] must be a dict of route options"
+            )
+    return found
 
 
 def _class_parameters(view: type, path_params: set[str]) -> list[inspect.Parameter]:

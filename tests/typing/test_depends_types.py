@@ -6,9 +6,10 @@ they were given, so a decorated handler keeps its signature.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Annotated, Any, assert_type
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, assert_type
 
-from carafe import Carafe, Depends, Router, route_options
+from carafe import Carafe, Depends, Router
+from carafe.routing.router import RouteOptions
 
 
 class User:
@@ -58,7 +59,8 @@ def create_user(name: str, user: User = Depends(get_user)) -> str:  # noqa: B008
 class Things:
     pool: Annotated[Pool, Depends(make_pool, scope="app")]
 
-    @route_options(status_code=201)
+    method_options: ClassVar[dict[str, RouteOptions]] = {"post": {"status_code": 201}}
+
     async def post(self) -> int:
         return 1
 
