@@ -179,13 +179,17 @@ def _http_errors() -> Iterator[None]:
 
 # --- Who is asking -------------------------------------------------------------------
 
+_TOKEN_HELP = "`Authorization: Token <jwt>`, the token `POST /api/users/login` gives."
 token = HTTPBearer(
+    scheme="Token", bearer_format="JWT", scheme_name="Token", description=_TOKEN_HELP
+)
+maybe_token = HTTPBearer(  # the same scheme, optional: one entry in the document
     scheme="Token",
     bearer_format="JWT",
     scheme_name="Token",
-    description="`Authorization: Token <jwt>`, the token of `POST /api/users/login`.",
+    description=_TOKEN_HELP,
+    auto_error=False,
 )
-maybe_token = HTTPBearer(scheme="Token", bearer_format="JWT", scheme_name="Token", auto_error=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,7 +264,10 @@ def _owned(what: str) -> dict[int | str, dict[str, Any]]:
 api = Router(
     prefix=PREFIX,
     tags=["conduit"],
-    responses={401: {"model": ConduitErrors, "description": "No valid token"}},
+    responses={
+        400: {"model": ConduitErrors, "description": "The body is not JSON"},
+        401: {"model": ConduitErrors, "description": "No valid token"},
+    },
 )
 
 UserEnvelope = Envelope("user")
