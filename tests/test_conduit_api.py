@@ -3,6 +3,7 @@ and through ``carafe run``; its schema made by its migrations."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -609,3 +610,59 @@ def test_the_openapi_document(tmp_path: Path) -> None:
     article = schemas["ArticleView"]["properties"]
     assert {"tagList", "favoritesCount", "createdAt", "body"} <= set(article)
     assert "body" not in schemas["ArticleSummary"]["properties"]
+
+
+def test_concurrent_writes_on_postgresql(live_server: type[LiveServer], postgres_url: str) -> None:
+    """Ten sign-ups with one name at once: one account, nine 422s; ten articles with one
+    new tag at once: ten articles, one tag. (On SQLite, concurrent writers lose to a lock:
+    see the note in examples/conduit/app.py.)"""
+    run_cli(postgres_url, "upgrade")
+    env = {"CARAFE_DATABASE_URL": postgres_url, "CARAFE_JWT_SECRET": SECRET}
+    server = live_server("examples.conduit.app:app", env=env)
+
+    async def race() -> tuple[list[httpx.Response], list[httpx.Response], dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            sign_ups = await asyncio.gather(
+                *(
+                    http.post(
+                        "/api/users",
+                        json={
+                            "user": {
+                                "username": "same",
+                                "email": f"same{i}@example.org",
+                                "password": "password1",
+                            }
+                        },
+                    )
+                    for i in range(10)
+                )
+            )
+            won = [r for r in sign_ups if r.status_code == 201]
+            auth = {"Authorization": f"Token {won[0].json()['user']['token']}"} if won else {}
+            articles = await asyncio.gather(
+                *(
+                    http.post(
+                        "/api/articles",
+                        json={
+                            "article": {
+                                "title": f"Race {i}",
+                                "description": "d",
+                                "body": "b",
+                                "tagList": ["shared", f"own{i}"],
+                            }
+                        },
+                        headers=auth,
+                    )
+                    for i in range(10)
+                )
+            )
+            return sign_ups, articles, (await http.get("/api/tags")).json()
+
+    sign_ups, articles, tags = asyncio.run(race())
+    assert sorted(r.status_code for r in sign_ups) == [201] + [422] * 9
+    for refused in (r for r in sign_ups if r.status_code == 422):
+        assert refused.json() == {"errors": {"username": ["has already been taken"]}}
+    assert [r.status_code for r in articles] == [201] * 10
+    assert tags["tags"][0] == "shared" and sorted(tags["tags"][1:]) == sorted(
+        f"own{i}" for i in range(10)
+    )

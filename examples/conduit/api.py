@@ -151,7 +151,7 @@ def conduit_errors(exc: RequestValidationError) -> ConduitErrors:
     return ConduitErrors(by_field)
 
 
-def _answer_error(request: Request, exc: Exception) -> Response:
+async def _answer_error(request: Request, exc: Exception) -> Response:
     """Under /api, an ``HTTPError`` (401, 403, 404, 503) in Conduit's shape."""
     assert isinstance(exc, HTTPError)
     if not request.path.startswith(PREFIX + "/"):

@@ -11,6 +11,10 @@ Configuration (``config=``, else ``CARAFE_*`` environment variables):
   ``postgresql://user@host/db`` works as well.
 - ``JWT_SECRET`` (else ``SECRET_KEY``): signs the tokens. Without either, a development
   key is used and a warning says so: tokens are then forgeable by anyone who reads this.
+
+NOTE: SQLite, the default, takes one writer at a time, and a request that reads before
+it writes (they all do: the token's user first) loses to a concurrent writer with a
+503 ("database is locked"): fine for one developer; PostgreSQL for concurrent users.
 """
 
 from __future__ import annotations
