@@ -287,6 +287,8 @@ def test_list_articles_by_tag_author_and_favourite_in_pages(client: TestClient) 
     assert page["articlesCount"] == 8
     assert [a["title"] for a in page["articles"]] == ["Bob 0", "Ann 4", "Ann 3"]
     assert client.get("/api/articles?offset=100").json() == {"articles": [], "articlesCount": 8}
+    furthest = client.get(f"/api/articles?offset={2**63 - 1}")  # the most a database takes
+    assert furthest.json() == {"articles": [], "articlesCount": 8}
 
     def titles(**query: Any) -> tuple[list[str], int]:
         found = client.get("/api/articles", params=query).json()
@@ -311,6 +313,7 @@ def test_list_articles_by_tag_author_and_favourite_in_pages(client: TestClient) 
         ("limit=101", "limit"),
         ("offset=-1", "offset"),
         ("limit=ten", "limit"),
+        (f"offset={2**63}", "offset"),
     ):
         refused = client.get(f"/api/articles?{query}")
         assert refused.status_code == 422, query
