@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from examples.conduit.app import create_app, db
 from examples.conduit.auth import make_token
 from hypothesis import HealthCheck, given, settings
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from carafe.cli import main
@@ -685,7 +686,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(tmp_path:
         auth = sign_up(client, "fuzz")
         write(client, auth, "Fuzzed", tagList=["fuzz"])
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)]
     assert len(operations) == 19
 
     for operation in operations:
