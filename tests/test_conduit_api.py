@@ -35,8 +35,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
-def conduit(url: str, *, create_tables: bool = True) -> Any:
-    app = create_app({"DATABASE_URL": url, "JWT_SECRET": SECRET})
+def conduit(url: str, *, create_tables: bool = True, **config: Any) -> Any:
+    app = create_app({"DATABASE_URL": url, "JWT_SECRET": SECRET, **config})
     if create_tables:
 
         @app.on_startup
@@ -565,6 +565,28 @@ def test_the_api_through_a_real_server(live_server: type[LiveServer], tmp_path: 
             json={"user": {"username": "liv", "email": "x@example.org", "password": "password1"}},
         )
         assert taken.json() == {"errors": {"username": ["has already been taken"]}}
+
+
+def test_a_front_end_on_another_origin(tmp_path: Path) -> None:
+    front = "http://localhost:4200"
+    url = f"sqlite:///{tmp_path / 'cors.db'}"
+    with TestClient(conduit(url, CORS_ORIGINS=front)) as client:
+        preflight = client.options(
+            "/api/articles",
+            headers={
+                "Origin": front,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == front
+        assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        answer = client.get("/api/tags", headers={"Origin": "http://elsewhere.example"})
+        assert "access-control-allow-origin" not in answer.headers
+    with TestClient(conduit(url)) as client:  # no origin by default
+        answer = client.get("/api/tags", headers={"Origin": front})
+        assert "access-control-allow-origin" not in answer.headers
 
 
 ENDPOINTS = {

@@ -9,6 +9,9 @@ Configuration (``config=``, else ``CARAFE_*`` environment variables):
 
 - ``DATABASE_URL``: default ``sqlite:///conduit.db`` in the working directory;
   ``postgresql://user@host/db`` works as well.
+- ``CORS_ORIGINS``: the origins a browser front end may call the API from, a list or
+  a comma-separated string (``CARAFE_CORS_ORIGINS=http://localhost:4200``); none by
+  default.
 - ``JWT_SECRET`` (else ``SECRET_KEY``): signs the tokens. Without either, a development
   key is used and a warning says so: tokens are then forgeable by anyone who reads this.
 
@@ -25,6 +28,7 @@ from typing import Any
 
 from carafe import Carafe
 from carafe.db import Database
+from carafe.middleware import CORSMiddleware
 from examples.conduit.api import install
 from examples.conduit.models import Base
 
@@ -66,6 +70,16 @@ def create_app(config: dict[str, Any] | None = None) -> Carafe:
     app.config.update(config or {})
     app.config.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     app.config["JWT_SECRET"] = _jwt_secret(app)
+    origins = app.config.get("CORS_ORIGINS") or []
+    if isinstance(origins, str):
+        origins = [origin.strip() for origin in origins.split(",") if origin.strip()]
+    if origins:  # a RealWorld front end served from another origin
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     install(app)
     return app
 
