@@ -643,7 +643,8 @@ def test_the_openapi_document(tmp_path: Path) -> None:
 
 def test_concurrent_writes_on_postgresql(live_server: type[LiveServer], postgres_url: str) -> None:
     """Ten sign-ups with one name at once: one account, nine 422s; ten articles with one
-    new tag at once: ten articles, one tag. (On SQLite, concurrent writers lose to a lock:
+    new tag at once: ten articles, one tag; one user's five favourites and five follows at
+    once: one of each. (On SQLite, concurrent writers lose to a lock:
     see the note in examples/conduit/app.py.)"""
     run_cli(postgres_url, "upgrade")
     env = {"CARAFE_DATABASE_URL": postgres_url, "CARAFE_JWT_SECRET": SECRET}
@@ -685,6 +686,19 @@ def test_concurrent_writes_on_postgresql(live_server: type[LiveServer], postgres
                     for i in range(10)
                 )
             )
+            slug = articles[0].json()["article"]["slug"]
+            other = await http.post(
+                "/api/users",
+                json={"user": {"username": "fan", "email": "fan@x.org", "password": "password1"}},
+            )
+            fan = {"Authorization": f"Token {other.json()['user']['token']}"}
+            twice = await asyncio.gather(
+                *(http.post(f"/api/articles/{slug}/favorite", headers=fan) for _ in range(5)),
+                *(http.post("/api/profiles/same/follow", headers=fan) for _ in range(5)),
+            )
+            assert [r.status_code for r in twice] == [200] * 10, [r.text for r in twice]
+            liked = (await http.get(f"/api/articles/{slug}", headers=fan)).json()["article"]
+            assert liked["favoritesCount"] == 1 and liked["author"]["following"] is True
             return sign_ups, articles, (await http.get("/api/tags")).json()
 
     sign_ups, articles, tags = asyncio.run(race())

@@ -17,6 +17,7 @@ whose attributes are snake_case (``article.tag_list``) and whose JSON is camelCa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import re
 import secrets
@@ -26,7 +27,7 @@ from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
-from sqlalchemy import ColumnElement, Select, delete, exists, false, func, insert, select
+from sqlalchemy import ColumnElement, Insert, Select, delete, exists, false, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -244,6 +245,14 @@ async def update_user(
     return user
 
 
+async def _insert_once(session: AsyncSession, statement: Insert) -> None:
+    """Insert a row that a concurrent request may have inserted a moment ago: in a
+    savepoint, so that losing the race to the primary key changes nothing."""
+    with contextlib.suppress(IntegrityError):
+        async with session.begin_nested():
+            await session.execute(statement)
+
+
 def _follows(viewer: User | None, user_id: Any) -> ColumnElement[bool]:
     """SQL: does the viewer follow the user whose id is ``user_id``?"""
     if viewer is None:
@@ -273,7 +282,9 @@ async def follow(session: AsyncSession, viewer: User, username: str) -> Profile:
     if user.id == viewer.id:
         raise Invalid("username", "is you; you cannot follow yourself")
     if not await _is_following(session, viewer, user):
-        await session.execute(insert(follows).values(follower_id=viewer.id, followed_id=user.id))
+        await _insert_once(
+            session, insert(follows).values(follower_id=viewer.id, followed_id=user.id)
+        )
     return _profile(user, True)
 
 
@@ -509,7 +520,9 @@ async def favorite(session: AsyncSession, viewer: User, slug: str) -> ArticleVie
         favorites.c.user_id == viewer.id, favorites.c.article_id == found.id
     )
     if (await session.execute(done)).first() is None:
-        await session.execute(insert(favorites).values(user_id=viewer.id, article_id=found.id))
+        await _insert_once(
+            session, insert(favorites).values(user_id=viewer.id, article_id=found.id)
+        )
     return await article(session, viewer, slug)
 
 
