@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from carafe import ConfigurationError
 from carafe.cli import main
 from carafe.testing import TestClient
 from tests.conftest import LiveServer
 
 SECRET = "test-secret-" + "k" * 32
+ENV_SECRET = "from-the-environment-" + "e" * 32
 SLUG_SUFFIX = r"-[0-9a-f]{6}"
 
 
@@ -565,6 +568,34 @@ def test_the_api_through_a_real_server(live_server: type[LiveServer], tmp_path: 
             json={"user": {"username": "liv", "email": "x@example.org", "password": "password1"}},
         )
         assert taken.json() == {"errors": {"username": ["has already been taken"]}}
+
+
+def test_the_token_key_comes_from_the_config_or_a_warned_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in ("CARAFE_JWT_SECRET", "CARAFE_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    with caplog.at_level(logging.WARNING, "examples.conduit"):
+        unset = create_app({"DATABASE_URL": url})
+    assert "no JWT_SECRET or SECRET_KEY configured" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "examples.conduit"):
+        signed = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET})
+        monkeypatch.setenv("CARAFE_JWT_SECRET", ENV_SECRET)
+        from_env = create_app({"DATABASE_URL": url})
+    assert caplog.text == ""
+    assert signed.config["JWT_SECRET"] == SECRET  # SECRET_KEY when JWT_SECRET is not set
+    assert from_env.config["JWT_SECRET"] == ENV_SECRET
+    assert unset.config["JWT_SECRET"] not in (SECRET, ENV_SECRET)
+    with TestClient(conduit(url)) as client:  # JWT_SECRET=SECRET: its tokens...
+        auth = sign_up(client, "ann")
+    with TestClient(signed) as client:
+        assert client.get("/api/user", headers=auth).json()["user"]["username"] == "ann"
+    with TestClient(from_env) as client:  # ...are not another key's
+        assert client.get("/api/user", headers=auth).status_code == 401
+    with pytest.raises(ConfigurationError, match="JWT_SECRET is 5 bytes; HS256 tokens need"):
+        create_app({"DATABASE_URL": url, "JWT_SECRET": "short"})
 
 
 def test_a_front_end_on_another_origin(tmp_path: Path) -> None:

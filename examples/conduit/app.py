@@ -12,8 +12,9 @@ Configuration (``config=``, else ``CARAFE_*`` environment variables):
 - ``CORS_ORIGINS``: the origins a browser front end may call the API from, a list or
   a comma-separated string (``CARAFE_CORS_ORIGINS=http://localhost:4200``); none by
   default.
-- ``JWT_SECRET`` (else ``SECRET_KEY``): signs the tokens. Without either, a development
-  key is used and a warning says so: tokens are then forgeable by anyone who reads this.
+- ``JWT_SECRET`` (else ``SECRET_KEY``): signs the tokens; at least 32 bytes, else a
+  ``ConfigurationError``. Without either, a development key is used and a warning says
+  so: tokens are then forgeable by anyone who reads this.
 
 NOTE: SQLite, the default, takes one writer at a time, and a request that reads before
 it writes (they all do: the token's user first) loses to a concurrent writer with a
@@ -26,7 +27,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from carafe import Carafe
+from carafe import Carafe, ConfigurationError
 from carafe.db import Database
 from carafe.middleware import CORSMiddleware
 from examples.conduit.api import install
@@ -37,6 +38,7 @@ __all__ = ["DEFAULT_DATABASE_URL", "app", "create_app", "db"]
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 DEFAULT_DATABASE_URL = "sqlite:///conduit.db"
 DEV_SECRET = "conduit-development-key-not-for-production"
+MIN_SECRET_BYTES = 32
 
 logger = logging.getLogger("examples.conduit")
 
@@ -50,6 +52,11 @@ def _jwt_secret(app: Carafe) -> str:
         if isinstance(value, list | tuple) and value:
             value = value[0]
         if isinstance(value, str) and value:
+            if len(value.encode()) < MIN_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"{key} is {len(value.encode())} bytes; HS256 tokens need a key of at "
+                    f"least {MIN_SECRET_BYTES} (RFC 7518, section 3.2)"
+                )
             return value
     logger.warning(
         "Conduit: no JWT_SECRET or SECRET_KEY configured; tokens are signed with a "
