@@ -49,7 +49,13 @@ def test_limit_offset_defaults_and_window(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("limit=-1", "limit"), ("limit=0", "limit"), ("limit=101", "limit"), ("offset=-1", "offset")],
+    [
+        ("limit=-1", "limit"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=9223372036854775808", "offset"),  # 2**63: no database takes it
+    ],
 )
 def test_limit_offset_out_of_bounds_is_422(client: TestClient, query: str, field: str) -> None:
     response = client.get(f"/items?{query}")
@@ -96,6 +102,7 @@ def test_pagination_parameters_in_openapi(client: TestClient) -> None:
     assert items["limit"]["schema"]["maximum"] == 100
     assert items["limit"]["schema"]["default"] == 20
     assert items["offset"]["schema"]["minimum"] == 0
+    assert items["offset"]["schema"]["maximum"] == 2**63 - 1
     rows = {p["name"] for p in document["paths"]["/rows"]["get"]["parameters"]}
     assert rows == {"cursor", "limit"}
     page = document["components"]["schemas"]["CursorPage_Row_"]

@@ -14,9 +14,10 @@ string like any parameter group, checked, and listed in the OpenAPI document::
         rows = await db.articles_after(after, limit=page.limit)
         return CursorPage(rows, next=Cursor.encode(rows[-1].id) if rows else None)
 
-``limit`` is 1 to 100 (default 20) and ``offset`` at least 0: ``?limit=-1`` is a 422
-naming ``limit``. Other bounds: subclass and mark the parameter ``Annotated[Mine,
-Query()]`` (only these two classes are read from the query unmarked).
+``limit`` is 1 to 100 (default 20) and ``offset`` 0 to ``2**63 - 1`` (what a database
+takes): ``?limit=-1`` is a 422 naming ``limit``. Other bounds: subclass and mark the
+parameter ``Annotated[Mine, Query()]`` (only these two classes are read from the query
+unmarked).
 
 A cursor is opaque to clients: base64url-encoded JSON. It is checked when read, so a
 truncated or altered cursor is a 422 naming ``cursor``, never a 500; it is not signed
@@ -45,7 +46,10 @@ T = TypeVar("T")
 MAX_CURSOR_LENGTH = 512  # characters; a longer cursor is refused before it is decoded
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100, description="How many items, 1 to 100.")]
-Offset = Annotated[int, msgspec.Meta(ge=0, description="How many items to skip.")]
+MAX_OFFSET = 2**63 - 1
+"""The largest ``offset``: a signed 64-bit integer, what SQL databases take for ``OFFSET``
+(a larger one would be a driver's overflow error, a 500, instead of a 422)."""
+Offset = Annotated[int, msgspec.Meta(ge=0, le=MAX_OFFSET, description="How many items to skip.")]
 
 
 class LimitOffset(msgspec.Struct, kw_only=True):
@@ -53,7 +57,7 @@ class LimitOffset(msgspec.Struct, kw_only=True):
 
     Attributes:
         limit: How many items, 1 to 100 (default 20).
-        offset: How many items to skip (default 0).
+        offset: How many items to skip (default 0, at most ``MAX_OFFSET``).
     """
 
     limit: Limit = 20

@@ -1,0 +1,94 @@
+"""The Conduit app: ``create_app(config)``, and ``app`` for ``carafe run``.
+
+::
+
+    carafe --app examples.conduit.app:app db upgrade      # the schema, by migrations
+    CARAFE_SECRET_KEY=... carafe run examples.conduit.app:app
+
+Configuration (``config=``, else ``CARAFE_*`` environment variables):
+
+- ``DATABASE_URL``: default ``sqlite:///conduit.db`` in the working directory;
+  ``postgresql://user@host/db`` works as well.
+- ``CORS_ORIGINS``: the origins a browser front end may call the API from, a list or
+  a comma-separated string (``CARAFE_CORS_ORIGINS=http://localhost:4200``); none by
+  default.
+- ``JWT_SECRET`` (else ``SECRET_KEY``): signs the tokens; at least 32 bytes, else a
+  ``ConfigurationError``. Without either, a development key is used and a warning says
+  so: tokens are then forgeable by anyone who reads this.
+
+NOTE: SQLite, the default, takes one writer at a time, and a request that reads before
+it writes (they all do: the token's user first) loses to a concurrent writer with a
+503 ("database is locked"): fine for one developer; PostgreSQL for concurrent users.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from carafe import Carafe, ConfigurationError
+from carafe.db import Database
+from carafe.middleware import CORSMiddleware
+from examples.conduit.api import install
+from examples.conduit.models import Base
+
+__all__ = ["DEFAULT_DATABASE_URL", "app", "create_app", "db"]
+
+MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
+DEFAULT_DATABASE_URL = "sqlite:///conduit.db"
+DEV_SECRET = "conduit-development-key-not-for-production"
+MIN_SECRET_BYTES = 32
+
+logger = logging.getLogger("examples.conduit")
+
+db = Database(Base.metadata, migrations=MIGRATIONS)
+"""Conduit's database; ``db.session(app)`` outside a request, ``db.create_all(app)``."""
+
+
+def _jwt_secret(app: Carafe) -> str:
+    for key in ("JWT_SECRET", "SECRET_KEY"):
+        value = app.config.get(key)
+        if isinstance(value, list | tuple) and value:
+            value = value[0]
+        if isinstance(value, str) and value:
+            if len(value.encode()) < MIN_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"{key} is {len(value.encode())} bytes; HS256 tokens need a key of at "
+                    f"least {MIN_SECRET_BYTES} (RFC 7518, section 3.2)"
+                )
+            return value
+    logger.warning(
+        "Conduit: no JWT_SECRET or SECRET_KEY configured; tokens are signed with a "
+        "development key anyone can read (set CARAFE_SECRET_KEY)"
+    )
+    return DEV_SECRET
+
+
+def create_app(config: dict[str, Any] | None = None) -> Carafe:
+    """A Conduit app; ``config`` overrides the ``CARAFE_*`` environment."""
+    app = Carafe(
+        title="Conduit",
+        version="1.0.0",
+        description="The RealWorld example app's API, on Carafe.",
+        extensions=[db],
+    )
+    app.config.from_prefixed_env()
+    app.config.update(config or {})
+    app.config.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    app.config["JWT_SECRET"] = _jwt_secret(app)
+    origins = app.config.get("CORS_ORIGINS") or []
+    if isinstance(origins, str):
+        origins = [origin.strip() for origin in origins.split(",") if origin.strip()]
+    if origins:  # a RealWorld front end served from another origin
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    install(app)
+    return app
+
+
+app = create_app()
