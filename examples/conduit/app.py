@@ -23,6 +23,7 @@ from carafe import Carafe
 from carafe.db import Database
 from examples.conduit.api import install
 from examples.conduit.models import Base
+from examples.conduit.pages import install_pages
 
 __all__ = ["DEFAULT_DATABASE_URL", "app", "create_app", "db"]
 
@@ -63,6 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Carafe:
     app.config.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     app.config["JWT_SECRET"] = _jwt_secret(app)
     install(app)
+    install_pages(app)  # the server-rendered pages (examples/conduit/pages.py)
     return app
 
 
