@@ -259,6 +259,8 @@ def test_a_10000_character_title_comes_back_with_an_error_and_nothing_is_written
     assert error(blank, "body") == "This field is required."
     too_many = write(client, "Tags", tags=", ".join(f"t{i}" for i in range(21)))
     assert error(too_many, "tags") == "Use at most 20 tags."
+    too_long = write(client, "Tags", tags="ok, " + "x" * 65)
+    assert error(too_long, "tags") == "A tag has at most 64 characters (65 given)."
     assert api_articles(client)["articlesCount"] == 0
     assert client.get("/api/tags").json() == {"tags": []}
 

@@ -49,13 +49,12 @@ from examples.conduit.api import (
     Email,
     Image,
     Password,
-    TagName,
     Tags,
     Text,
     Title,
     Username,
 )
-from examples.conduit.models import User
+from examples.conduit.models import TAG_MAX, User
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -137,16 +136,14 @@ def _tag_names(form: BoundForm[Any]) -> list[str]:
     try:
         return list(msgspec.convert(names, Tags))
     except msgspec.ValidationError:
-        limit = 20
-        if len(names) > limit:
-            form.errors["tags"] = f"Use at most {limit} tags."
+        rule = msgspec.inspect.type_info(Tags)
+        assert isinstance(rule, msgspec.inspect.ListType) and rule.max_length is not None
+        if len(names) > rule.max_length:
+            form.errors["tags"] = f"Use at most {rule.max_length} tags."
         else:
             longest = max(len(name) for name in names)
-            form.errors["tags"] = f"A tag has at most {_TAG_MAX} characters ({longest} given)."
+            form.errors["tags"] = f"A tag has at most {TAG_MAX} characters ({longest} given)."
         return []
-
-
-_TAG_MAX = msgspec.inspect.type_info(TagName).max_length  # type: ignore[attr-defined]
 
 
 def blank_form(**data: Any) -> BoundForm[Any]:
