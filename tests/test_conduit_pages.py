@@ -2,7 +2,7 @@
 forms (CSRF tokens, redirects, flash messages, forms shown again with their errors).
 
 What was written is checked through the JSON API on the same app, which reads the same
-database.
+database; each test runs on SQLite and on a real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ SECRET = "pages-secret-" + "k" * 32
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def conduit(tmp_path: Path, **config: Any) -> Any:
-    url = f"sqlite:///{tmp_path / 'conduit.db'}"
+def conduit(url: str, **config: Any) -> Any:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, **config})
 
     @app.on_startup
@@ -34,9 +33,13 @@ def conduit(tmp_path: Path, **config: Any) -> Any:
     return app
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(conduit(tmp_path), raise_server_exceptions=False) as client:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'conduit.db'}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    with TestClient(conduit(url), raise_server_exceptions=False) as client:
         yield client
 
 
