@@ -1,4 +1,4 @@
-"""The demo app (what ./scripts/demo serves) behaves as the README says."""
+"""examples/demo.py, the small app the CLI guide and tests run, behaves as they say."""
 
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ from carafe.db import Database
 from carafe.middleware import CORSMiddleware
 from examples.conduit.api import install
 from examples.conduit.models import Base
+from examples.conduit.pages import install_pages
 
 __all__ = ["DEFAULT_DATABASE_URL", "app", "create_app", "db"]
 
@@ -88,6 +89,7 @@ def create_app(config: dict[str, Any] | None = None) -> Carafe:
             allow_headers=["Authorization", "Content-Type"],
         )
     install(app)
+    install_pages(app)  # the server-rendered pages (examples/conduit/pages.py)
     return app
 
 
