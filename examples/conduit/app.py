@@ -16,9 +16,9 @@ Configuration (``config=``, else ``CARAFE_*`` environment variables):
   ``ConfigurationError``. Without either, a development key is used and a warning says
   so: tokens are then forgeable by anyone who reads this.
 
-NOTE: SQLite, the default, takes one writer at a time, and a request that reads before
-it writes (they all do: the token's user first) loses to a concurrent writer with a
-503 ("database is locked"): fine for one developer; PostgreSQL for concurrent users.
+NOTE: SQLite, the default, takes one writer at a time: carafe.db begins the transaction
+of each POST, PUT and DELETE with ``BEGIN IMMEDIATE``, so concurrent writers wait their
+turn (up to 5 s) rather than fail; PostgreSQL for many concurrent users.
 """
 
 from __future__ import annotations

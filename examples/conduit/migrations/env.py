@@ -9,8 +9,8 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 config = context.config
-url = config.attributes["carafe.url"]  # the app's database, through a sync driver
-target_metadata = config.attributes["carafe.metadata"]
+url = config.attributes["carafe_url"]  # the app's database, through a sync driver
+target_metadata = config.attributes["carafe_metadata"]
 
 
 def run_migrations_offline() -> None:

@@ -53,6 +53,9 @@ _SYNC_DEFAULT = {"sqlite": "pysqlite", "postgresql": "psycopg", "mysql": "pymysq
 _SYNC_TWIN = {"aiosqlite": "pysqlite", "asyncpg": "psycopg", "aiomysql": "pymysql"}
 _ASYNC_DRIVERS = {"aiosqlite", "asyncpg", "psycopg", "aiomysql", "asyncmy"}
 
+_READING = frozenset({"GET", "HEAD", "OPTIONS"})
+_BEGIN_OPTION = "carafe_sqlite_begin"
+
 _UNAVAILABLE = "The database is unavailable right now; try again shortly."
 
 
@@ -103,9 +106,11 @@ class _Bound:
     sync_url: URL
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    writing: async_sessionmaker[AsyncSession]  # for POST, PUT, PATCH, DELETE
     outer: AsyncConnection | None = None  # rolled_back(): every session joins it
     sync_engine: Engine | None = None
     sync_sessions: sessionmaker[Session] | None = None
+    sync_writing: sessionmaker[Session] | None = None
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
 
@@ -186,7 +191,7 @@ class Database:
         except (ImportError, exc.ArgumentError) as error:
             raise ConfigurationError(f"Cannot open the database {mask_url(url)}: {error}") from None
         _prepare_engine(engine.sync_engine)
-        bound = _Bound(url, sync_url, engine, _sessions(engine))
+        bound = _Bound(url, sync_url, engine, _sessions(engine), _sessions(_writer(engine)))
         try:
             if self.check_on_startup:
                 await self._check(engine)
@@ -194,6 +199,7 @@ class Database:
                 bound.outer = await engine.connect()
                 await bound.outer.begin()
                 bound.sessions = _sessions(bound.outer, join_transaction_mode="create_savepoint")
+                bound.writing = bound.sessions
             self._bound[id(app)] = bound
             yield
         finally:
@@ -245,7 +251,8 @@ class Database:
             yield session
 
     async def _request_session(self, request: Request) -> AsyncIterator[AsyncSession]:
-        session = self._bound_for(request.app).sessions()
+        bound = self._bound_for(request.app)
+        session = (bound.sessions if request.method in _READING else bound.writing)()
         try:
             yield session
             if session.in_transaction():
@@ -265,7 +272,8 @@ class Database:
                 session.sync_session.close()
 
     def _request_sync_session(self, request: Request) -> Iterator[Session]:
-        session = self._sync_sessions(request.app)()
+        reading, writing = self._sync_sessions(request.app)
+        session = (reading if request.method in _READING else writing)()
         try:
             yield session
             if session.in_transaction():
@@ -280,16 +288,17 @@ class Database:
             with contextlib.suppress(Exception):
                 session.close()
 
-    def _sync_sessions(self, app: Carafe) -> sessionmaker[Session]:
+    def _sync_sessions(self, app: Carafe) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
         bound = self._bound_for(app)
         with bound.lock:  # sync handlers run in threads: one engine however many ask
-            if bound.sync_sessions is None:
+            if bound.sync_sessions is None or bound.sync_writing is None:
                 from sqlalchemy import create_engine
 
-                bound.sync_engine = create_engine(bound.sync_url, **self.engine_options)
-                _prepare_engine(bound.sync_engine)
-                bound.sync_sessions = sessionmaker(bound.sync_engine, expire_on_commit=False)
-            return bound.sync_sessions
+                engine = bound.sync_engine = create_engine(bound.sync_url, **self.engine_options)
+                _prepare_engine(engine)
+                bound.sync_sessions = sessionmaker(engine, expire_on_commit=False)
+                bound.sync_writing = sessionmaker(_writer(engine), expire_on_commit=False)
+            return bound.sync_sessions, bound.sync_writing
 
     def _unavailable_error(self, app: Carafe, error: BaseException) -> HTTPError:
         url = self._bound[id(app)].url if id(app) in self._bound else "the database"
@@ -339,8 +348,21 @@ def _sessions(bind: AsyncEngine | AsyncConnection, **options: Any) -> async_sess
     return async_sessionmaker(bind, expire_on_commit=False, **options)
 
 
+def _writer(engine: Any) -> Any:
+    """The engine a request that may write uses: on SQLite, one that takes the write lock
+    when its transaction begins (see ``_prepare_engine``); elsewhere the engine itself."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+
+
 def _prepare_engine(engine: Engine) -> None:
-    """SQLite: foreign keys on, and transactions SQLAlchemy controls (SAVEPOINT works)."""
+    """SQLite as an application needs it: foreign keys on, write-ahead logging (readers
+    and a writer do not block each other), and transactions that SQLAlchemy begins
+    (SAVEPOINT works). A request that may write (``POST``, ``PUT``, ``PATCH``,
+    ``DELETE``) begins with ``BEGIN IMMEDIATE``: it waits its turn for the write lock
+    (the driver's busy timeout, 5 s) instead of failing with "database is locked" when
+    two requests that read first then both try to write."""
     if engine.dialect.name != "sqlite":
         return
 
@@ -349,11 +371,12 @@ def _prepare_engine(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # the driver no longer BEGINs on its own
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")  # ":memory:" stays "memory": harmless
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(connection.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))
 
 
 def _unavailable(error: BaseException) -> bool:
