@@ -22,7 +22,7 @@ import datetime as dt
 import re
 import secrets
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -54,6 +54,12 @@ __all__ = [
     "Profile",
     "add_comment",
     "article",
+    "article_by_slug",
+    "article_count",
+    "article_filters",
+    "article_page",
+    "article_tags_of",
+    "article_views",
     "authenticate",
     "comments",
     "create_article",
@@ -352,8 +358,12 @@ async def _tags_named(session: AsyncSession, names: Sequence[str]) -> list[Tag]:
     return [found[name] for name in wanted]
 
 
-def _articles(viewer: User | None) -> Select[tuple[Article, int, bool, bool]]:
-    """Articles with their author and tags, favourites count, and what the viewer does."""
+def _articles(viewer: User | None) -> Select[*tuple[Any, ...]]:
+    """Articles as plain rows: the article's and its author's columns, the favourites
+    count and what the viewer does (tags come from ``article_tags_of``).
+
+    PERF: columns, not ORM objects: building twenty Article and User objects with their
+    tags took about 2 ms of a 2.6 ms page on PostgreSQL (bench/conduit.py)."""
     count = (
         select(func.count())
         .select_from(favorites)
@@ -367,27 +377,58 @@ def _articles(viewer: User | None) -> Select[tuple[Article, int, bool, bool]]:
         else exists().where(favorites.c.article_id == Article.id, favorites.c.user_id == viewer.id)
     )
     return select(
-        Article,
+        Article.id,
+        Article.slug,
+        Article.title,
+        Article.description,
+        Article.body,
+        Article.created_at,
+        Article.updated_at,
+        User.username,
+        User.bio,
+        User.image,
         count.label("favorites_count"),
         favorited.label("favorited"),
         _follows(viewer, Article.author_id).label("following"),
-    ).options(joinedload(Article.author), selectinload(Article.tags))
+    ).join(User, User.id == Article.author_id)
 
 
-def _view(row: Any) -> ArticleView:
-    found, count, favorited, following = row
-    return ArticleView(
-        slug=found.slug,
-        title=found.title,
-        description=found.description,
-        body=found.body,
-        tag_list=sorted(tag.name for tag in found.tags),
-        created_at=_utc(found.created_at),
-        updated_at=_utc(found.updated_at),
-        favorited=bool(favorited),
-        favorites_count=int(count),
-        author=_profile(found.author, bool(following)),
+def article_tags_of(ids: Sequence[int]) -> Select[int, str]:
+    """(article id, tag name) for the articles ``ids``: one query for a whole page."""
+    return (
+        select(article_tags.c.article_id, Tag.name)
+        .join(Tag, Tag.id == article_tags.c.tag_id)
+        .where(article_tags.c.article_id.in_(ids))
     )
+
+
+def article_views(rows: Sequence[Any], tag_rows: Iterable[Any]) -> list[ArticleView]:
+    """The views of ``article_page`` (or ``article_by_slug``) rows and their tags."""
+    tags: dict[int, list[str]] = {}
+    for article_id, name in tag_rows:
+        tags.setdefault(article_id, []).append(name)
+    return [
+        ArticleView(
+            slug=row.slug,
+            title=row.title,
+            description=row.description,
+            body=row.body,
+            tag_list=sorted(tags.get(row.id, ())),
+            created_at=_utc(row.created_at),
+            updated_at=_utc(row.updated_at),
+            favorited=bool(row.favorited),
+            favorites_count=int(row.favorites_count),
+            author=Profile(row.username, row.bio, row.image, bool(row.following)),
+        )
+        for row in rows
+    ]
+
+
+async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[ArticleView]:
+    if not rows:
+        return []
+    tag_rows = await session.execute(article_tags_of([row.id for row in rows]))
+    return article_views(rows, tag_rows)
 
 
 async def _page(
@@ -397,10 +438,46 @@ async def _page(
     limit: int,
     offset: int,
 ) -> tuple[list[ArticleView], int]:
-    query = _articles(viewer).where(*where).order_by(Article.id.desc()).limit(limit).offset(offset)
-    rows = (await session.execute(query)).all()
-    total = await session.scalar(select(func.count()).select_from(Article).where(*where))
-    return [_view(row) for row in rows], int(total or 0)
+    rows = (await session.execute(article_page(viewer, where, limit, offset))).all()
+    total = await session.scalar(article_count(where))
+    return await _views(session, rows), int(total or 0)
+
+
+# The statements behind the article reads, public so that bench/conduit.py's FastAPI and
+# Flask peers run exactly the queries this example runs.
+
+
+def article_filters(
+    *, tag: str | None = None, author: str | None = None, favorited: str | None = None
+) -> list[ColumnElement[bool]]:
+    """The ``WHERE`` clauses of an article list filtered by tag, author's and
+    favouriter's username."""
+    where: list[ColumnElement[bool]] = []
+    if tag is not None:
+        where.append(Article.tags.any(Tag.name == tag))
+    if author is not None:
+        where.append(Article.author.has(User.username == author))
+    if favorited is not None:
+        fans = select(favorites.c.article_id).join(User, User.id == favorites.c.user_id)
+        where.append(Article.id.in_(fans.where(User.username == favorited)))
+    return where
+
+
+def article_page(
+    viewer: User | None, where: Sequence[ColumnElement[bool]], limit: int, offset: int
+) -> Select[*tuple[Any, ...]]:
+    """One page of article rows, newest first (see ``_articles``)."""
+    return _articles(viewer).where(*where).order_by(Article.id.desc()).limit(limit).offset(offset)
+
+
+def article_count(where: Sequence[ColumnElement[bool]]) -> Select[int]:
+    """How many articles match ``where``."""
+    return select(func.count()).select_from(Article).where(*where)
+
+
+def article_by_slug(viewer: User | None, slug: str) -> Select[*tuple[Any, ...]]:
+    """The row of the article with this slug, as ``article_page`` gives them."""
+    return _articles(viewer).where(Article.slug == slug)
 
 
 async def list_articles(
@@ -415,14 +492,7 @@ async def list_articles(
 ) -> tuple[list[ArticleView], int]:
     """The newest articles first, filtered by tag, author's and favouriter's username;
     a page of them and how many match in all."""
-    where: list[ColumnElement[bool]] = []
-    if tag is not None:
-        where.append(Article.tags.any(Tag.name == tag))
-    if author is not None:
-        where.append(Article.author.has(User.username == author))
-    if favorited is not None:
-        fans = select(favorites.c.article_id).join(User, User.id == favorites.c.user_id)
-        where.append(Article.id.in_(fans.where(User.username == favorited)))
+    where = article_filters(tag=tag, author=author, favorited=favorited)
     return await _page(session, viewer, where, limit, offset)
 
 
@@ -445,10 +515,11 @@ async def _article_named(session: AsyncSession, slug: str) -> Article:
 
 async def article(session: AsyncSession, viewer: User | None, slug: str) -> ArticleView:
     """The article with this slug; ``NotFound`` if there is none."""
-    row = (await session.execute(_articles(viewer).where(Article.slug == slug))).first()
+    row = (await session.execute(article_by_slug(viewer, slug))).first()
     if row is None:
         raise NotFound(f"No article {slug!r}")
-    return _view(row)
+    (view,) = await _views(session, [row])
+    return view
 
 
 async def create_article(

@@ -1,0 +1,213 @@
+"""The Conduit example's article reads on a real PostgreSQL: Carafe against FastAPI and Flask.
+
+    .venv/bin/python bench/conduit.py                       # 10 s per run, 32 connections
+    .venv/bin/python bench/conduit.py --duration 20 --json docs/benchmarks/conduit.json
+
+One run, side by side, on one PostgreSQL (bench/pg.py, pinned with wrk to core 1):
+
+- ``carafe``: the example itself (examples.conduit.app:app) under uvicorn;
+- ``fastapi``: FastAPI + SQLAlchemy (asyncpg) under uvicorn, a hand-written session
+  dependency and pydantic response models (bench/conduit_apps/fastapi_app.py);
+- ``flask``: Flask + Flask-SQLAlchemy (psycopg) under gunicorn, sync and gthread workers
+  (bench/conduit_apps/flask_app.py).
+
+Every app runs the same SQLAlchemy statements (``examples.conduit.services`` builds
+them) on the same data: the schema made by ``carafe db upgrade`` (the example's
+migrations), 40 users, 400 articles with tags, favourites and follows written through
+the example's services. Each server is one process pinned to core 0. Before timing,
+every app's answers to both endpoints are compared with Carafe's: a different answer is
+a failure, not a number. Reported: requests/s and latency percentiles from wrk, and
+Carafe's ratio to each peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
+
+import servers  # noqa: E402
+import wrk  # noqa: E402
+from pg import PASSWORD, USER, Cluster  # noqa: E402
+
+ENDPOINTS = {
+    "list": "/api/articles?limit=20&offset=0",
+    "list_tag": "/api/articles?tag=tag3&limit=20",
+    "single": None,  # /api/articles/{slug}: a slug read from the list once seeded
+}
+
+APPS = {
+    "carafe": ("uvicorn", "examples.conduit.app:app"),
+    "fastapi": ("uvicorn", "bench.conduit_apps.fastapi_app:app"),
+    "flask-sync": ("gunicorn-sync", "bench.conduit_apps.flask_app:app"),
+    "flask-gthread": ("gunicorn-gthread", "bench.conduit_apps.flask_app:app"),
+}
+
+
+SECRET = "bench-only-secret-" + "k" * 32
+
+
+def seed(url: str, users: int, articles: int) -> None:
+    """Write the data set through the example's own services."""
+    from examples.conduit import services
+    from examples.conduit.app import create_app
+
+    from carafe.testing import TestClient
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET})
+    from examples.conduit.app import db
+
+    async def write() -> None:
+        async with db.session(app) as session:
+            people = [
+                await services.register(session, f"user{i}", f"user{i}@example.com", "pw-bench")
+                for i in range(users)
+            ]
+        async with db.session(app) as session:
+            for n in range(articles):
+                author = await session.merge(people[n % users])
+                await services.create_article(
+                    session,
+                    author,
+                    title=f"Article {n}: on benchmarks and their discontents",
+                    description=f"What article {n} is about",
+                    body="A paragraph of text. " * 40,
+                    tags=[f"tag{n % 7}", f"tag{n % 11}", "bench"],
+                )
+        async with db.session(app) as session:
+            for n in range(users):
+                fan = await session.merge(people[n])
+                for k in range(1, 6):
+                    await services.follow(session, fan, f"user{(n + k) % users}")
+            page, _ = await services.list_articles(session, None, limit=100)
+            for n, found in enumerate(page):
+                fan = await session.merge(people[n % users])
+                await services.favorite(session, fan, found.slug)
+
+    with TestClient(app) as client:
+        client.run(write())
+
+
+def prepare_database(cluster: Cluster, users: int, articles: int) -> str:
+    cluster.psql(f"CREATE DATABASE conduit OWNER {USER}")
+    url = f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{cluster.port}/conduit"
+    target = f"examples.conduit.app:create_app({{'DATABASE_URL': {url!r}}})"
+    import subprocess
+
+    subprocess.run(
+        [str(Path(sys.executable).parent / "carafe"), "--app", target, "db", "upgrade"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    seed(url, users, articles)
+    return url
+
+
+def fetch(port: int, path: str) -> Any:
+    reply = servers.get(port, path)
+    if reply.status != 200:
+        raise RuntimeError(f"GET {path}: {reply.status} {reply.body[:200]!r}")
+    return json.loads(reply.body)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    cluster = Cluster.create(servers.free_port(), cpu=1)
+    results: dict[str, Any] = {"apps": {}, "settings": vars(args) | {"json": None}}
+    log_dir = Path(tempfile.mkdtemp(prefix="carafe-conduit-bench-"))
+    try:
+        url = prepare_database(cluster, args.users, args.articles)
+        env = {"CONDUIT_DATABASE_URL": url, "CARAFE_DATABASE_URL": url}
+        env |= {"CARAFE_SECRET_KEY": SECRET}
+        expected: dict[str, Any] = {}
+        for name in args.apps.split(","):
+            server, target = APPS[name]
+            port = servers.free_port()
+            running = servers.start(
+                name,
+                servers.server_argv(server, target, port),
+                port=port,
+                cwd=ROOT,
+                env=env,
+                cpu=0,
+                log_dir=log_dir,
+                ready_path=ENDPOINTS["list"],
+            )
+            try:
+                paths = dict(ENDPOINTS)
+                if not expected:
+                    first = fetch(port, ENDPOINTS["list"])["articles"][0]["slug"]
+                    paths["single"] = f"/api/articles/{first}"
+                    expected = {key: fetch(port, path) for key, path in paths.items()}
+                    expected["paths"] = paths
+                paths = expected["paths"]
+                for key, path in paths.items():
+                    if fetch(port, path) != expected[key]:
+                        raise RuntimeError(f"{name} answers {path} differently from the first app")
+                figures = {}
+                for key, path in paths.items():
+                    url = f"{running.url}{path}"
+                    wrk.run(url, connections=args.connections, duration=2, timeout=10)  # warm
+                    result, _, argv = wrk.run(
+                        url, connections=args.connections, duration=args.duration, timeout=10
+                    )
+                    if result.errors or result.non_2xx:  # reported, never hidden
+                        print(f"{name} {path}: errors in wrk's run: {result}", file=sys.stderr)
+                    figures[key] = result.as_dict() | {"command": " ".join(argv)}
+                    print(f"{name:<14}{key:<10}{result.requests_per_s:>10.0f} req/s", flush=True)
+                results["apps"][name] = figures
+            finally:
+                running.stop()
+    finally:
+        cluster.stop()
+    results["postgres"] = cluster.version
+    return results
+
+
+def report(results: dict[str, Any]) -> str:
+    apps = results["apps"]
+    keys = list(next(iter(apps.values())))
+    lines = ["| app | " + " | ".join(f"{k} req/s" for k in keys) + " |"]
+    lines.append("|---|" + "---|" * len(keys))
+    for name, figures in apps.items():
+        cells = " | ".join(f"{figures[k]['requests_per_s']:.0f}" for k in keys)
+        lines.append(f"| {name} | {cells} |")
+    if "carafe" in apps:
+        for peer in (p for p in apps if p != "carafe"):
+            ratios = ", ".join(
+                f"{k} {apps['carafe'][k]['requests_per_s'] / apps[peer][k]['requests_per_s']:.2f}x"
+                for k in keys
+            )
+            lines.append(f"\nCarafe / {peer}: {ratios}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32, help="wrk's connections")
+    parser.add_argument("--apps", default=",".join(APPS), help=f"of: {','.join(APPS)}")
+    parser.add_argument("--users", type=int, default=40)
+    parser.add_argument("--articles", type=int, default=400)
+    parser.add_argument("--json", type=Path, help="write the results here too")
+    args = parser.parse_args()
+    if not wrk.available():
+        raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    results = run(args)
+    print(report(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

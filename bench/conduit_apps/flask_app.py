@@ -1,0 +1,87 @@
+"""Conduit's two article reads on Flask + Flask-SQLAlchemy (psycopg), as Flask users write it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+from examples.conduit import services
+from flask import Flask, abort, request
+from flask_sqlalchemy import SQLAlchemy
+
+from carafe.db import database_urls
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = database_urls(os.environ["CONDUIT_DATABASE_URL"])[1]
+db = SQLAlchemy(app)
+
+
+def iso(moment: dt.datetime) -> str:
+    utc = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    return utc.isoformat().replace("+00:00", "Z")
+
+
+def tags_of(rows: Any) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = {}
+    if rows:
+        for article_id, name in db.session.execute(
+            services.article_tags_of([row.id for row in rows])
+        ):
+            tags.setdefault(article_id, []).append(name)
+    return tags
+
+
+def article_json(row: Any, tags: list[str], *, body: bool = True) -> dict[str, Any]:
+    out = {
+        "slug": row.slug,
+        "title": row.title,
+        "description": row.description,
+        "tagList": sorted(tags),
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+        "favorited": bool(row.favorited),
+        "favoritesCount": int(row.favorites_count),
+        "author": {
+            "username": row.username,
+            "bio": row.bio,
+            "image": row.image,
+            "following": bool(row.following),
+        },
+    }
+    if body:
+        out["body"] = row.body
+    return out
+
+
+def _bounded(name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        abort(422)
+    if not low <= value <= high:
+        abort(422)
+    return value
+
+
+@app.get("/api/articles")
+def list_articles() -> dict[str, Any]:
+    limit = _bounded("limit", 20, 1, 100)
+    offset = _bounded("offset", 0, 0, 2**31)
+    args = request.args
+    where = services.article_filters(
+        tag=args.get("tag"), author=args.get("author"), favorited=args.get("favorited")
+    )
+    rows = db.session.execute(services.article_page(None, where, limit, offset)).all()
+    tags = tags_of(rows)
+    total = db.session.scalar(services.article_count(where))
+    articles = [article_json(row, tags.get(row.id, []), body=False) for row in rows]
+    return {"articles": articles, "articlesCount": total or 0}
+
+
+@app.get("/api/articles/<slug>")
+def get_article(slug: str) -> dict[str, Any]:
+    row = db.session.execute(services.article_by_slug(None, slug)).first()
+    if row is None:
+        abort(404)
+    return {"article": article_json(row, tags_of([row]).get(row.id, []))}
