@@ -464,7 +464,6 @@ class Jobs:
         first enqueue, so the app starts while Redis is down), close it at shutdown."""
         from redis import asyncio as aioredis
         from redis.exceptions import RedisError
-        from saq.queue.redis import RedisQueue
 
         if self._queue is not None and self._queue.app is not app:
             raise ConfigurationError("one Jobs serves one app: give each app a Jobs() of its own")
@@ -475,7 +474,7 @@ class Jobs:
             )
         name = self.queue_name or app.config.get("JOBS_QUEUE") or DEFAULT_QUEUE
         client = aioredis.from_url(url, socket_connect_timeout=5)
-        backend = RedisQueue(client, name=name)
+        backend = _queue_class()(client, name=name)
         await backend.connect()
         self._queue = Queue(self, app, backend)
         try:
@@ -633,3 +632,71 @@ def _worker_class() -> type[saq.Worker[Any]]:
             await super().stop()
 
     return Worker
+
+
+_SWEEP = """
+local found = {}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    redis.call('SETEX', KEYS[1], ARGV[1], 1)
+    for i, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+        found[i] = {id, redis.call('GET', id)}
+    end
+end
+return found
+"""
+
+
+@functools.cache
+def _queue_class() -> type[saq.queue.redis.RedisQueue]:
+    import saq
+    from saq.queue.redis import RedisQueue
+
+    class Queue(RedisQueue):
+        """saq's Redis queue, whose sweep leaves alone the jobs a worker has just taken.
+
+        NOTE: saq's sweep takes a job in the active list whose status is still "queued"
+        for an orphan, but a worker that has just moved it there marks it active a
+        moment later; sweeping it then aborts a job that is running, or runs it twice
+        (tobymao/saq#277, #124). Here such a job is swept only if it is still queued
+        a second later. The rest is saq's sweep, through its public methods.
+        """
+
+        async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
+            script = self.redis.register_script(_SWEEP)
+            active = self.namespace("active")
+            listed = await script(keys=[self.namespace("sweep"), active], args=[lock])
+            if any(_maybe_just_taken(self, payload) for _, payload in listed):
+                await asyncio.sleep(1)
+                still = set(await self.redis.lrange(active, 0, -1))
+                current = await self.redis.mget([job_id for job_id, _ in listed])
+                listed = [
+                    (job_id, now)
+                    for (job_id, before), now in zip(listed, current, strict=True)
+                    if job_id in still and not (_maybe_just_taken(self, before) and now != before)
+                ]
+            swept: list[str] = []
+            for job_id, payload in listed:
+                job = self.deserialize(payload)
+                if job is None:
+                    await self.redis.lrem(active, 0, job_id)
+                    await self.redis.zrem(self.namespace("incomplete"), job_id)
+                elif job.status != saq.Status.ACTIVE or job.stuck:
+                    logger.info("Sweeping job %s of a worker that is gone", job.key)
+                    await self.abort(job, error=self.swept_error_message)
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await job.refresh(abort)
+                    if job.retryable:
+                        await self.retry(job, error=self.swept_error_message)
+                    else:
+                        await self.finish(job, saq.Status.ABORTED, error=self.swept_error_message)
+                else:
+                    continue
+                swept.append(job_id.decode())
+            return swept
+
+    return Queue
+
+
+def _maybe_just_taken(queue: saq.queue.redis.RedisQueue, payload: bytes | None) -> bool:
+    job = queue.deserialize(payload)
+    return job is not None and job.status == "queued"
