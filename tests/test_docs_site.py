@@ -34,6 +34,7 @@ PUBLIC_MODULES = [
     "carafe",
     "carafe.context",
     "carafe.extensions",
+    "carafe.jobs",
     "carafe.middleware",
     "carafe.security",
     "carafe.testing",

@@ -369,6 +369,11 @@ class Jobs:
     # --- Setting up -----------------------------------------------------------------
 
     def install(self, registry: Registry) -> None:
+        """Offer ``Queue`` to handlers, open the queue with the app, add ``carafe worker``.
+
+        Raises:
+            ConfigurationError: saq or redis is not installed.
+        """
         if importlib.util.find_spec("saq") is None or importlib.util.find_spec("redis") is None:
             raise ConfigurationError(f"Jobs need saq and redis: {_INSTALL_HINT}")
         registry.provide(Queue, lambda request: self.queue)
