@@ -6,6 +6,7 @@ push what they did onto the Redis list ``<queue>:done``, which the tests read.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 import redis
+import saq
 from click.testing import CliRunner
 
 from carafe import Carafe
@@ -224,6 +226,104 @@ def test_jobs_waiting_when_a_worker_starts_each_run_once(lab: Lab, worker: Any) 
     assert statuses == {"complete"}
     lines = [item.decode() for item in lab.redis.lrange(lab.done, 0, -1)]
     assert sorted(lines) == sorted(f"bonjour n{i} (attempt 1 of 1)" for i in range(40))
+
+
+# --- the worker in this process (what the subprocess runs, measured by coverage) -------
+
+
+def in_process_app(lab: Lab) -> tuple[Carafe, Jobs]:
+    """An app whose retries wait for nothing, so a burst worker runs them all."""
+    jobs = Jobs(lab.redis_url, queue=lab.queue)
+
+    @jobs.task(name="ok")
+    async def ok(text: str) -> object:
+        lab.redis.rpush(lab.done, f"ok {text}")
+        return object()  # not JSON: the job completes, its result is not kept
+
+    @jobs.task(name="sync")
+    def sync(number: int, app: Carafe) -> int:
+        lab.redis.rpush(lab.done, f"sync {number} {app.title}")
+        return number
+
+    @jobs.task(name="twice", retries=2, backoff=0)
+    async def twice(info: JobInfo) -> None:
+        if info.attempt == 1:
+            raise RuntimeError("first try")
+        lab.redis.rpush(lab.done, f"twice {info.attempt}")
+
+    @jobs.task(name="never", retries=0)
+    def never() -> None:
+        raise ValueError("never works")
+
+    @jobs.task(name="slow", timeout=0.05)
+    async def slow() -> None:
+        await asyncio.sleep(30)
+
+    return Carafe(title="inproc", extensions=[jobs]), jobs
+
+
+@pytest.mark.anyio
+async def test_a_burst_worker_in_this_process(lab: Lab, caplog: pytest.LogCaptureFixture) -> None:
+    app, jobs = in_process_app(lab)
+    caplog.set_level(logging.INFO, logger="carafe.jobs")
+    async with AsyncTestClient(app):
+        queue = jobs.queue
+        ids = {
+            "ok": await jobs.tasks["ok"].enqueue("tea"),
+            "sync": await queue.enqueue(jobs.tasks["sync"], 7),
+            "twice": await jobs.tasks["twice"].enqueue(),
+            "never": await jobs.tasks["never"].enqueue(),
+            "slow": await jobs.tasks["slow"].enqueue(),
+        }
+    await jobs.work(app, burst=True, concurrency=2)
+    async with AsyncTestClient(app):
+        statuses = {name: await jobs.queue.status(job_id) for name, job_id in ids.items()}
+        assert await jobs.queue.status("no-such-job") is None
+    assert statuses == {
+        "ok": "complete",
+        "sync": "complete",
+        "twice": "complete",
+        "never": "failed",
+        "slow": "failed",
+    }
+    assert sorted(item.decode() for item in lab.redis.lrange(lab.done, 0, -1)) == [
+        "ok tea",
+        "sync 7 inproc",
+        "twice 2",
+    ]
+    text = caplog.text
+    assert f"twice [{ids['twice']}] failed (attempt 1 of 3); retrying: RuntimeError" in text
+    assert f"never [{ids['never']}] failed (attempt 1 of 1); giving up" in text
+    assert f"slow [{ids['slow']}] timed out after 0.05s (attempt 1 of 1); giving up" in text
+    assert "worker stopped" in text
+
+
+@pytest.mark.anyio
+async def test_the_sweep_requeues_an_orphan_and_spares_a_job_just_taken(lab: Lab) -> None:
+    """A job in the active list still marked queued is an orphan only if it stays so
+    (its worker died between taking it and marking it active)."""
+    app, jobs = in_process_app(lab)
+    async with AsyncTestClient(app):
+        backend = jobs.queue.backend
+        orphan_id = await jobs.tasks["ok"].enqueue("orphan")
+        taken_id = await jobs.tasks["ok"].enqueue("taken")
+        # What a worker's dequeue does first: move both to the active list.
+        for _ in range(2):
+            await backend.redis.lmove(backend.namespace("queued"), backend.namespace("active"))
+        sweeping = asyncio.create_task(backend.sweep(abort=0.1))
+        taken = await backend.job(taken_id)
+        assert taken is not None
+        taken.started = int(time.time() * 1000)  # its worker marks it active, as saq's does
+        taken.attempts += 1
+        await taken.update(status=saq.Status.ACTIVE)
+        swept = await sweeping
+        assert swept == [backend.job_id(orphan_id)]
+        assert await jobs.queue.status(orphan_id) == "queued"  # retried: queued again
+        assert await jobs.queue.status(taken_id) == "active"  # left to its worker
+        active = await backend.redis.lrange(backend.namespace("active"), 0, -1)
+        assert active == [backend.job_id(taken_id).encode()]
+        # A second sweep within the lock's minute does nothing.
+        assert await backend.sweep() == []
 
 
 # --- bad input and a Redis that is down ---------------------------------------------
