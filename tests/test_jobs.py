@@ -141,7 +141,7 @@ def test_a_handler_enqueues_and_the_worker_runs_the_job(lab: Lab, worker: Any) -
         assert lab.next_done() == "bonjour tea (attempt 1 of 1)"
         wait_for_status(client, job_id, "complete")
     output = running.stop()
-    assert f"worker on queue {lab.queue!r}: 5 task(s)" in output
+    assert f"worker on queue {lab.queue!r}: 6 task(s)" in output
     assert f"tests.apps.jobs_app:record [{job_id}] done (attempt 1)" in output
     assert "worker stopped" in output
 
@@ -191,6 +191,35 @@ def test_a_task_that_keeps_failing_is_given_up_and_its_error_logged(lab: Lab, wo
     assert f"{name} failed (attempt 2 of 2); giving up\nTraceback" in output
     assert output.count("ValueError: the kettle is empty") == 2  # once per run: saq's copy dropped
     assert lab.done_count() == 0
+
+
+# --- stopping a worker ----------------------------------------------------------------
+
+
+def test_a_stop_waits_for_the_running_job(lab: Lab, worker: Any) -> None:
+    running = worker()
+    with TestClient(jobs_app.app) as client:
+        job_id = client.post("/held", params={"name": "pot"}).json()["job"]
+        assert lab.next_done() == "pot started (attempt 1)"
+        running.proc.send_signal(signal.SIGTERM)  # while the job runs
+        lab.redis.rpush(f"{lab.queue}:release", "go")
+        assert running.wait() == 0
+        assert lab.next_done() == "pot finished"
+        assert client.get(f"/jobs/{job_id}").json() == {"status": "complete"}
+
+
+def test_a_job_still_running_after_the_grace_period_is_queued_again(lab: Lab, worker: Any) -> None:
+    impatient = worker("--grace", "0")
+    with TestClient(jobs_app.app) as client:
+        job_id = client.post("/held", params={"name": "pan"}).json()["job"]
+        assert lab.next_done() == "pan started (attempt 1)"
+        impatient.proc.send_signal(signal.SIGTERM)
+        assert impatient.wait() == 0  # it cancelled the job and put it back
+        assert client.get(f"/jobs/{job_id}").json() == {"status": "queued"}
+        lab.redis.rpush(f"{lab.queue}:release", "go")
+        assert worker("--burst").wait() == 0
+        assert lab.next_done() == "pan started (attempt 2)"
+        assert lab.next_done() == "pan finished"
 
 
 # --- the queue outlives the web process ---------------------------------------------

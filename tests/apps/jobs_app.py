@@ -84,6 +84,20 @@ async def chain(text: str, queue: Queue) -> None:
     await queue.enqueue(record, f"{text} (chained)")
 
 
+@jobs.task
+async def held(name: str, config: Config, store: Redis, info: JobInfo) -> None:
+    """Runs until the test pushes onto ``<queue>:release``: a job running when the
+    worker is told to stop."""
+    await store.rpush(done_key(config), f"{name} started (attempt {info.attempt})")
+    await store.blpop([f"{config['JOBS_QUEUE']}:release"], timeout=60)
+    await store.rpush(done_key(config), f"{name} finished")
+
+
+@app.post("/held")
+async def post_held(name: str) -> dict[str, str]:
+    return {"job": await held.enqueue(name)}
+
+
 @app.post("/notes")
 async def post_note(text: str) -> dict[str, str]:
     return {"job": await record.enqueue(text)}
