@@ -499,3 +499,14 @@ def test_the_worker_command_is_offered_with_the_app() -> None:
         assert option in result.output
     listing = CliRunner().invoke(main, ["--app", APP, "--help"]).output
     assert "worker" in listing
+
+
+@pytest.mark.parametrize("missing", ["saq", "redis"])
+def test_without_the_jobs_extra_the_app_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # import and find_spec: as if absent
+    with pytest.raises(
+        ConfigurationError, match=r"Jobs need saq and redis: pip install 'carafe\[jobs\]'"
+    ):
+        Carafe(extensions=[Jobs()])

@@ -153,6 +153,8 @@ class Task(Generic[P, R]):
         self.timeout = timeout
         self._jobs = jobs
         self._is_async = inspect.iscoroutinefunction(fn)
+        self._split_for: tuple[_Fillers, tuple[inspect.Signature, dict[str, Filler]]] | None
+        self._split_for = None
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -186,7 +188,11 @@ class Task(Generic[P, R]):
         return inspect.signature(self.fn)
 
     def _split(self, fillers: _Fillers) -> tuple[inspect.Signature, dict[str, Filler]]:
-        """The job's own parameters (a signature to bind) and the ones the worker fills."""
+        """The job's own parameters (a signature to bind) and the ones the worker fills;
+        worked out once per start of the app (its fillers)."""
+        cached = self._split_for
+        if cached is not None and cached[0] is fillers:
+            return cached[1]
         own: list[inspect.Parameter] = []
         filled: dict[str, Filler] = {}
         for param in self._signature.parameters.values():
@@ -195,7 +201,9 @@ class Task(Generic[P, R]):
                 own.append(param)
             else:
                 filled[param.name] = filler
-        return self._signature.replace(parameters=own), filled
+        split = self._signature.replace(parameters=own), filled
+        self._split_for = (fillers, split)
+        return split
 
     def _payload(self, fillers: _Fillers, args: Any, kwargs: Any) -> dict[str, Any]:
         """The job's arguments as JSON-ready values, checked against the signature."""
