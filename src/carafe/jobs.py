@@ -422,8 +422,11 @@ class Jobs:
             backoff: Seconds before the first retry; each next one waits up to twice as
                 long (jittered: a random part of it).
             max_backoff: The longest wait between two runs.
-            timeout: Seconds one run may take before it is cancelled (and retried);
-                None for no limit.
+            timeout: Seconds one run may take before it counts as failed (and is
+                retried); None for no limit. An async task is cancelled; a sync one
+                cannot be, so its thread runs on while the worker stops waiting. The
+                timeout also tells a later worker's sweep when a job whose worker died
+                may be run again: with None, such a job stays "active".
 
         Raises:
             ConfigurationError: Another task has the same name.
