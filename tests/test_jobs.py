@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 import redis
 import saq
@@ -46,7 +47,7 @@ class Lab:
             "CARAFE_JOBS_QUEUE": self.queue,
             "LAB_GREETING": "bonjour",  # the worker's TypedSettings(Lab) reads it
         }
-        self.redis = redis.Redis.from_url(redis_url)
+        self.redis = redis.Redis.from_url(redis_url, socket_timeout=None)  # blpop waits longer
         self.done = f"{self.queue}:done"
 
     def next_done(self) -> str:
@@ -141,7 +142,7 @@ def test_a_handler_enqueues_and_the_worker_runs_the_job(lab: Lab, worker: Any) -
         assert lab.next_done() == "bonjour tea (attempt 1 of 1)"
         wait_for_status(client, job_id, "complete")
     output = running.stop()
-    assert f"worker on queue {lab.queue!r}: 6 task(s)" in output
+    assert f"worker on queue {lab.queue!r}: 7 task(s)" in output
     assert f"tests.apps.jobs_app:record [{job_id}] done (attempt 1)" in output
     assert "worker stopped" in output
 
@@ -220,6 +221,42 @@ def test_a_job_still_running_after_the_grace_period_is_queued_again(lab: Lab, wo
         assert worker("--burst").wait() == 0
         assert lab.next_done() == "pan started (attempt 2)"
         assert lab.next_done() == "pan finished"
+
+
+def test_a_job_whose_worker_was_killed_is_run_again_by_another(lab: Lab, worker: Any) -> None:
+    """SIGKILL mid-job: the job stays "active" until its timeout (2 s, and saq's margin)
+    has passed; then another worker's sweep queues it again, as a retry."""
+    first = worker()
+    with TestClient(jobs_app.app) as client:
+        job_id = client.post("/stranded").json()["job"]
+        assert lab.next_done() == "stranded started (attempt 1)"
+        first.proc.kill()
+        first.wait()
+        assert client.get(f"/jobs/{job_id}").json() == {"status": "active"}
+        wait_until_stuck(lab, job_id)
+        # The first worker swept the queue when it started; its lock lasts a minute.
+        lab.redis.delete(f"saq:{lab.queue}:sweep")
+        second = worker()
+        assert lab.next_done() == "stranded started (attempt 2)"
+        assert lab.next_done() == "stranded finished"
+        wait_for_status(client, job_id, "complete")
+    assert f"Sweeping job {job_id} of a worker that is gone" in second.stop()
+
+
+def wait_until_stuck(lab: Lab, job_id: str) -> None:
+    """Until the job's record says it has run past its timeout, as a sweep judges it."""
+    import saq.job
+
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        raw = lab.redis.get(f"saq:job:{lab.queue}:{job_id}")
+        assert raw is not None
+        record = msgspec.json.decode(raw)
+        started, timeout = record["started"], record["timeout"]
+        if saq.job.now() - started > timeout * 1000:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not pass its timeout within {WAIT}s")
 
 
 # --- the queue outlives the web process ---------------------------------------------

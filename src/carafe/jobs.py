@@ -32,7 +32,8 @@ of these are filled by the worker instead, as handlers get them:
 A task that raises is retried ``retries`` times with exponential backoff (``backoff``
 seconds first, doubling, jittered, at most ``max_backoff``); each failure is logged, the
 last with its traceback. A job runs at least once, and may run again after a worker is
-killed mid-job (it is retried once its ``timeout`` has passed): make tasks idempotent.
+killed mid-job (a sweep retries it once its ``timeout`` has passed, if it has retries
+left): make tasks idempotent.
 
 The queue is saq's (https://github.com/tobymao/saq): see docs/design.md for why.
 """

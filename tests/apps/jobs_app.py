@@ -8,6 +8,7 @@ the Redis list ``<queue>:done``, through a client the app's lifespan opens.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -33,7 +34,8 @@ class Note(msgspec.Struct):
 @contextlib.asynccontextmanager
 async def lifespan(app: Carafe) -> AsyncIterator[None]:
     """A resource opened with the app, as a database would be: the tasks write with it."""
-    app.state.redis = Redis.from_url(app.config["REDIS_URL"])
+    # No socket timeout (redis-py's is 5 s): the task `held` blocks on BLPOP for longer.
+    app.state.redis = Redis.from_url(app.config["REDIS_URL"], socket_timeout=None)
     try:
         yield
     finally:
@@ -91,6 +93,20 @@ async def held(name: str, config: Config, store: Redis, info: JobInfo) -> None:
     await store.rpush(done_key(config), f"{name} started (attempt {info.attempt})")
     await store.blpop([f"{config['JOBS_QUEUE']}:release"], timeout=60)
     await store.rpush(done_key(config), f"{name} finished")
+
+
+@jobs.task(retries=1, backoff=0, timeout=2)
+async def stranded(config: Config, store: Redis, info: JobInfo) -> None:
+    """Its first run is left hanging: the test kills the worker while it waits."""
+    await store.rpush(done_key(config), f"stranded started (attempt {info.attempt})")
+    if info.attempt == 1:
+        await asyncio.sleep(60)
+    await store.rpush(done_key(config), "stranded finished")
+
+
+@app.post("/stranded")
+async def post_stranded() -> dict[str, str]:
+    return {"job": await stranded.enqueue()}
 
 
 @app.post("/held")
