@@ -7,6 +7,7 @@ push what they did onto the Redis list ``<queue>:done``, which the tests read.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -149,10 +150,15 @@ def test_a_handler_enqueues_and_the_worker_runs_the_job(lab: Lab, worker: Any) -
 
 def test_sync_tasks_and_typed_arguments(lab: Lab, worker: Any) -> None:
     """A sync task runs in the app's thread pool; a Struct with a datetime round-trips."""
-    worker()
+    running = worker("--log-format", "json")
     with TestClient(jobs_app.app) as client:
-        assert client.post("/dated", params={"text": "memo"}).status_code == 200
+        job_id = client.post("/dated", params={"text": "memo"}).json()["job"]
         assert lab.next_done() == "memo at 2024-05-01T12:30:00"
+        wait_for_status(client, job_id, "complete")
+    lines = [json.loads(line) for line in running.stop().splitlines()]
+    done = [line for line in lines if job_id in line["message"]]
+    assert done[0]["logger"] == "carafe.jobs"
+    assert done[0]["message"] == f"tests.apps.jobs_app:write_note [{job_id}] done (attempt 1)"
 
 
 def test_a_task_enqueues_another(lab: Lab, worker: Any) -> None:
@@ -532,7 +538,7 @@ def test_the_worker_command_is_offered_with_the_app() -> None:
     result = CliRunner().invoke(main, ["--app", APP, "worker", "--help"])
     assert result.exit_code == 0, result.output
     assert "Run the app's jobs (its queue on Redis), with the app started." in result.output
-    for option in ("--concurrency", "--burst", "--grace", "--log-level"):
+    for option in ("--concurrency", "--burst", "--grace", "--log-level", "--log-format"):
         assert option in result.output
     listing = CliRunner().invoke(main, ["--app", APP, "--help"]).output
     assert "worker" in listing

@@ -587,12 +587,21 @@ class Jobs:
             help="Seconds a stop waits for running jobs (then they are queued again).",
         )
         @click.option("--log-level", default="info", show_default=True, type=levels)
-        def worker(concurrency: int, burst: bool, grace: float, log_level: str) -> None:
+        @click.option(
+            "--log-format",
+            default="text",
+            show_default=True,
+            type=click.Choice(["text", "json"]),
+            help="As carafe run's: one JSON object a line for a log collector.",
+        )
+        def worker(
+            concurrency: int, burst: bool, grace: float, log_level: str, log_format: str
+        ) -> None:
             """Run the app's jobs (its queue on Redis), with the app started."""
             from carafe.cli.commands import current_app
 
             app = current_app()
-            _configure_logging(log_level)
+            _configure_logging(log_format, log_level)
             try:
                 asyncio.run(self.work(app, concurrency=concurrency, burst=burst, grace=grace))
             except JobsUnavailable as exc:
@@ -610,12 +619,12 @@ def _log_failure(info: JobInfo, exc: Exception, timeout: float | None) -> None:
         logger.error("%s; giving up", where, exc_info=exc)
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(format: str, level: str) -> None:
     import logging.config
 
     from carafe.logs import logging_config
 
-    logging.config.dictConfig(logging_config("text", level))
+    logging.config.dictConfig(logging_config(format, level))
     saq_logger = logging.getLogger("saq")
     saq_logger.setLevel(logging.WARNING)  # its per-job lines: ours say it shorter
     saq_logger.addFilter(_already_logged)
