@@ -161,6 +161,21 @@ def test_sync_tasks_and_typed_arguments(lab: Lab, worker: Any) -> None:
     assert done[0]["message"] == f"tests.apps.jobs_app:write_note [{job_id}] done (attempt 1)"
 
 
+def test_a_sync_handler_enqueues_with_enqueue_sync(lab: Lab, worker: Any) -> None:
+    with TestClient(jobs_app.app) as client:
+        job_id = client.post("/sync-notes", params={"text": "tea"}).json()["job"]
+        assert client.get(f"/jobs/{job_id}").json() == {"status": "queued"}
+        worker()
+        assert lab.next_done() == "bonjour tea (attempt 1 of 1)"
+
+
+@pytest.mark.anyio
+async def test_enqueue_sync_from_async_code_says_to_await(lab: Lab) -> None:
+    async with AsyncTestClient(jobs_app.app):
+        with pytest.raises(RuntimeError, match="called from async code: await the async"):
+            jobs_app.record.enqueue_sync("tea")
+
+
 def test_a_task_enqueues_another(lab: Lab, worker: Any) -> None:
     worker()
     with TestClient(jobs_app.app) as client:

@@ -178,6 +178,13 @@ class Task(Generic[P, R]):
         """
         return await self._jobs.queue.enqueue(self, *args, **kwargs)
 
+    def enqueue_sync(self, *args: Any, **kwargs: Any) -> str:
+        """``enqueue`` from sync code in the app's thread pool: a sync handler, a sync
+        dependency, a sync task. It waits for Redis as ``await enqueue`` would."""
+        from carafe._concurrency import run_from_thread
+
+        return run_from_thread(self.enqueue, *args, **kwargs)
+
     @functools.cached_property
     def _hints(self) -> dict[str, Any]:
         # NOTE: resolved when first needed (the app has started), so annotations may name

@@ -119,6 +119,11 @@ async def post_note(text: str) -> dict[str, str]:
     return {"job": await record.enqueue(text)}
 
 
+@app.post("/sync-notes")
+def post_note_from_sync_code(text: str) -> dict[str, str]:
+    return {"job": record.enqueue_sync(text)}
+
+
 @app.post("/flaky")
 async def post_flaky(name: str, queue: Queue) -> dict[str, str]:
     return {"job": await queue.enqueue(flaky, name)}
