@@ -36,6 +36,7 @@ PUBLIC_MODULES = [
     "carafe.db",
     "carafe.db.migrations",
     "carafe.extensions",
+    "carafe.jobs",
     "carafe.middleware",
     "carafe.security",
     "carafe.testing",

@@ -9,6 +9,9 @@
      ├── BrokerError               pub/sub (carafe.pubsub)
      │    ├── BrokerUnavailable    the broker (Redis) cannot be reached: publish failed
      │    └── SlowSubscriber       a subscriber fell behind; its subscription was ended
+     ├── JobError                  the job queue (carafe.jobs); defined there
+     │    ├── JobArgumentError     a job's arguments do not fit its task (a TypeError too)
+     │    └── JobsUnavailable      Redis cannot be reached; also an HTTPError (503)
      └── HTTPError                 becomes an RFC 9457 problem+json response
           └── RequestValidationError   422, with ``errors: [{loc, msg, type}]``
 
