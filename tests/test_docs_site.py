@@ -172,7 +172,8 @@ def test_the_site_has_every_page(site: Path) -> None:
     assert sources <= built
     assert {
         "index.html",
-        "tutorial.html",
+        "tutorial/index.html",
+        "tutorial/6-deploy.html",
         "coming-from-flask.html",
         "reference/index.html",
     } <= built

@@ -25,6 +25,7 @@ from carafe.db import Database
 # --- The tables -----------------------------------------------------------------------
 
 
+# --8<-- [start:tables]
 class Base(DeclarativeBase):
     pass
 
@@ -35,6 +36,9 @@ class TodoRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     done: Mapped[bool] = mapped_column(default=False)
+
+
+# --8<-- [end:tables]
 
 
 # --- What the API takes and gives -----------------------------------------------------
@@ -55,11 +59,14 @@ class Todo(msgspec.Struct):
         return cls(id=row.id, title=row.title, done=row.done)
 
 
+# --8<-- [start:database]
 db = Database(Base.metadata)  # the URL: app.config["DATABASE_URL"], else sqlite:///app.db
 app = Carafe(title="To-do", secret_key="change me", extensions=[db])
 templates = Templates(Path(__file__).parent / "templates")
+# --8<-- [end:database]
 
 
+# --8<-- [start:queries]
 async def add_todo(sql: AsyncSession, new: NewTodo) -> Todo:
     row = TodoRow(title=new.title, done=new.done)
     sql.add(row)
@@ -74,9 +81,13 @@ async def all_todos(sql: AsyncSession, done: bool | None = None) -> list[Todo]:
     return [Todo.of(row) for row in await sql.scalars(query)]
 
 
+# --8<-- [end:queries]
+
+
 # --- The JSON API ---------------------------------------------------------------------
 
 
+# --8<-- [start:api]
 @app.get("/todos")
 async def list_todos(sql: AsyncSession, done: bool | None = None) -> list[Todo]:
     """Every to-do, or only those done (or not) with ?done=true|false."""
@@ -115,3 +126,6 @@ async def add(request: Request, session: Session, sql: AsyncSession) -> Response
     todo = await add_todo(sql, form.value)
     flash(session, f"Added “{todo.title}”.")
     return RedirectResponse("/", 303)
+
+
+# --8<-- [end:api]

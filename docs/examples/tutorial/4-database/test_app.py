@@ -9,12 +9,16 @@ from app import app, db
 from carafe.testing import TestClient
 
 
+# --8<-- [start:fixture]
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     app.config["DATABASE_URL"] = f"sqlite:///{tmp_path / 'test.db'}"  # read at startup
     with TestClient(app) as client:
         client.run(db.create_all(app))  # the tables, on the app's event loop
         yield client
+
+
+# --8<-- [end:fixture]
 
 
 def test_created_todos_are_stored(client: TestClient) -> None:

@@ -43,12 +43,16 @@ class TodoRow(Base):
     done: Mapped[bool] = mapped_column(default=False)
 
 
+# --8<-- [start:users]
 class UserRow(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
+
+
+# --8<-- [end:users]
 
 
 # --- What the API and the forms take and give -----------------------------------------
@@ -69,19 +73,26 @@ class Todo(msgspec.Struct):
         return cls(id=row.id, title=row.title, done=row.done)
 
 
+# --8<-- [start:credentials]
 class Credentials(msgspec.Struct):
     email: Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]
     password: Annotated[str, msgspec.Meta(min_length=8, max_length=200)]
 
 
+# --8<-- [end:credentials]
+
+
+# --8<-- [start:app]
 db = Database(Base.metadata)
 app = Carafe(title="To-do", secret_key="change me", csrf=True, extensions=[db])
 templates = Templates(Path(__file__).parent / "templates")
+# --8<-- [end:app]
 
 
 # --- Passwords ------------------------------------------------------------------------
 
 
+# --8<-- [start:passwords]
 def hash_password(password: str, salt: bytes | None = None) -> str:
     """``scrypt$<salt>$<hash>``: scrypt is slow and memory-hard, as a password hash must be."""
     salt = salt or os.urandom(16)
@@ -94,9 +105,13 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(hash_password(password, salt), stored)
 
 
+# --8<-- [end:passwords]
+
+
 # --- Who is logged in -----------------------------------------------------------------
 
 
+# --8<-- [start:login-required]
 async def current_user(session: Session, sql: AsyncSession) -> UserRow | None:
     """The user whose id the session holds, or None."""
     user_id = session.get("user_id")
@@ -129,6 +144,9 @@ async def to_login(request: Request, exc: LoginRequired) -> Response:
     return RedirectResponse(f"/login?next={quote(request.path)}", 303)
 
 
+# --8<-- [end:login-required]
+
+
 # --- To-dos ---------------------------------------------------------------------------
 
 
@@ -152,10 +170,14 @@ async def list_todos(sql: AsyncSession, done: bool | None = None) -> list[Todo]:
     return await all_todos(sql, done)
 
 
+# --8<-- [start:protected]
 @app.post("/todos", status_code=201)
 async def create_todo(new: NewTodo, user: ApiUser, sql: AsyncSession) -> Todo:
     """Logged in only; the page's script sends the CSRF token in X-CSRF-Token."""
     return await add_todo(sql, new)
+
+
+# --8<-- [end:protected]
 
 
 @app.get("/todos/{todo_id}")
@@ -166,6 +188,7 @@ async def read_todo(todo_id: int, sql: AsyncSession) -> Todo:
     return Todo.of(row)
 
 
+# --8<-- [start:pages]
 @app.get("/")
 async def index(request: Request, user: User, sql: AsyncSession) -> HTMLResponse:
     return await templates.render(request, "index.html", user=user, todos=await all_todos(sql))
@@ -184,9 +207,13 @@ async def add(request: Request, user: User, session: Session, sql: AsyncSession)
     return RedirectResponse("/", 303)
 
 
+# --8<-- [end:pages]
+
+
 # --- Signing up, logging in and out ---------------------------------------------------
 
 
+# --8<-- [start:accounts]
 def log_in(session: Session, user: UserRow) -> None:
     session.regenerate()  # a new session id (and CSRF secret) at login: no fixation
     session["user_id"] = user.id
@@ -242,3 +269,6 @@ async def logout(session: Session) -> RedirectResponse:
     session.clear()
     flash(session, "Logged out.")
     return RedirectResponse("/login", 303)
+
+
+# --8<-- [end:accounts]

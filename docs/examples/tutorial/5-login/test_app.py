@@ -18,6 +18,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         yield client
 
 
+# --8<-- [start:token]
 def token(page: str) -> str:
     """The CSRF token a page carries, as a browser would send it back."""
     found = re.search(r'name="csrf-token" content="([^"]+)"', page)
@@ -31,6 +32,9 @@ def sign_up(client: TestClient, email: str = "ann@example.com") -> str:
     page = client.post("/signup", data=data)
     assert page.status_code == 200, page.text
     return page.text
+
+
+# --8<-- [end:token]
 
 
 def test_passwords_are_hashed() -> None:
@@ -78,6 +82,7 @@ def test_one_account_per_email(client: TestClient) -> None:
     assert "That email already has an account." in again.text
 
 
+# --8<-- [start:csrf]
 def test_forms_without_the_token_are_refused(client: TestClient) -> None:
     page = sign_up(client)
     refused = client.post("/add", data={"title": "forged"})
@@ -100,3 +105,6 @@ def test_the_api_writes_for_logged_in_users_only(client: TestClient) -> None:
 def test_next_stays_on_this_site(client: TestClient) -> None:
     page = client.get("/login?next=//evil.example/")
     assert 'name="next" value="/"' in page.text
+
+
+# --8<-- [end:csrf]

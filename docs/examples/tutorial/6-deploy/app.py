@@ -75,6 +75,7 @@ class Credentials(msgspec.Struct):
     password: Annotated[str, msgspec.Meta(min_length=8, max_length=200)]
 
 
+# --8<-- [start:config]
 db = Database(Base.metadata)
 app = Carafe(title="To-do", extensions=[db])
 # CARAFE_SECRET_KEY, CARAFE_DATABASE_URL, CARAFE_SECURE_COOKIES: app.config's keys
@@ -83,6 +84,7 @@ secure = bool(app.config.get("SECURE_COOKIES"))  # behind HTTPS: cookies only ov
 Sessions(app, secure=secure)  # without CARAFE_SECRET_KEY, this stops the app
 CSRFProtect(app, secure=secure)
 templates = Templates(Path(__file__).parent / "templates")
+# --8<-- [end:config]
 
 
 # --- Passwords ------------------------------------------------------------------------
