@@ -111,6 +111,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("server", ["uvicorn", "granian"])
 def test_the_deployed_app_serves_with_workers(deployed: Path, server: str) -> None:
     """``carafe run app:app --workers 2 --env-file .env``: the settings come from the file."""
