@@ -138,3 +138,24 @@ def test_the_deployed_app_serves_with_workers(deployed: Path, server: str) -> No
             log.seek(0)
             output = log.read().decode(errors="replace")
     assert f"({server}, 2 workers)" in output, output
+
+
+def test_the_deployed_app_needs_its_secret_key(tmp_path: Path) -> None:
+    """Chapter 6: without CARAFE_SECRET_KEY, ``carafe run`` stops with one line."""
+    folder = project("6-deploy", tmp_path)
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("CARAFE_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "carafe", "run", "app:app", "--port", str(free_port())],
+        cwd=folder,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert (
+        "Error: importing 'app' failed: ConfigurationError: Cookie sessions need a secret key"
+        in done.stderr + done.stdout
+    )
+    assert "Traceback" not in done.stderr
