@@ -173,7 +173,8 @@ def test_the_site_has_every_page(site: Path) -> None:
     assert sources <= built
     assert {
         "index.html",
-        "tutorial.html",
+        "tutorial/index.html",
+        "tutorial/6-deploy.html",
         "coming-from-flask.html",
         "reference/index.html",
     } <= built
@@ -256,3 +257,81 @@ def test_every_page_is_in_the_nav() -> None:
     listed = set(re.findall(r":\s*([\w/.-]+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.M))
     pages = {path.relative_to(ROOT / "docs").as_posix() for path in (ROOT / "docs").rglob("*.md")}
     assert pages - listed == set()
+
+
+# --- Images and screenshots --------------------------------------------------------------
+
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+SCREENSHOTS = ROOT / "docs" / "assets" / "screenshots"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    assert data.startswith(PNG)
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def referenced_images() -> dict[str, Path]:
+    """``![alt](path)`` of README.md and every page, resolved from the page's folder."""
+    pages = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
+    return {
+        f"{page.relative_to(ROOT)}: {link}": (page.parent / link).resolve()
+        for page in pages
+        for link in IMAGE.findall(page.read_text(encoding="utf-8"))
+        if not re.match(r"[a-z]+:", link)
+    }
+
+
+def test_every_image_a_page_shows_exists() -> None:
+    images = referenced_images()
+    assert len(images) >= 5  # the screenshots are shown; a broken pattern would find none
+    missing = [where for where, path in images.items() if not path.is_file()]
+    assert missing == []
+    not_png = [
+        where
+        for where, path in images.items()
+        if path.suffix == ".png" and not path.read_bytes().startswith(PNG)
+    ]
+    assert not_png == []
+
+
+def test_every_screenshot_is_shown_somewhere() -> None:
+    shown = {path for path in referenced_images().values()}
+    shots = sorted(SCREENSHOTS.glob("*.png"))
+    assert {path.stem for path in shots} >= {"debug-page", "swagger-ui", "redoc", "docs-home"}
+    assert [path.name for path in shots if path.resolve() not in shown] == []
+    assert {png_size(path.read_bytes()) for path in shots} == {(1280, 800)}
+
+
+def test_the_built_pages_show_the_screenshots(site: Path, pages: dict[Path, Page]) -> None:
+    """The images are in the HTML, and resolve (the link test checks every ``<img>``)."""
+    shown = {
+        (path.relative_to(site).as_posix(), Path(address).name)
+        for path, page in pages.items()
+        for address in page.loads
+        if "screenshots/" in address
+    }
+    assert {
+        ("index.html", "swagger-ui.png"),
+        ("index.html", "debug-page.png"),
+        ("openapi.html", "swagger-ui.png"),
+        ("openapi.html", "redoc.png"),
+        ("web-apps.html", "debug-page.png"),
+    } <= shown
+
+
+@pytest.mark.slow
+def test_the_screenshot_script_takes_a_shot(chromium: str, tmp_path: Path) -> None:
+    """``scripts/screenshots --only debug-page``: a real server, a real browser, a PNG."""
+    script = str(ROOT / "scripts" / "screenshots.py")
+    options = ["--only", "debug-page", "--out", str(tmp_path), "--chromium", chromium]
+    done = subprocess.run(
+        [sys.executable, script, *options],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert png_size((tmp_path / "debug-page.png").read_bytes()) == (1280, 800)
+    assert [path.name for path in tmp_path.iterdir()] == ["debug-page.png"]

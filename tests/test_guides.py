@@ -12,6 +12,11 @@ is checked too. A comment on the line right above a fence changes how a block is
     <!-- docs: xfail REASON -->               a known gap between the page and the code:
                                               the block must fail; REASON names the gap
 
+A block whose lines are all ``--8<-- "PATH"`` (pymdownx.snippets; ``PATH:SECTION`` for
+the lines between ``# --8<-- [start:SECTION]`` and ``[end:SECTION]``) shows a file of
+``docs/examples/``: it is read as that file's text (so the names it cites are checked),
+and not run here: the test that owns the file runs it (``tests/test_tutorial.py``).
+
 Each block is a test named ``page:line`` (its first line of code), with the marker and
 its reason in the name; a failure names the page's line. Shell blocks are not run, but
 the ``carafe`` commands and flags and the ``bench/`` options they and the prose show must
@@ -41,10 +46,13 @@ from carafe.cli import main as cli
 from carafe.testing import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+SNIPPETS = ROOT / "docs" / "examples"  # mkdocs.yml's pymdownx.snippets base_path
 
 FENCE = re.compile(r"^```(\S*)")
 MARKER = re.compile(r"^<!-- docs: (file|skip|xfail) (.+?) -->$")
+SNIPPET = re.compile(r'^--8<-- "([^":]+)(?::([\w-]+))?"$')
+SECTION = re.compile(r"--8<-- \[(?:start|end):[\w-]+\]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +65,7 @@ class Block:
     code: str
     marker: str | None = None  # "file", "skip" or "xfail"
     argument: str = ""  # the path (file) or the reason (skip, xfail)
+    included: str = ""  # the snippets the block shows instead of code of its own
 
     @property
     def id(self) -> str:
@@ -77,18 +86,34 @@ def read_blocks(name: str, text: str) -> list[Block]:
         end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
         above = lines[index - 1] if index else ""
         marked = MARKER.match(above)
+        code = "\n".join(lines[index + 1 : end]) + "\n"
+        snippets = [SNIPPET.match(line) for line in lines[index + 1 : end]]
+        included = ""
+        if snippets and all(snippets):
+            included = " ".join(line for line in lines[index + 1 : end])
+            code = "".join(read_snippet(*match.groups()) for match in snippets if match)
         blocks.append(
             Block(
                 page=name,
                 line=index + 2,
                 lang=fence.group(1),
-                code="\n".join(lines[index + 1 : end]) + "\n",
+                code=code,
                 marker=marked.group(1) if marked else None,
                 argument=marked.group(2) if marked else "",
+                included=included,
             )
         )
         index = end + 1
     return blocks
+
+
+def read_snippet(path: str, section: str | None) -> str:
+    """What pymdownx.snippets puts in the page for ``--8<-- "path:section"``."""
+    lines = (SNIPPETS / path).read_text(encoding="utf-8").splitlines()
+    if section is not None:
+        start = lines.index(f"# --8<-- [start:{section}]")
+        lines = lines[start + 1 : lines.index(f"# --8<-- [end:{section}]", start)]
+    return "".join(f"{line}\n" for line in lines if not SECTION.search(line))
 
 
 BLOCKS = {
@@ -99,7 +124,7 @@ PYTHON = [
     block
     for blocks in BLOCKS.values()
     for block in blocks
-    if block.lang == "python" and block.marker != "file"
+    if block.lang == "python" and block.marker != "file" and not block.included
 ]
 
 
@@ -130,7 +155,7 @@ class PageRun:
         """Run this page's Python blocks up to ``target`` (included), each once."""
         while target.line not in self.done:
             step = next(self.steps)
-            if step.lang == "python" and step.marker in (None, "xfail"):
+            if step.lang == "python" and step.marker in (None, "xfail") and not step.included:
                 self.done[step.line] = self.execute(step)
 
     def execute(self, block: Block) -> BaseException | None:
@@ -225,6 +250,16 @@ def test_blocks_and_markers_are_read() -> None:
         "import x\n\nx.y()\n",
     )
     assert (shell.lang, shell.marker) == ("sh", None)
+
+
+def test_included_files_are_read_not_run() -> None:
+    page = '```python\n--8<-- "tutorial/1-json-api/app.py"\n```\n'
+    (block,) = read_blocks("docs/p.md", page)
+    assert block.included == '--8<-- "tutorial/1-json-api/app.py"'
+    assert block.code == (SNIPPETS / "tutorial/1-json-api/app.py").read_text(encoding="utf-8")
+    included = [block for blocks in BLOCKS.values() for block in blocks if block.included]
+    assert included, "the tutorial includes its files; none was found"
+    assert all(block.code.strip() for block in included)
 
 
 def test_every_page_is_read() -> None:

@@ -72,12 +72,13 @@ def database_urls(url: str | URL) -> tuple[URL, URL]:
     """The async and the sync engine's URLs for one database.
 
     A URL without a driver gets the usual one for each side; an async driver's sync twin
-    is the same server through a sync driver:
+    is the same server through a sync driver.
 
-    >>> [str(u) for u in database_urls("postgresql://app@db/shop")]
-    ['postgresql+asyncpg://app@db/shop', 'postgresql+psycopg://app@db/shop']
-    >>> [str(u) for u in database_urls("sqlite+aiosqlite:///app.db")]
-    ['sqlite+aiosqlite:///app.db', 'sqlite+pysqlite:///app.db']
+    Examples:
+        >>> [str(u) for u in database_urls("postgresql://app@db/shop")]
+        ['postgresql+asyncpg://app@db/shop', 'postgresql+psycopg://app@db/shop']
+        >>> [str(u) for u in database_urls("sqlite+aiosqlite:///app.db")]
+        ['sqlite+aiosqlite:///app.db', 'sqlite+pysqlite:///app.db']
     """
     given = make_url(url)
     backend, driver = given.get_backend_name(), given.drivername.partition("+")[2]
