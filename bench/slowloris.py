@@ -1,11 +1,12 @@
 """Slow clients against a real ``carafe run``: how many connections does the server keep?
 
-    .venv/bin/python bench/slowloris.py                        # both servers, both phases
+    .venv/bin/python bench/slowloris.py                        # both servers, every phase
     .venv/bin/python bench/slowloris.py --servers uvicorn --phases head \\
         --connections 300 --interval 5 --duration 30 -- --header-timeout 10
 
 Each connection opens, then trickles one byte every ``--interval`` seconds:
 
+  idle  nothing at all: the connection is opened and left
   head  ``GET / HTTP/1.1``, ``Host``, then a header line that never ends (slowloris)
   body  a complete ``POST /items`` head with ``Content-Length: 100``, then the body
 
@@ -36,6 +37,7 @@ if str(BENCH) not in sys.path:
 import servers  # noqa: E402
 
 HEADS = {
+    "idle": (b"", b""),
     "head": (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", b"a"),
     "body": (
         b"POST /items HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -75,10 +77,11 @@ async def slow_client(
 
     async def send() -> None:
         writer.write(head)
-        while True:
+        while trickle:
             await writer.drain()
             await asyncio.sleep(interval)
             writer.write(trickle)
+        await asyncio.Event().wait()  # idle: send nothing, ever
 
     sender = asyncio.create_task(send())
     reading = asyncio.create_task(reader.read(65536))
@@ -179,7 +182,9 @@ def report(server: str, phase: str, out: Outcome, args: argparse.Namespace) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", nargs="+", default=["uvicorn", "granian"])
-    parser.add_argument("--phases", nargs="+", choices=sorted(HEADS), default=["head", "body"])
+    parser.add_argument(
+        "--phases", nargs="+", choices=sorted(HEADS), default=["idle", "head", "body"]
+    )
     parser.add_argument("--connections", type=int, default=300)
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between bytes")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds before the count")
