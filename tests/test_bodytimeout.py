@@ -12,6 +12,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from carafe import Carafe, Request, Response
 from carafe.middleware import BodyTimeoutMiddleware
 from carafe.types import ASGIApp, Message, Receive, Scope, Send
@@ -152,3 +154,23 @@ def test_zero_turns_it_off_and_websockets_pass_untouched() -> None:
     asyncio.run(BodyTimeoutMiddleware(app, timeout=0)(dict(SCOPE), receive, send))
     asyncio.run(BodyTimeoutMiddleware(app)({"type": "websocket"}, receive, send))
     assert got == [receive, receive]
+
+
+def test_a_cancellation_that_is_not_the_timeout_stays_a_cancellation() -> None:
+    """The server cancels the request (shutting down): no 408 is made of it."""
+    app = BodyTimeoutMiddleware(uploads(), timeout=30)
+
+    async def main() -> list[Message]:
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        task = asyncio.ensure_future(app(dict(SCOPE), chunks((0, part(b"abc"))), send))
+        await asyncio.sleep(0.1)  # the app waits for the rest of the body
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return sent
+
+    assert asyncio.run(main()) == []

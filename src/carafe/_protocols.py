@@ -10,8 +10,8 @@ again): the head counts from the connection (the first request) or from its firs
 byte (a request on a kept-alive connection); bytes that keep coming do not extend it.
 If part of a head had arrived, a ``408 Request Timeout`` (``Connection: close``) is
 written first; otherwise the connection is closed silently, as uvicorn closes an idle
-kept-alive one. While uvicorn itself has stopped reading (a pipelined request waits
-for the one before it), the clock stops.
+kept-alive one. While a request is being answered, the clock of the next (pipelined)
+head stops: the wait is the app's.
 
 ``protocol(seconds)`` is what ``carafe run`` hands to ``uvicorn.run(http=...)``. Under
 plain uvicorn, ``--http carafe._protocols:HttpToolsHeadTimeoutProtocol`` gives the
@@ -71,10 +71,12 @@ class HttpToolsHeadTimeoutProtocol(HttpToolsProtocol):
         scope = self.scope
         if scope is None:  # not a byte of a head yet
             return _FRESH if self.stuck is _FRESH else None
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            return None  # a request is being answered: the wait is the app's, not the client's
         if "method" not in scope:  # a head in progress (uvicorn adds method when complete)
             return scope
-        cycle = self.cycle
-        if cycle is not None and cycle.response_complete and cycle.more_body:
+        if cycle is not None and cycle.more_body:
             return cycle  # answered; the rest of its body is still to come
         return None
 
@@ -83,7 +85,7 @@ class HttpToolsHeadTimeoutProtocol(HttpToolsProtocol):
         transport = self.transport
         if transport.is_closing() or transport.get_protocol() is not self:
             return  # closed, or upgraded to a websocket
-        waiting = None if self.flow.read_paused else self._waiting_on()
+        waiting = self._waiting_on()
         # The first head counts from the connection: no head is complete (no cycle) yet.
         first_head = self.stuck is _FRESH and self.cycle is None
         if waiting is not None and (waiting is self.stuck or first_head):

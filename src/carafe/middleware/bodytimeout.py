@@ -76,12 +76,10 @@ class BodyTimeoutMiddleware:
             with contextlib.suppress(Exception):
                 await ProblemResponse.from_error(exc)(scope, receive, send)
 
-    def watch(self, loop: asyncio.AbstractEventLoop) -> _Watch:
-        """The watch over this loop's pending body reads, made on first use."""
-        found = self.watches.get(loop)
-        if found is None:
-            found = self.watches[loop] = _Watch(loop, min(1.0, self.timeout / 10))
-        return found
+    def new_watch(self, loop: asyncio.AbstractEventLoop) -> _Watch:
+        """The watch over ``loop``'s pending body reads, made on the loop's first read."""
+        watch = self.watches[loop] = _Watch(loop, min(1.0, self.timeout / 10))
+        return watch
 
 
 class _Watch:
@@ -142,7 +140,7 @@ class _TimedReceive:
             self.total = now + middleware.timeout
             self.task = asyncio.current_task(loop)
         self.limit = min(now + middleware.timeout, self.total)
-        watch = middleware.watches.get(loop) or middleware.watch(loop)
+        watch = middleware.watches.get(loop) or middleware.new_watch(loop)
         watch.add(self)
         try:
             message = await self.receive()
@@ -162,6 +160,6 @@ class _TimedReceive:
 
     def expire(self) -> None:
         """Cut the pending receive (called by the watch once its deadline passed)."""
-        if self.task is not None and not self.expired:
-            self.expired = True
+        self.expired = True
+        if self.task is not None:  # pragma: no branch - set before the read was pending
             self.task.cancel()
