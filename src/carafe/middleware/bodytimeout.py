@@ -2,7 +2,11 @@
 
     from carafe.middleware import BodyTimeoutMiddleware
 
-    app.add_middleware(BodyTimeoutMiddleware, timeout=30)   # carafe run adds it (--body-timeout)
+    asgi = BodyTimeoutMiddleware(app, timeout=30)   # carafe run does it (--body-timeout)
+
+Around the app rather than through ``app.add_middleware`` (which works too): a Carafe
+app with middleware matches the route first and guards errors for it, which costs
+more per request than this does (``bench/middleware.py``).
 
 Neither uvicorn nor granian bounds the time a request body may take: a client that
 declares ``Content-Length: 100`` and sends a byte now and then holds its connection,
