@@ -67,7 +67,7 @@ class BodyTimeoutMiddleware:
         self.app = app
         self.timeout = timeout
         self.min_rate = min_rate
-        self.watches: dict[asyncio.AbstractEventLoop, _Watch] = {}  # one per event loop
+        self.watch: _Watch | None = None  # over the pending reads of the last loop seen
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.timeout:
@@ -80,9 +80,16 @@ class BodyTimeoutMiddleware:
             with contextlib.suppress(Exception):
                 await ProblemResponse.from_error(exc)(scope, receive, send)
 
-    def new_watch(self, loop: asyncio.AbstractEventLoop) -> _Watch:
-        """The watch over ``loop``'s pending body reads, made on the loop's first read."""
-        watch = self.watches[loop] = _Watch(loop, min(1.0, self.timeout / 10))
+    def watch_over(self, loop: asyncio.AbstractEventLoop) -> _Watch:
+        """The watch over ``loop``'s pending body reads.
+
+        One is kept, the last loop's: a server runs one loop per process. Under another
+        loop (tests, each with its own) a new watch replaces it; the old one sweeps on
+        until the reads it holds are over.
+        """
+        watch = self.watch
+        if watch is None or watch.loop is not loop:
+            watch = self.watch = _Watch(loop, min(1.0, self.timeout / 10))
         return watch
 
 
@@ -144,7 +151,7 @@ class _TimedReceive:
             self.total = now + middleware.timeout
             self.task = asyncio.current_task(loop)
         self.limit = min(now + middleware.timeout, self.total)
-        watch = middleware.watches.get(loop) or middleware.new_watch(loop)
+        watch = middleware.watch_over(loop)
         watch.add(self)
         try:
             message = await self.receive()
