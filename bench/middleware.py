@@ -3,7 +3,9 @@
     .venv/bin/python bench/middleware.py
 
 One JSON route (GET /json) behind no middleware, a do-nothing middleware, and each of
-Carafe's middleware; Starlette's equivalents for comparison. Every app is called as an
+Carafe's middleware; Starlette's equivalents for comparison. Then what ``carafe run``
+wraps around every app (``BodyTimeoutMiddleware``, outside the app), on GET /json and
+on POST /items with a JSON body, next to the bare app. Every app is called as an
 ASGI callable with a fresh scope; blocks of calls are interleaved across apps so drift
 hits all alike, and the fastest block is reported (microseconds per request), as the
 least disturbed by other load on the machine.
@@ -17,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware as StarletteCORS
@@ -28,12 +31,19 @@ from starlette.routing import Route
 from carafe import Carafe
 from carafe.logs import JSONFormatter, RequestIdFilter
 from carafe.middleware import (
+    BodyTimeoutMiddleware,
     CORSMiddleware,
     GZipMiddleware,
     RequestLogMiddleware,
     SecurityHeadersMiddleware,
     TrustedHostMiddleware,
 )
+
+
+class Item(msgspec.Struct):
+    name: str
+    price: float
+
 
 ORIGIN = "https://a.example"
 PLAIN = [(b"host", b"example.com")]
@@ -74,6 +84,10 @@ def carafe_app(middleware: list[tuple[Callable[..., Any], dict[str, Any]]]) -> A
     @app.get("/json")
     async def json() -> dict[str, str]:
         return {"message": "Hello, World!"}
+
+    @app.post("/items")
+    async def create(item: Item) -> Item:
+        return item
 
     for cls, options in middleware:
         app.add_middleware(cls, **options)
@@ -129,21 +143,43 @@ async def receive() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
+ITEM = b'{"name":"x","price":1.5}'
+JSON_BODY = [*PLAIN, (b"content-type", b"application/json"), (b"content-length", b"24")]
+
+
+async def receive_item() -> dict[str, Any]:
+    return {"type": "http.request", "body": ITEM, "more_body": False}
+
+
+GET = ("GET", "/json", receive)
+POST = ("POST", "/items", receive_item)
+AROUND: dict[str, tuple[bool, tuple[Any, ...], list[tuple[bytes, bytes]]]] = {
+    # name: (wrapped in BodyTimeoutMiddleware, request, request headers)
+    "bare app, GET": (False, GET, PLAIN),
+    "BodyTimeout around it, GET": (True, GET, PLAIN),
+    "bare app, POST JSON body": (False, POST, JSON_BODY),
+    "BodyTimeout around it, POST": (True, POST, JSON_BODY),
+}
+
+
 async def send(message: dict[str, Any]) -> None:
     return None
 
 
-async def block(app: Any, headers: list[tuple[bytes, bytes]], calls: int) -> float:
+async def block(
+    app: Any, headers: list[tuple[bytes, bytes]], calls: int, request: tuple[Any, ...] = GET
+) -> float:
+    method, path, body = request
     start = time.perf_counter()
     for _ in range(calls):
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
-            "method": "GET",
+            "method": method,
             "scheme": "http",
-            "path": "/json",
-            "raw_path": b"/json",
+            "path": path,
+            "raw_path": path.encode(),
             "root_path": "",
             "query_string": b"",
             "headers": headers,
@@ -151,7 +187,7 @@ async def block(app: Any, headers: list[tuple[bytes, bytes]], calls: int) -> flo
             "client": ("127.0.0.1", 50000),
             "state": {},
         }
-        await app(scope, receive, send)
+        await app(scope, body, send)
     return (time.perf_counter() - start) / calls * 1e6
 
 
@@ -173,6 +209,26 @@ async def main(blocks: int = 30, calls: int = 3000) -> None:
         theirs = best.get((name, "starlette"))
         shown = f"{theirs:10.2f}" if theirs is not None else f"{'-':>10s}"
         print(f"{name:28s} {ours:9.2f} {shown}")
+    await around(blocks, calls)
+
+
+async def around(blocks: int, calls: int) -> None:
+    """What carafe run wraps around the app, outside it (no Carafe middleware chain)."""
+    bare = carafe_app([])
+    apps = {
+        name: (BodyTimeoutMiddleware(bare) if wrapped else bare, request, headers)
+        for name, (wrapped, request, headers) in AROUND.items()
+    }
+    best = dict.fromkeys(apps, float("inf"))
+    for app, request, headers in apps.values():
+        await block(app, headers, 500, request)  # warm up
+    for _ in range(blocks):
+        for name, (app, request, headers) in apps.items():
+            best[name] = min(best[name], await block(app, headers, calls, request))
+            await asyncio.sleep(0)  # a server's loop turns between requests
+    print(f"\n{'carafe run wraps':28s} {'carafe':>9s}")
+    for name, figure in best.items():
+        print(f"{name:28s} {figure:9.2f}")
 
 
 if __name__ == "__main__":

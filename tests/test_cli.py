@@ -19,7 +19,7 @@ from carafe import Carafe
 from carafe._stopping import Stopping
 from carafe.cli import _serve, load_app, main
 from carafe.cli._logging import LOG_FORMAT_ENV
-from carafe.middleware import RequestLogMiddleware
+from carafe.middleware import BodyTimeoutMiddleware, RequestLogMiddleware
 from carafe.testing import TestClient
 from tests.conftest import ROOT
 
@@ -235,7 +235,9 @@ def test_run_passes_production_settings_to_uvicorn(uvicorn_calls: list[dict[str,
     import examples.demo
 
     call = uvicorn_calls[0]
-    assert call["target"] is examples.demo.app  # one process: the app already loaded
+    served = call["target"]  # the app already loaded (one process), in the body timeout
+    assert isinstance(served, BodyTimeoutMiddleware)
+    assert (served.app, served.timeout) == (examples.demo.app, 30.0)
     assert call["access_log"] is False
     assert call["workers"] == 1
     assert call["reload"] is False
@@ -249,10 +251,12 @@ def test_run_passes_production_settings_to_uvicorn(uvicorn_calls: list[dict[str,
 
 
 def test_run_options_reach_uvicorn(uvicorn_calls: list[dict[str, Any]]) -> None:
-    result = invoke("run", f"{APP}:create_app", "--log-level", "debug", "--graceful-timeout", "3")
+    args = ["--log-level", "debug", "--graceful-timeout", "3", "--body-timeout", "5"]
+    result = invoke("run", f"{APP}:create_app", *args)
     assert result.exit_code == 0, result.output
     call = uvicorn_calls[0]
-    assert isinstance(call["target"], Carafe)
+    assert isinstance(call["target"].app, Carafe)
+    assert call["target"].timeout == 5.0
     assert call["log_level"] == "debug"
     assert call["timeout_graceful_shutdown"] == 3
     assert invoke("run", APP + ":app", "--log-level", "loud").exit_code == 2
@@ -278,7 +282,10 @@ def test_processes_started_by_uvicorn_load_the_app_through_carafe(
 
     assert os.environ[_serve.APP_ENV] == f"{APP}:create_app()"
     assert os.environ[_serve.DEBUG_ENV] == ("1" if debug else "0")
-    app = _serve.served_app()
+    served = _serve.served_app()
+    assert isinstance(served, BodyTimeoutMiddleware)
+    assert served.timeout == 30.0  # CARAFE_BODY_TIMEOUT
+    app = served.app
     assert isinstance(app, Carafe)
     assert app.debug is debug
 
@@ -289,7 +296,7 @@ def test_debug_from_the_environment(
     monkeypatch.setenv("CARAFE_DEBUG", "1")
     result = invoke("run", f"{APP}:create_app", "--no-reload")
     assert result.exit_code == 0, result.output
-    assert uvicorn_calls[0]["target"].debug is True
+    assert uvicorn_calls[0]["target"].app.debug is True
     assert uvicorn_calls[0]["reload"] is False
     assert "(uvicorn, 1 worker, debug)" in result.output
 
@@ -724,6 +731,14 @@ def test_prepare_wraps_a_plain_asgi_app() -> None:
         pass
 
     assert isinstance(_serve.prepare(plain, False, "text"), RequestLogMiddleware)
+
+
+def test_body_timeout_zero_serves_the_app_itself(uvicorn_calls: list[dict[str, Any]]) -> None:
+    result = invoke("run", "examples.demo:app", "--body-timeout", "0")
+    assert result.exit_code == 0, result.output
+    import examples.demo
+
+    assert uvicorn_calls[0]["target"] is examples.demo.app
 
 
 def test_run_log_config(uvicorn_calls: list[dict[str, Any]], tmp_path: Path) -> None:

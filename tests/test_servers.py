@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from click.testing import CliRunner
 
 from carafe import _servers
+from carafe._protocols import HttpToolsHeadTimeoutProtocol
 from carafe.cli import main, run
 from tests.conftest import LiveServer
 from tests.rawws import raw_websocket, read_close_code
@@ -26,20 +27,44 @@ SERVERS = ["uvicorn", "granian"]
 # --- The settings carafe run passes ------------------------------------------------------
 
 
-def test_uvicorn_gets_keepalive_pings_by_default() -> None:
+def test_uvicorn_gets_keepalive_pings_and_a_header_timeout_by_default() -> None:
     ctx = run.make_context("run", ["examples.demo:app"])
-    assert _servers.uvicorn_settings(ctx) == {"ws_ping_interval": 20.0, "ws_ping_timeout": 20.0}
+    settings = _servers.uvicorn_settings(ctx)
+    http = settings.pop("http")
+    assert settings == {"ws_ping_interval": 20.0, "ws_ping_timeout": 20.0}
+    assert http.func is HttpToolsHeadTimeoutProtocol
+    assert http.keywords == {"header_timeout": 10.0}
 
 
 def test_ping_settings_reach_uvicorn_and_zero_turns_them_off() -> None:
     args = ["examples.demo:app", "--ws-ping-interval", "0.5", "--ws-ping-timeout", "0"]
     ctx = run.make_context("run", args)
-    assert _servers.uvicorn_settings(ctx) == {"ws_ping_interval": 0.5, "ws_ping_timeout": None}
+    settings = _servers.uvicorn_settings(ctx)
+    assert (settings["ws_ping_interval"], settings["ws_ping_timeout"]) == (0.5, None)
 
 
-def test_granian_runs_with_its_own_defaults() -> None:
-    ctx = run.make_context("run", ["examples.demo:app", "--server", "granian"])
-    assert _servers.granian_settings(ctx) == {}
+def test_the_header_timeout_reaches_uvicorns_protocol() -> None:
+    ctx = run.make_context("run", ["examples.demo:app", "--header-timeout", "2.5"])
+    assert _servers.uvicorn_settings(ctx)["http"].keywords == {"header_timeout": 2.5}
+
+
+@pytest.mark.parametrize(
+    ("given", "milliseconds"), [([], 10_000), (["--header-timeout", "1.5"], 1500)]
+)
+def test_granian_gets_the_header_timeout_in_milliseconds(
+    given: list[str], milliseconds: int
+) -> None:
+    ctx = run.make_context("run", ["examples.demo:app", "--server", "granian", *given])
+    settings = _servers.granian_settings(ctx)
+    assert list(settings) == ["http1_settings"]
+    assert settings["http1_settings"].header_read_timeout == milliseconds
+
+
+def test_a_header_timeout_past_granians_limit_is_refused() -> None:
+    args = ["run", "examples.demo:app", "--server", "granian", "--header-timeout", "90"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "--header-timeout is at most 60 seconds with --server granian, not 90" in result.output
 
 
 @pytest.mark.parametrize(
@@ -141,3 +166,175 @@ def test_content_length_with_chunked_transfer_encoding(server: tuple[str, int]) 
     else:
         assert (status, body) == (200, b'{"size":5}')
         assert headers["connection"] == "close"
+
+
+# --- Slow clients: the head and body timeouts ---------------------------------------------
+#
+# Each case runs against carafe run --header-timeout 1 --body-timeout 1 under both
+# servers; a socket timeout of 15 s is the "generous bound" a closed connection must
+# come within. After each case the server still answers a normal request.
+
+BOUND = 15.0
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def strict(request: pytest.FixtureRequest) -> Iterator[tuple[str, int]]:
+    live = LiveServer(
+        "tests.realtime_app:app",
+        "--server",
+        request.param,
+        "--header-timeout",
+        "1",
+        "--body-timeout",
+        "1",
+    )
+    try:
+        yield request.param, live.port
+    finally:
+        live.stop()
+
+
+def until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes; fails if it keeps the socket open."""
+    sock.settimeout(BOUND)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        pytest.fail(f"the server kept the connection open for {BOUND} s; it sent {data[:200]!r}")
+    return data
+
+
+def trickle(sock: socket.socket, stop: Callable[[bytes], bool]) -> bytes:
+    """Send a byte every 0.2 s until the server closes (or ``stop`` says so); what it sent."""
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + BOUND
+    data = b""
+    try:
+        while not stop(data):
+            assert time.monotonic() < deadline, f"still open after {BOUND} s: {data[:200]!r}"
+            sock.sendall(b"a")
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                return data
+            data += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        return data
+    return data + until_closed(sock)
+
+
+def still_serves(port: int) -> None:
+    status, _, body = exchange(port, b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status == 200
+    assert b"echo_ended" in body
+
+
+@pytest.mark.slow
+def test_a_request_head_that_stalls_is_cut(strict: tuple[str, int]) -> None:
+    """uvicorn (Carafe's protocol) answers 408 and closes; granian closes silently."""
+    name, port = strict
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+        data = until_closed(sock)
+    if name == "uvicorn":
+        assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+        assert b"connection: close" in data
+    else:
+        assert data == b""
+    still_serves(port)
+
+
+@pytest.mark.slow
+def test_a_slowloris_head_a_byte_at_a_time_is_cut(strict: tuple[str, int]) -> None:
+    """Bytes that keep coming do not extend the deadline: it runs from the head's start."""
+    name, port = strict
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        data = trickle(sock, stop=lambda data: False)
+    assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n") if name == "uvicorn" else not data
+    still_serves(port)
+
+
+@pytest.mark.slow
+def test_a_connection_that_sends_nothing_is_closed_under_uvicorn(strict: tuple[str, int]) -> None:
+    """granian (hyper) starts its header timer at the first byte: see docs/deployment.md."""
+    name, port = strict
+    if name != "uvicorn":
+        pytest.skip("granian keeps a connection that sends nothing (docs/deployment.md)")
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        assert until_closed(sock) == b""
+    still_serves(port)
+
+
+@pytest.mark.slow
+def test_the_next_head_on_a_kept_alive_connection_has_the_same_deadline(
+    strict: tuple[str, int],
+) -> None:
+    name, port = strict
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\nGET /stats HTTP/1.1\r\nHo")
+        data = until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert data.count(b"HTTP/1.1 ") == (2 if name == "uvicorn" else 1)
+    if name == "uvicorn":
+        assert b"HTTP/1.1 408 Request Timeout" in data
+    still_serves(port)
+
+
+@pytest.mark.slow
+def test_a_body_that_stalls_is_answered_408(strict: tuple[str, int]) -> None:
+    """Carafe's body timeout, the same under both servers; the connection closes after."""
+    _, port = strict
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        data = until_closed(sock)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert b"connection: close" in head.lower()
+    assert b"application/problem+json" in head
+    assert b"The request body did not arrive in time" in body
+    still_serves(port)
+
+
+@pytest.mark.slow
+def test_a_body_trickled_a_byte_at_a_time_is_answered_408(strict: tuple[str, int]) -> None:
+    """No gap reaches the timeout, but the body falls behind the minimum rate."""
+    _, port = strict
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+        data = trickle(sock, stop=lambda data: b"\r\n\r\n" in data)
+    assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    still_serves(port)
+
+
+@pytest.mark.slow
+def test_an_unread_body_that_stalls_after_the_response_is_cut(strict: tuple[str, int]) -> None:
+    """The handler answers without reading the body; the rest never comes."""
+    _, port = strict
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        data = until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    still_serves(port)
+
+
+@pytest.mark.slow
+def test_a_body_that_keeps_coming_is_read_in_full(strict: tuple[str, int]) -> None:
+    """A client that pauses less than the timeout between chunks is not cut."""
+    _, port = strict
+    with socket.create_connection(("127.0.0.1", port), timeout=BOUND) as sock:
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        for _ in range(4):
+            time.sleep(0.1)
+            sock.sendall(b"x" * 250)
+        data = b""
+        while b"}" not in data:
+            data += sock.recv(65536)
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert data.endswith(b'{"size":1000}')

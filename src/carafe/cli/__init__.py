@@ -4,6 +4,7 @@
                    [--server uvicorn|granian] [--factory] [--debug] [--access-log]
                    [--log-level LEVEL] [--log-format text|json] [--log-config PATH]
                    [--graceful-timeout SECONDS] [--root-path PATH] [--env-file PATH]
+                   [--header-timeout SECONDS] [--body-timeout SECONDS]
     carafe routes APP [--factory]
     carafe openapi APP [--factory] [--indent N] [--output FILE]
     carafe shell [APP] [--factory] [--plain]
@@ -22,6 +23,9 @@ httptools when installed, and one startup line naming the address. ``--debug`` (
 reloading unless ``--workers`` or ``--no-reload`` says otherwise. On SIGTERM or SIGINT,
 ``app.stopping`` is set (open event streams and ``Broker`` subscriptions end), open
 connections get ``--graceful-timeout`` seconds (10) to finish, then the server exits.
+A slow client is bounded on every server: a request head must arrive within
+``--header-timeout`` seconds (10; ``carafe._servers``), a body must keep coming
+(``--body-timeout``, 30; ``carafe.middleware.bodytimeout``).
 How each serving process gets the app and the signal: ``carafe.cli._serve``.
 """
 
@@ -135,6 +139,16 @@ def main() -> None:
     type=click.IntRange(1),
     metavar="SECONDS",
     help="On SIGTERM, how long open connections may take to finish before the exit.",
+)
+@_servers.header_timeout_option
+@click.option(
+    "--body-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="A request body that goes this long without data, or arrives slower than 500 "
+    "bytes/s past this allowance, is answered 408 and its connection closed (0: off).",
 )
 @click.option("--root-path", default="", help="The path prefix a proxy serves the app under.")
 @click.option(

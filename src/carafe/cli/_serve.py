@@ -7,11 +7,13 @@ server starts. Then:
 - with ``--reload``, ``--workers N`` or granian, the server starts fresh interpreters,
   which take an app only as an import string. ``carafe run`` exports the target as
   ``CARAFE_APP`` (``--factory`` appends ``()``) and debug mode as ``CARAFE_DEBUG``
-  (``1``/``0``), the request log's format as ``CARAFE_LOG_FORMAT``, and hands the
-  server ``served_app``, a factory that loads ``CARAFE_APP`` in each process.
+  (``1``/``0``), the request log's format as ``CARAFE_LOG_FORMAT``, the body timeout as
+  ``CARAFE_BODY_TIMEOUT``, and hands the server ``served_app``, a factory that loads
+  ``CARAFE_APP`` in each process.
 
 Every served app goes through ``prepare``: debug mode is turned on when asked, the
-request log added when asked (``carafe.cli._logging``), and the server's exit signal
+request log added when asked (``carafe.cli._logging``), the body timeout
+(``carafe.middleware.bodytimeout``) added unless it is 0, and the server's exit signal
 is relayed to ``app.stopping`` (see ``_relay_exit_signals``).
 """
 
@@ -42,6 +44,7 @@ __all__ = ["APP_ENV", "DEBUG_ENV", "Serving", "prepare", "served_app"]
 APP_ENV = "CARAFE_APP"
 DEBUG_ENV = "CARAFE_DEBUG"
 PROXIES_ENV = "CARAFE_TRUSTED_PROXIES"
+BODY_TIMEOUT_ENV = "CARAFE_BODY_TIMEOUT"
 _SERVED = "carafe.cli._serve:served_app"
 
 
@@ -65,6 +68,7 @@ class Serving:
     ws_max_size: int
     graceful_timeout: int
     trusted_proxies: tuple[str, ...] = ()  # ProxyHeadersMiddleware's, in every process
+    body_timeout: float = 30.0  # BodyTimeoutMiddleware's, in every process (0: none)
 
     @property
     def banner(self) -> str:
@@ -93,6 +97,7 @@ def _export(serving: Serving) -> None:
     os.environ[DEBUG_ENV] = "1" if serving.debug else "0"
     os.environ[LOG_FORMAT_ENV] = serving.log_format or ""
     os.environ[PROXIES_ENV] = ",".join(serving.trusted_proxies)
+    os.environ[BODY_TIMEOUT_ENV] = repr(serving.body_timeout)
 
 
 def _uvicorn(app: Any, serving: Serving) -> None:
@@ -104,7 +109,9 @@ def _uvicorn(app: Any, serving: Serving) -> None:
         target: Any = _SERVED
         options = {"factory": True, "app_dir": os.getcwd()}
     else:
-        target = prepare(app, serving.debug, serving.log_format, serving.trusted_proxies)
+        target = prepare(
+            app, serving.debug, serving.log_format, serving.trusted_proxies, serving.body_timeout
+        )
     if serving.log_config is not None:
         options["log_config"] = serving.log_config
     uvicorn.run(
@@ -166,15 +173,21 @@ def served_app() -> Any:
         sys.exit(1)
     log_format = os.environ.get(LOG_FORMAT_ENV) or None
     proxies = tuple(p for p in os.environ.get(PROXIES_ENV, "").split(",") if p)
-    return prepare(app, os.environ.get(DEBUG_ENV) == "1", log_format, proxies)
+    body_timeout = float(os.environ.get(BODY_TIMEOUT_ENV) or 0)
+    return prepare(app, os.environ.get(DEBUG_ENV) == "1", log_format, proxies, body_timeout)
 
 
 def prepare(
-    app: Any, debug: bool, log_format: str | None = None, proxies: tuple[str, ...] = ()
+    app: Any,
+    debug: bool,
+    log_format: str | None = None,
+    proxies: tuple[str, ...] = (),
+    body_timeout: float = 0,
 ) -> Any:
-    """Turn debug mode on if asked, add the request log if asked (``--log-format``) and
+    """Turn debug mode on if asked; add the request log if asked (``--log-format``) and
     the trusted proxies' headers (``--trusted-proxy``, outermost, so the log sees the
-    real client), and relay the server's exit signal to ``app.stopping``."""
+    real client); relay the server's exit signal to ``app.stopping``; and wrap the app
+    in the body timeout unless it is 0 (``--body-timeout``)."""
     if debug and hasattr(app, "debug"):
         app.debug = True
     if log_format is not None:
@@ -192,6 +205,12 @@ def prepare(
             _relay_exit_signals(asyncio.get_running_loop(), stopping)
 
         app.on_startup(relay)
+    if body_timeout:
+        from carafe.middleware.bodytimeout import BodyTimeoutMiddleware
+
+        # PERF: around the app, not through add_middleware: a Carafe app with middleware
+        # matches the route first and guards errors, 3 us per request (bench/middleware.py).
+        app = BodyTimeoutMiddleware(app, timeout=body_timeout)
     return app
 
 

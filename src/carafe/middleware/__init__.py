@@ -9,6 +9,7 @@
 sees the request first and the response last.
 """
 
+from carafe.middleware.bodytimeout import BodyTimeoutMiddleware
 from carafe.middleware.cors import CORSMiddleware
 from carafe.middleware.etag import ETagMiddleware
 from carafe.middleware.gzip import GZipMiddleware
@@ -20,6 +21,7 @@ from carafe.middleware.tracing import TracingMiddleware
 from carafe.middleware.trustedhost import TrustedHostMiddleware
 
 __all__ = [
+    "BodyTimeoutMiddleware",
     "CORSMiddleware",
     "ETagMiddleware",
     "GZipMiddleware",
