@@ -26,7 +26,7 @@ def tags_of(rows: Any) -> dict[int, list[str]]:
     tags: dict[int, list[str]] = {}
     if rows:
         for article_id, name in db.session.execute(
-            services.article_tags_of([row.id for row in rows])
+            *services.article_tags_of([row.id for row in rows])
         ):
             tags.setdefault(article_id, []).append(name)
     return tags
@@ -69,19 +69,19 @@ def list_articles() -> dict[str, Any]:
     limit = _bounded("limit", 20, 1, 100)
     offset = _bounded("offset", 0, 0, 2**31)
     args = request.args
-    where = services.article_filters(
-        tag=args.get("tag"), author=args.get("author"), favorited=args.get("favorited")
-    )
-    rows = db.session.execute(services.article_page(None, where, limit, offset)).all()
+    filters = {"tag": args.get("tag"), "author": args.get("author")}
+    filters["favorited"] = args.get("favorited")
+    page = services.article_page(None, limit=limit, offset=offset, **filters)
+    rows = db.session.execute(*page).all()
     tags = tags_of(rows)
-    total = db.session.scalar(services.article_count(where))
+    total = db.session.scalar(*services.article_count(**filters))
     articles = [article_json(row, tags.get(row.id, []), body=False) for row in rows]
     return {"articles": articles, "articlesCount": total or 0}
 
 
 @app.get("/api/articles/<slug>")
 def get_article(slug: str) -> dict[str, Any]:
-    row = db.session.execute(services.article_by_slug(None, slug)).first()
+    row = db.session.execute(*services.article_by_slug(None, slug)).first()
     if row is None:
         abort(404)
     return {"article": article_json(row, tags_of([row]).get(row.id, []))}
