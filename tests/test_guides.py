@@ -305,11 +305,12 @@ FLAG = re.compile(r"(?<![\w-])--?[a-z][\w-]*")
 
 
 def extension_commands() -> dict[str, str]:
-    """The help of the commands Carafe's optional extensions offer an app (``carafe db``),
-    a group's with its subcommands'."""
+    """The help of the commands Carafe's optional extensions offer an app (``carafe db``,
+    ``carafe worker``), a group's with its subcommands'."""
     from carafe.db import Database
+    from carafe.jobs import Jobs
 
-    app = Carafe(extensions=[Database()])
+    app = Carafe(extensions=[Database(), Jobs()])
     helps: dict[str, str] = {}
     for name, command in app.registry.commands.items():
         texts = [command.get_help(click.Context(command, info_name=name))]
