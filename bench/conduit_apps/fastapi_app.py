@@ -86,7 +86,8 @@ def article_out(row: Any, tags: list[str], model: type[ArticleSummaryOut] = Arti
 async def tags_of(session: AsyncSession, rows: Any) -> dict[int, list[str]]:
     tags: dict[int, list[str]] = {}
     if rows:
-        found = await session.execute(*services.article_tags_of([row.id for row in rows]))
+        connection = await session.connection()
+        found = await connection.execute(*services.article_tags_of([row.id for row in rows]))
         for article_id, name in found:
             tags.setdefault(article_id, []).append(name)
     return tags
@@ -107,16 +108,18 @@ async def list_articles(
 ) -> ArticlesOut:
     filters = {"tag": tag, "author": author, "favorited": favorited}
     page = services.article_page(None, limit=limit, offset=offset, **filters)
-    rows = (await session.execute(*page)).all()
+    connection = await session.connection()  # column rows: the example's Core path too
+    rows = (await connection.execute(*page)).all()
     tags = await tags_of(session, rows)
-    total = await session.scalar(*services.article_count(**filters))
+    total = (await connection.execute(*services.article_count(**filters))).scalar()
     articles = [article_out(row, tags.get(row.id, []), ArticleSummaryOut) for row in rows]
     return ArticlesOut(articles=articles, articles_count=total or 0)
 
 
 @app.get("/api/articles/{slug}", response_model=OneArticleOut, response_model_by_alias=True)
 async def get_article(slug: str, session: Session) -> OneArticleOut:
-    row = (await session.execute(*services.article_by_slug(None, slug))).first()
+    connection = await session.connection()
+    row = (await connection.execute(*services.article_by_slug(None, slug))).first()
     if row is None:
         raise HTTPException(404, "article not found")
     tags = await tags_of(session, [row])

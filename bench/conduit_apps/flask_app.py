@@ -25,7 +25,7 @@ def iso(moment: dt.datetime) -> str:
 def tags_of(rows: Any) -> dict[int, list[str]]:
     tags: dict[int, list[str]] = {}
     if rows:
-        for article_id, name in db.session.execute(
+        for article_id, name in db.session.connection().execute(
             *services.article_tags_of([row.id for row in rows])
         ):
             tags.setdefault(article_id, []).append(name)
@@ -72,16 +72,17 @@ def list_articles() -> dict[str, Any]:
     filters = {"tag": args.get("tag"), "author": args.get("author")}
     filters["favorited"] = args.get("favorited")
     page = services.article_page(None, limit=limit, offset=offset, **filters)
-    rows = db.session.execute(*page).all()
+    connection = db.session.connection()  # column rows: the example's Core path too
+    rows = connection.execute(*page).all()
     tags = tags_of(rows)
-    total = db.session.scalar(*services.article_count(**filters))
+    total = connection.execute(*services.article_count(**filters)).scalar()
     articles = [article_json(row, tags.get(row.id, []), body=False) for row in rows]
     return {"articles": articles, "articlesCount": total or 0}
 
 
 @app.get("/api/articles/<slug>")
 def get_article(slug: str) -> dict[str, Any]:
-    row = db.session.execute(*services.article_by_slug(None, slug)).first()
+    row = db.session.connection().execute(*services.article_by_slug(None, slug)).first()
     if row is None:
         abort(404)
     return {"article": article_json(row, tags_of([row]).get(row.id, []))}

@@ -530,16 +530,21 @@ def article_views(rows: Sequence[Any], tag_rows: Iterable[Any]) -> list[ArticleV
 async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[ArticleView]:
     if not rows:
         return []
-    tag_rows = await session.execute(*article_tags_of([row.id for row in rows]))
+    connection = await session.connection()
+    tag_rows = await connection.execute(*article_tags_of([row.id for row in rows]))
     return article_views(rows, tag_rows)
 
 
 async def _page(
     session: AsyncSession, viewer: User | None, limit: int, offset: int, **filters: Any
 ) -> tuple[list[ArticleView], int]:
-    page = article_page(viewer, limit=limit, offset=offset, **filters)
-    rows = (await session.execute(*page)).all()
-    total = await session.scalar(*article_count(**filters))
+    # PERF: rows of columns need none of the ORM's execution path: the session's
+    # connection runs them (its transaction, its commit), about 0.1 ms less a query.
+    connection = await session.connection()
+    rows = (
+        await connection.execute(*article_page(viewer, limit=limit, offset=offset, **filters))
+    ).all()
+    total = (await connection.execute(*article_count(**filters))).scalar()
     return await _views(session, rows), int(total or 0)
 
 
@@ -576,7 +581,7 @@ async def _article_named(session: AsyncSession, slug: str) -> Article:
 
 async def article(session: AsyncSession, viewer: User | None, slug: str) -> ArticleView:
     """The article with this slug; ``NotFound`` if there is none."""
-    row = (await session.execute(*article_by_slug(viewer, slug))).first()
+    row = (await (await session.connection()).execute(*article_by_slug(viewer, slug))).first()
     if row is None:
         raise NotFound(f"No article {slug!r}")
     (view,) = await _views(session, [row])
