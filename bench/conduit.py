@@ -23,6 +23,7 @@ Carafe's ratio to each peer.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -113,6 +114,54 @@ def prepare_database(cluster: Cluster, users: int, articles: int) -> str:
     return url
 
 
+def in_process(url: str, paths: dict[str, str], rounds: int = 7) -> dict[str, dict[str, float]]:
+    """CPU ms per request of the two ASGI apps called in-process (bench/inprocess.py's
+    harness), blocks interleaved, the median: steadier than wrk on a shared machine."""
+    import statistics
+    import time
+
+    from cases import Case
+    from inprocess import Lifespan, build_scope, call_once
+
+    os.environ["CONDUIT_DATABASE_URL"] = url
+    from bench.conduit_apps.fastapi_app import app as fastapi_app
+    from examples.conduit.app import create_app
+
+    apps = {
+        "carafe": create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET}),
+        "fastapi": fastapi_app,
+    }
+
+    async def measure() -> dict[str, dict[str, float]]:
+        lives = {name: Lifespan(app) for name, app in apps.items()}
+        for life in lives.values():
+            await life.start()
+        figures: dict[str, dict[str, float]] = {}
+        try:
+            for key, target in paths.items():
+                path, _, query = target.partition("?")
+                scope = build_scope(Case(key, key, "GET", path, query=query.encode()))
+                runs: dict[str, list[float]] = {name: [] for name in apps}
+                for _ in range(rounds):
+                    for name, app in apps.items():
+                        state = lives[name].state
+                        for _ in range(10):
+                            await call_once(app, scope, b"", state)
+                        start = time.process_time()
+                        for _ in range(150):
+                            got = await call_once(app, scope, b"", state)
+                        runs[name].append((time.process_time() - start) / 150 * 1e3)
+                        if got.status != 200:
+                            raise RuntimeError(f"{name} {target}: {got.status}")
+                figures[key] = {name: statistics.median(r) for name, r in runs.items()}
+        finally:
+            for life in lives.values():
+                await life.close()
+        return figures
+
+    return asyncio.run(measure())
+
+
 def fetch(port: int, path: str) -> Any:
     reply = servers.get(port, path)
     if reply.status != 200:
@@ -155,10 +204,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         raise RuntimeError(f"{name} answers {path} differently from the first app")
                 figures = {}
                 for key, path in paths.items():
-                    url = f"{running.url}{path}"
-                    wrk.run(url, connections=args.connections, duration=2, timeout=10)  # warm
+                    page = f"{running.url}{path}"
+                    wrk.run(page, connections=args.connections, duration=2, timeout=10)  # warm
                     result, _, argv = wrk.run(
-                        url, connections=args.connections, duration=args.duration, timeout=10
+                        page, connections=args.connections, duration=args.duration, timeout=10
                     )
                     if result.errors or result.non_2xx:  # reported, never hidden
                         print(f"{name} {path}: errors in wrk's run: {result}", file=sys.stderr)
@@ -167,6 +216,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["apps"][name] = figures
             finally:
                 running.stop()
+        if args.in_process:
+            results["in_process_cpu_ms"] = in_process(url, expected["paths"])
     finally:
         cluster.stop()
     results["postgres"] = cluster.version
@@ -188,6 +239,12 @@ def report(results: dict[str, Any]) -> str:
                 for k in keys
             )
             lines.append(f"\nCarafe / {peer}: {ratios}")
+    for key, by_app in results.get("in_process_cpu_ms", {}).items():
+        ratio = by_app["fastapi"] / by_app["carafe"]
+        lines.append(
+            f"\nin process, CPU per request, {key}: carafe {by_app['carafe']:.2f} ms, "
+            f"fastapi {by_app['fastapi']:.2f} ms ({ratio:.2f}x)"
+        )
     return "\n".join(lines)
 
 
@@ -199,6 +256,11 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--articles", type=int, default=400)
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="also time carafe and fastapi in-process (CPU ms per request)",
+    )
     args = parser.parse_args()
     if not wrk.available():
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
