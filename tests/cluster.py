@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -47,12 +48,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+STATE = Path("/run/carafe-cluster")  # one record per running cluster, by subnet
 APP_PORT = 8000
 HOST_NAMES = ("a", "b")
 
@@ -93,14 +97,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
-    """Signal ``proc``'s process group (each is started in its own) and reap it."""
+def _stop(
+    proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, grace: float = 5.0
+) -> None:
+    """Signal ``proc``'s process group (each is started in its own) and reap it; kill it
+    if it is still there after ``grace`` seconds."""
     if proc is None or proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -140,16 +147,70 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+def _terminate_is_interrupt() -> None:
+    """``SIGTERM`` (``timeout``, a cancelled CI job) raises ``KeyboardInterrupt``, as
+    Ctrl+C does, so that ``finally`` blocks and pytest's teardown stop the cluster."""
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_namespace(namespace: str) -> None:
+    """Kill every process in ``namespace`` (all of them a cluster's) and delete it."""
+    for pid in _ip("netns", "pids", namespace, check=False).stdout.split():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+    _ip("netns", "del", namespace, check=False)
+
+
 def _cleanup_leftovers() -> None:
-    """Delete the empty namespaces and port-less bridges of clusters that were killed."""
+    """Tear down what clusters whose owner died (a killed test run) left behind.
+
+    Each cluster records its owner's pid and the processes it started in the root
+    namespace in ``STATE/<subnet>.json``; a cluster whose owner is gone is stopped:
+    those processes (if they are still what was started), everything in its
+    namespaces, the namespaces, its links, its files. Empty namespaces and bridges of
+    ours without a record are deleted too.
+    """
+    for record in STATE.glob("*.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            _cleanup_recorded(record, json.loads(record.read_text()))
     for line in _ip("netns", "list", check=False).stdout.splitlines():
         name = line.split()[0] if line.split() else ""
-        if re.fullmatch(r"carafe-\d+-[a-z]", name) and not _ip("netns", "pids", name).stdout:
+        match = re.fullmatch(r"carafe-(\d+)-([a-z])", name)
+        recorded = match is not None and (STATE / f"{match[1]}.json").exists()
+        if match and not recorded and not _ip("netns", "pids", name).stdout:
             _ip("netns", "del", name, check=False)
+            _ip("link", "del", f"cf{match[1]}{match[2]}", check=False)
     for line in _ip("-o", "link", "show", "type", "bridge", check=False).stdout.splitlines():
-        match = re.match(r"\d+: (cfbr\d+)[:@]", line)
-        if match and not any(Path(f"/sys/class/net/{match[1]}/brif").iterdir()):
-            _ip("link", "del", match[1], check=False)
+        found = re.match(r"\d+: (cfbr(\d+))[:@]", line)
+        recorded = found is not None and (STATE / f"{found[2]}.json").exists()
+        if found and not recorded and not any(Path(f"/sys/class/net/{found[1]}/brif").iterdir()):
+            _ip("link", "del", found[1], check=False)
+
+
+def _cleanup_recorded(record: Path, state: dict[str, Any]) -> None:
+    if _alive(state["owner"]):
+        return
+    for pid, marker in state["processes"]:
+        if _alive(pid) and marker.encode() in _cmdline(pid):
+            os.kill(pid, signal.SIGKILL)
+    for name in HOST_NAMES:
+        _kill_namespace(f"carafe-{record.stem}-{name}")
+        _ip("link", "del", f"cf{record.stem}{name}", check=False)
+    _ip("link", "del", f"cfbr{record.stem}", check=False)
+    shutil.rmtree(state["workdir"], ignore_errors=True)
+    record.unlink()
 
 
 class Host:
@@ -229,12 +290,9 @@ class Host:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def remove(self) -> None:
-        _stop(self.proc)
+        _stop(self.proc, grace=3.0)
         # Anything else left in the namespace is ours (started there by this cluster).
-        for pid in _ip("netns", "pids", self.namespace, check=False).stdout.split():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
-        _ip("netns", "del", self.namespace, check=False)
+        _kill_namespace(self.namespace)
         # NOTE: the namespace (and its end of the veth) may outlive ``netns del`` while the
         # kernel still holds a reference to it; deleting our end deletes the pair now.
         _ip("link", "del", self.link, check=False)
@@ -328,6 +386,7 @@ class Cluster:
         """Network, Redis, both hosts, HAProxy; returns when HAProxy sees every host up."""
         self._secret = secrets.token_urlsafe(32)
         atexit.register(self.stop)
+        _terminate_is_interrupt()
         try:
             _cleanup_leftovers()
             self._network()
@@ -342,9 +401,11 @@ class Cluster:
 
     def _network(self) -> None:
         taken = set(re.findall(r"cfbr(\d+)", _ip("-o", "link", "show").stdout))
+        taken |= {record.stem for record in STATE.glob("*.json")}
         self.subnet = next(n for n in range(255) if str(n) not in taken)
         self.prefix = f"10.77.{self.subnet}"
         self.bridge = f"cfbr{self.subnet}"
+        self._record()
         _ip("link", "add", self.bridge, "type", "bridge")
         _ip("addr", "add", f"{self.proxy_address}/24", "dev", self.bridge)
         _ip("addr", "add", f"{self.stranger_address}/24", "dev", self.bridge)
@@ -365,7 +426,19 @@ class Cluster:
         _stop(self._redis)
         if self.bridge:
             _ip("link", "del", self.bridge, check=False)
+            (STATE / f"{self.subnet}.json").unlink(missing_ok=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _record(self) -> None:
+        """Write down who owns this cluster and what it started (see _cleanup_leftovers)."""
+        processes = []
+        if self._redis is not None:
+            processes.append((self._redis.pid, f":{self.redis_port}"))
+        if self._haproxy is not None:
+            processes.append((self._haproxy.pid, str(self.workdir)))
+        state = {"owner": os.getpid(), "workdir": str(self.workdir), "processes": processes}
+        STATE.mkdir(parents=True, exist_ok=True)
+        (STATE / f"{self.subnet}.json").write_text(json.dumps(state))
 
     # --- Redis -------------------------------------------------------------------------
 
@@ -389,6 +462,7 @@ class Cluster:
                 raise RuntimeError("redis-server exited; see its log in " + str(self.workdir))
             return _listening("127.0.0.1", self.redis_port) and self._redis_ready()
 
+        self._record()
         wait_until(up, "redis-server answering")
 
     def _redis_ready(self) -> bool:
@@ -425,10 +499,13 @@ defaults
     mode http
     timeout connect 1s
     timeout client 30s
-    timeout server 30s
+    timeout server 10s  # idle time of a response; event streams ping every 5 s
     timeout check 1s
     retries 2
     option redispatch 1
+    # A connection refused or dropped before any answer, or no answer within `timeout
+    # server`, is retried on the other host, but only for requests safe to send twice.
+    retry-on conn-failure empty-response response-timeout
 
 frontend web
     bind 127.0.0.1:{self.port}
@@ -439,6 +516,7 @@ frontend web
     http-request del-header Forwarded
     http-request set-header X-Forwarded-Proto http
     option forwardfor
+    http-request disable-l7-retry unless METH_GET || METH_HEAD
     default_backend app
 
 backend app
@@ -453,7 +531,9 @@ backend app
     def _start_haproxy(self) -> None:
         config = self.workdir / "haproxy.cfg"
         config.write_text(self.haproxy_config())
-        check = subprocess.run(["haproxy", "-c", "-q", "-f", str(config)], capture_output=True)
+        check = subprocess.run(
+            ["haproxy", "-c", "-q", "-f", str(config)], check=False, capture_output=True
+        )
         if check.returncode != 0:
             raise RuntimeError(f"haproxy.cfg is refused:\n{check.stderr.decode()}")
         with open(self.workdir / "haproxy.log", "ab") as log:
@@ -463,7 +543,8 @@ backend app
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_until(lambda: self._stats_socket.exists(), "haproxy's stats socket")
+        self._record()
+        wait_until(self._stats_socket.exists, "haproxy's stats socket")
 
     def haproxy(self, command: str) -> str:
         """Send one command to HAProxy's stats socket (``show stat``, ``disable server``)."""
@@ -514,4 +595,3 @@ backend app
     def logs(self) -> str:
         """Every host's server output, each under its name: for failure messages."""
         return "\n".join(f"--- host {h.name}\n{h.log()}" for h in self.hosts.values())
-
