@@ -175,6 +175,7 @@ def memory_report(
                 "last_minute_mean_mib": round(mean(last) / MIB, 1),
                 "growth_mib": round(growth, 1),
                 "flat": growth <= tolerance,
+                "series_mib": [round(rss / MIB, 1) for _, rss in series],
             }
         )
     return rows

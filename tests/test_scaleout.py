@@ -9,7 +9,9 @@ records the outcomes.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import queue
 import secrets
 import threading
 from collections.abc import Iterator
@@ -69,27 +71,40 @@ def no_traceback(cluster: Cluster, response: httpx.Response) -> None:
 
 
 class Events:
-    """An event stream read through HAProxy: ``next()`` is the next ``(event, data)``."""
+    """An event stream read through HAProxy: ``next()`` is the next ``(event, data)``.
+
+    A thread reads it, so that waiting for an event that never comes (a message lost
+    while Redis was away) ends with ``queue.Empty`` instead of blocking the test.
+    """
 
     def __init__(self, web: httpx.Client, path: str) -> None:
         self._context = web.stream("GET", path)
         self.response = self._context.__enter__()
         assert self.response.status_code == 200, self.response.read()
-        self._lines = self.response.iter_lines()
+        self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-    def next(self) -> tuple[str, Any]:
+    def _read(self) -> None:
         event, data = "message", ""
-        for line in self._lines:
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                data += line[5:].strip()
-            elif not line and data:
-                return event, msgspec.json.decode(data)
-        raise EOFError("the event stream ended")
+        with contextlib.suppress(httpx.HTTPError):
+            for line in self.response.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data += line[5:].strip()
+                elif not line and data:
+                    self._events.put((event, msgspec.json.decode(data)))
+                    event, data = "message", ""
+        self._events.put(("end", None))
+
+    def next(self, timeout: float = 10) -> tuple[str, Any]:
+        return self._events.get(timeout=timeout)
 
     def close(self) -> None:
+        self.response.close()
         self._context.__exit__(None, None, None)
+        self._reader.join(timeout=10)
 
 
 # --- Shared state across hosts ---------------------------------------------------------
@@ -246,10 +261,9 @@ def test_while_redis_is_down_what_needs_it_is_a_503_and_after_it_all_works(
                 posted = web.post(f"/rooms/{room}", json={"after": "restart"})
                 if posted.status_code != 200 or host_of(posted) == subscriber:
                     return False
-                received = events.next()
-                while received[0] != "message":
-                    received = events.next()
-                return True
+                with contextlib.suppress(queue.Empty):  # lost: not resubscribed yet
+                    received = events.next(timeout=1)
+                return received is not None
 
             wait_until(delivered, "a message after Redis came back")
             assert received is not None and received[1]["after"] == "restart"
@@ -310,10 +324,11 @@ def test_a_killed_host_costs_at_most_the_posts_it_was_serving(healthy: Cluster) 
     out = load.during(healthy.hosts["a"].kill)
     # HAProxy sends a GET that got no answer to the other host; a POST it does not (it
     # may have been done), so a POST the killed host had fails: the client's connection
-    # is closed without an answer, or HAProxy says 502. Once HAProxy has taken the host
-    # out, nothing fails.
-    assert load.failed("GET") == []
-    assert all(n < out for n, _ in load.failed("POST")), (out, load.failed("POST"))
+    # is closed without an answer, or HAProxy says 502. Rarely a GET's keep-alive
+    # connection is closed under it too (a browser retries that itself; httpx does not).
+    # Once HAProxy has taken the host out, nothing fails.
+    assert all(n < out for n, _ in load.failed("GET") + load.failed("POST")), load.outcomes
+    assert {outcome for _, outcome in load.failed("GET")} <= {"RemoteProtocolError"}
     assert {outcome for _, outcome in load.failed("POST")} <= {"RemoteProtocolError", 502}
     with client(healthy) as web:
         assert {host_of(web.get("/whoami")) for _ in range(4)} == {"b"}
