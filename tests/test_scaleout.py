@@ -208,6 +208,8 @@ def test_spoofed_forwarded_headers_are_ignored_unless_the_proxy_sent_them(
         ]
     # HAProxy appends the address it saw; Carafe takes the last one that is not a proxy.
     assert {r.json()["client"] for r in through_proxy} == {"127.0.0.1"}
+    # HAProxy sets X-Forwarded-Proto itself (see haproxy_config): the client's is gone.
+    assert {r.json()["url"].split(":")[0] for r in through_proxy} == {"http"}
     assert [r.status_code for r in limited] == [200] * 5 + [429]  # no new budget per lie
 
     host = healthy.hosts["a"]

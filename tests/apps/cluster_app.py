@@ -76,7 +76,11 @@ async def healthz() -> str:
 @app.get("/whoami")
 async def whoami(request: Request) -> dict[str, Any]:
     client = request.client
-    return {"served_by": served_by(request), "client": client.host if client else None}
+    return {
+        "served_by": served_by(request),
+        "client": client.host if client else None,
+        "url": str(request.url),
+    }
 
 
 @app.post("/login")
