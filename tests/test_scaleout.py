@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import queue
+import re
 import secrets
 import threading
 from collections.abc import Iterator
@@ -360,3 +361,53 @@ def test_sessions_survive_a_restart_of_every_host(healthy: Cluster) -> None:
         healthy.heal()
         seen = both_hosts(web, "GET", "/me")
     assert {r.json()["user"] for r in seen} == {"cy"}
+
+
+# --- Another app: examples/site -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(cluster: Cluster) -> Iterator[Cluster]:
+    """examples/site/app.py on its own cluster (sessions in Redis, accounts per worker)."""
+    with Cluster("examples.site.app:app", health="/") as started:
+        yield started
+
+
+def sign_up(web: httpx.Client, name: str) -> tuple[str, str]:
+    """Sign up ``name``; the hosts that served the form and took the post."""
+    form = web.get("/signup")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    data = {"csrf_token": token[1], "name": name, "email": f"{name}@example.com"}
+    posted = web.post("/signup", data={**data, "password": "a long password"})
+    assert posted.status_code == 303, posted.text  # the form's CSRF token was accepted
+    return host_of(form), host_of(posted)
+
+
+def test_the_example_site_never_logs_a_visitor_in_as_somebody_else(site: Cluster) -> None:
+    visitors: dict[str, httpx.Client] = {}
+    where: dict[str, str] = {}
+    crossed = False
+    try:
+        for n in range(8):  # until two accounts live on different hosts
+            name = f"user{n}"
+            web = visitors[name] = client(site)
+            if n % 2:  # round robin, two requests a sign-up: shift where the next post goes
+                web.get("/")
+            form_host, where[name] = sign_up(web, name)
+            crossed |= form_host != where[name]
+            if len(set(where.values())) == 2:
+                break
+        assert len(set(where.values())) == 2
+        assert crossed  # a form from one host, posted to the other: the session is shared
+        for name, web in visitors.items():
+            for answer in both_hosts(web, "GET", "/account"):
+                if host_of(answer) == where[name]:
+                    assert answer.status_code == 200
+                    assert f"{name}@example.com" in answer.text
+                else:  # the account lives on the other host: asked to log in, nothing else
+                    assert answer.status_code == 303
+                    assert answer.headers["location"] == "/login?next=/account"
+    finally:
+        for web in visitors.values():
+            web.close()
