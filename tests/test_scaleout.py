@@ -412,3 +412,21 @@ def test_the_example_site_never_logs_a_visitor_in_as_somebody_else(site: Cluster
     finally:
         for web in visitors.values():
             web.close()
+
+
+def test_without_persistence_a_redis_restart_logs_everyone_out(cluster: Cluster) -> None:
+    if missing():
+        pytest.skip("no cluster")
+    with Cluster(TARGET, persistence=False) as forgetful, client(forgetful) as web:
+        assert web.post("/login", json={"name": "dee"}).status_code == 200
+        assert {r.status_code for r in both_hosts(web, "GET", "/limited")} == {200}
+        forgetful.kill_redis()
+        forgetful.start_redis()
+        # The first requests after the restart, on connections pooled before it.
+        after = both_hosts(web, "GET", "/me")
+        limited = both_hosts(web, "GET", "/limited")
+    assert [r.status_code for r in limited] == [200] * len(limited)
+    # No error: the session cookie names a session Redis no longer has, so it is a new one.
+    assert [r.status_code for r in after] == [200] * len(after)
+    assert {r.json()["user"] for r in after} == {None}
+    assert after[0].json()["visits"] == 1
