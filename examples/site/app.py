@@ -3,9 +3,11 @@
     carafe run examples.site.app:app                 # sessions in memory (one process)
     CARAFE_SESSION_REDIS_URL=redis://127.0.0.1:6379/0 carafe run examples.site.app:app
 
-Passwords are hashed with scrypt; users live in memory (a real site would use a
-database). Sessions are server-side: in memory by default, in Redis when
-``CARAFE_SESSION_REDIS_URL`` is set, so several workers can share them. Every form post
+Passwords are hashed with scrypt; users live in memory, in each worker process (a real
+site would use a database). Sessions are server-side: in memory by default, in Redis when
+``CARAFE_SESSION_REDIS_URL`` is set, so several workers can share them; the accounts they
+name are still each worker's own, so with several workers a visitor is logged in only on
+the worker where they signed up (docs/deployment.md, "Scale-out"). Every form post
 carries a CSRF token, and logging in gives the visitor a new session id.
 """
 
@@ -102,7 +104,10 @@ class Users:
             key = email.lower()
             if key in self._by_email:
                 return None
-            user = User(len(self._by_id) + 1, name, email, password_hash)
+            # A random id, not a count: a count would give the first user of every worker
+            # id 1, and a session naming "user 1" made on one worker would log its
+            # visitor in as somebody else on another (tests/test_scaleout.py).
+            user = User(secrets.randbits(62), name, email, password_hash)
             self._by_id[user.id] = self._by_email[key] = user
             return user
 

@@ -113,7 +113,19 @@ class RateLimits:
             }[self.strategy]
             options: dict[str, Any] = {}
             if self.uri.startswith(("redis://", "rediss://")):
-                options = {"implementation": "redispy", "wrap_exceptions": True}
+                from redis.asyncio.retry import Retry
+                from redis.backoff import NoBackoff
+                from redis.exceptions import ConnectionError
+
+                # One immediate retry on a broken connection: after a Redis restart
+                # each pooled connection fails once, which would be a 503 (fail="closed")
+                # or an uncounted request (tests/test_scaleout.py).
+                options = {
+                    "implementation": "redispy",
+                    "wrap_exceptions": True,
+                    "retry": Retry(NoBackoff(), 1),
+                    "retry_on_error": [ConnectionError],
+                }
             self._limiter = kind(storage_from_string("async+" + self.uri, **options))
         return self._limiter
 
