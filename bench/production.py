@@ -349,7 +349,6 @@ def section(data: dict[str, Any]) -> list[str]:
             "shared the machine and its requests/s are low by about that much.",
             "",
         ]
-    lines += ["Commands (run from `bench/`; `$PORT` is a free port):", "", "```"]
     shown: list[str] = []
     for name in ("cache", "workers"):
         for r in (data.get(name) or {}).get("results", {}).values():
@@ -357,7 +356,9 @@ def section(data: dict[str, Any]) -> list[str]:
                 text = " ".join(cmd)
                 if text not in shown:
                     shown.append(text)
-    lines += [*shown, "```", ""]
+    if shown:
+        lines += ["Commands (run from `bench/`; `$PORT` is a free port):", "", "```"]
+        lines += [*shown, "```", ""]
     return lines
 
 
@@ -368,7 +369,7 @@ def write_doc(doc: Path, data: dict[str, Any]) -> None:
     if SECTION in text:
         start = text.index(SECTION)
         end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + new + (text[end + 1 :] if end != -1 else "")
+        text = text[:start] + new + ("\n" + text[end + 1 :] if end != -1 else "")
     elif "\n## Failures" in text:
         at = text.index("\n## Failures") + 1
         text = text[:at] + new + "\n" + text[at:]
