@@ -342,13 +342,25 @@ def section(data: dict[str, Any]) -> list[str]:
         lines.append("")
     for name, note in data.get("failures", {}).items():
         lines += [f"**{name}: failed** (not timed): {note.splitlines()[0]}", ""]
-    if data.get("cache") or data.get("workers"):
+    timed = [
+        r for n in ("cache", "workers") for r in (data.get(n) or {}).get("results", {}).values()
+    ]
+    if timed:
         lines += [
             "*Other programs*: CPU time the machine spent in neither the server nor wrk "
-            "during a timed run, in cores (the most over the runs); above ~0.1 the run "
-            "shared the machine and its requests/s are low by about that much.",
+            "during a timed run, in cores (the most over the runs).",
             "",
         ]
+        busiest = max(r["other_cores_max"] for r in timed)
+        if busiest > 0.1:
+            lines += [
+                f"**Other programs used up to {busiest:.2f} of the {data['machine']['cores']} "
+                "cores during these runs**: the server and wrk got what was left, so the "
+                "requests/s are far below what the machine serves alone, and the spreads are "
+                "wide. Read the ratios within a table, not the absolute figures, and the "
+                "workers comparison least of all (a second worker needs a free core).",
+                "",
+            ]
     shown: list[str] = []
     for name in ("cache", "workers"):
         for r in (data.get(name) or {}).get("results", {}).values():
