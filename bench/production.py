@@ -171,8 +171,11 @@ def measure(
         wrk.run(proc.url + path, connections=args.connections, duration=args.warmup, cpu=cpu)
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in targets}
     wrk_argv: dict[str, list[str]] = {}
+    procs = list({id(proc): proc for proc, _ in targets.values()}.values())
     for i in range(args.runs):
         for label, (proc, path) in targets.items():
+            if args.wait_quiet:
+                wait_quiet(procs, args.wait_quiet)
             cpu0, busy0, wrk0 = proc.cpu_seconds(), _busy_seconds(), _children_seconds()
             res, _, wrk_argv[label] = wrk.run(
                 proc.url + path, connections=args.connections, duration=args.duration, cpu=cpu
@@ -212,6 +215,18 @@ def measure(
             "runs": runs[label],
         }
     return out
+
+
+def wait_quiet(procs: list[servers.Running], limit: float, most: float = 0.2) -> float:
+    """Wait up to ``limit`` seconds for a second in which programs other than ``procs``
+    use under ``most`` cores; return the cores they used in the last second sampled."""
+    deadline = time.monotonic() + limit
+    while True:
+        busy0, own0 = _busy_seconds(), sum(p.cpu_seconds() for p in procs)
+        time.sleep(1.0)
+        other = _busy_seconds() - busy0 - (sum(p.cpu_seconds() for p in procs) - own0)
+        if other < most or time.monotonic() >= deadline:
+            return max(other, 0.0)
 
 
 def _busy_seconds() -> float:
@@ -401,7 +416,13 @@ def section(data: dict[str, Any]) -> list[str]:
     if timed:
         lines += [
             "*Other programs*: CPU time the machine spent in neither the server nor wrk "
-            "during a timed run, in cores (the most over the runs).",
+            "during a timed run, in cores (the most over the runs)"
+            + (
+                f"; before each run the script waited (up to {s['wait_quiet_s']:g} s) for a "
+                "second in which they used under 0.2 cores."
+                if s.get("wait_quiet_s")
+                else "."
+            ),
             "",
         ]
         busiest = max(r["other_cores_max"] for r in timed)
@@ -463,6 +484,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (10)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warmup (3)")
     parser.add_argument("--runs", type=int, default=3, help="wrk runs per target (3)")
+    parser.add_argument(
+        "--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+        help="before each wrk run, wait up to SECONDS for a second in which other programs "
+        "use under 0.2 cores (on a shared machine; default 0: do not wait)",
+    )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--doc", metavar="FILE", help="write the section into this Markdown file")
     args = parser.parse_args(argv)
@@ -484,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
             "duration_s": args.duration,
             "warmup_s": args.warmup,
             "runs": args.runs,
+            "wait_quiet_s": args.wait_quiet,
         },
         "load_before": Path("/proc/loadavg").read_text().split()[0],
     }
