@@ -296,16 +296,49 @@ def _wrk_table(results: dict[str, dict[str, Any]], first: str) -> list[str]:
     return lines
 
 
+def _measured(part: dict[str, Any]) -> list[str]:
+    m = part["measured"]
+    before, after = m["load_before_after"]
+    return [
+        f"Measured by `{m['command']}` on {m['date']}; load average before/after "
+        f"{before} / {after}.",
+        "",
+    ]
+
+
+def _disturbance(results: dict[str, dict[str, Any]], cores: int, s: dict[str, Any]) -> list[str]:
+    """What the *other programs* column says about the table above it."""
+    busiest = max(r["other_cores_max"] for r in results.values())
+    waited = (
+        f" Before each run the script waited (up to {s['wait_quiet_s']:g} s) for a second "
+        "in which they used under 0.2 cores."
+        if s.get("wait_quiet_s")
+        else ""
+    )
+    lines = [
+        "*Other programs*: CPU time the machine spent in neither the server nor wrk during "
+        f"a timed run, in cores (the most over the runs).{waited}",
+        "",
+    ]
+    if busiest > 0.15:
+        lines += [
+            f"**Other programs used up to {busiest:.2f} of the {cores} cores during these "
+            "runs**: the server and wrk got what was left, so the requests/s are below what "
+            "the machine serves alone and the spreads are wide. Read the ratios, not the "
+            "absolute figures; the best run is the least disturbed one.",
+            "",
+        ]
+    return lines
+
+
 def section(data: dict[str, Any]) -> list[str]:
     """The "Production features" section of docs/benchmarks.md, from production.json."""
-    s = data["settings"]
     lines = [
         SECTION,
         "",
-        f"Measured by `{data['command']}` on {data['date']} "
-        f"({data['machine']['cpus']}, {data['machine']['cores']} cores, Python "
-        f"{data['versions']['python']}); load average before/after "
-        f"{data['load_before']} / {data['load_after']}. Raw data: "
+        f"Measured by `bench/production.py` on {data['machine']['cpus']}, "
+        f"{data['machine']['cores']} cores, Python {data['versions']['python']}; each part "
+        "says its command and time. Raw data: "
         "[benchmarks/production.json](benchmarks/production.json).",
         "",
     ]
@@ -315,6 +348,7 @@ def section(data: dict[str, Any]) -> list[str]:
         lines += [
             "### Rate limit and cache hit, in-process",
             "",
+            *_measured(part),
             "The app called as an ASGI callable (`bench/inprocess.py --apps carafe,litestar "
             f"--cases json,ratelimit,cache_hit --repeat {rep['repeat']}`; CPU time, median "
             "of the blocks, 100 other routes in every app). *Cost* is the feature's "
@@ -365,10 +399,11 @@ def section(data: dict[str, Any]) -> list[str]:
             ]
     part = data.get("cache")
     if part:
-        res = part["results"]
+        res, s = part["results"], part["measured"]["settings"]
         lines += [
             "### Cached against uncached, through `carafe run`",
             "",
+            *_measured(part),
             "`bench/production_app.py` under `carafe run` (one worker, core 0), wrk on core "
             f"1, {s['connections']} connections, median of {s['runs']} runs of "
             f"{s['duration_s']:g} s after {s['warmup_s']:g} s of warmup. `/list` builds 100 "
@@ -379,6 +414,7 @@ def section(data: dict[str, Any]) -> list[str]:
             "",
             *_wrk_table(res, "endpoint"),
             "",
+            *_disturbance(res, data["machine"]["cores"], s),
         ]
         for base in ("/list", "/page"):
             if base in res and f"{base}/cached" in res:
@@ -394,16 +430,18 @@ def section(data: dict[str, Any]) -> list[str]:
         lines.append("")
     part = data.get("workers")
     if part:
-        res = part["results"]
+        res, s = part["results"], part["measured"]["settings"]
         lines += [
             "### `carafe run --workers 2` against one worker",
             "",
+            *_measured(part),
             f"The same app on {data['machine']['cores']} cores, nothing pinned (the workers "
             f"and wrk share the cores), {s['connections']} connections, median of "
             f"{s['runs']} runs of {s['duration_s']:g} s. Server CPU is every worker's.",
             "",
             *_wrk_table(res, "server, endpoint"),
             "",
+            *_disturbance(res, data["machine"]["cores"], s),
         ]
         for path in WORKER_PATHS:
             one, two = res.get(f"1 worker {path}"), res.get(f"2 workers {path}")
@@ -417,32 +455,6 @@ def section(data: dict[str, Any]) -> list[str]:
         lines.append("")
     for name, note in data.get("failures", {}).items():
         lines += [f"**{name}: failed** (not timed): {note.splitlines()[0]}", ""]
-    timed = [
-        r for n in ("cache", "workers") for r in (data.get(n) or {}).get("results", {}).values()
-    ]
-    if timed:
-        lines += [
-            "*Other programs*: CPU time the machine spent in neither the server nor wrk "
-            "during a timed run, in cores (the most over the runs)"
-            + (
-                f"; before each run the script waited (up to {s['wait_quiet_s']:g} s) for a "
-                "second in which they used under 0.2 cores."
-                if s.get("wait_quiet_s")
-                else "."
-            ),
-            "",
-        ]
-        busiest = max(r["other_cores_max"] for r in timed)
-        if busiest > 0.1:
-            lines += [
-                f"**Other programs used up to {busiest:.2f} of the {data['machine']['cores']} "
-                "cores during these runs**: the server and wrk got what was left, so the "
-                "requests/s are far below what the machine serves alone, and the spreads are "
-                "wide. Read the ratios within a table, not the absolute figures, and the "
-                "workers comparison least of all (a second worker needs a free core); the "
-                "best run is the least disturbed one.",
-                "",
-            ]
     shown: list[str] = []
     for name in ("cache", "workers"):
         for r in (data.get(name) or {}).get("results", {}).values():
@@ -478,6 +490,32 @@ def _machine() -> dict[str, Any]:
         "cpus": inprocess._cpu_model(),
         "cores": os.cpu_count(),
     }
+
+
+def _earlier(path: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The parts an earlier run wrote to ``path``, each with when and how it was measured,
+    kept when this run measures only some parts (same machine only)."""
+    try:
+        earlier = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    if earlier.get("machine") != data["machine"]:
+        return {}
+    kept = {}
+    for part in PARTS:
+        found = earlier.get(part)
+        if found:
+            found.setdefault(
+                "measured",
+                {
+                    "command": earlier["command"],
+                    "date": earlier["date"],
+                    "settings": earlier["settings"],
+                    "load_before_after": [earlier["load_before"], earlier["load_after"]],
+                },
+            )
+            kept[part] = found
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -522,9 +560,11 @@ def main(argv: list[str] | None = None) -> int:
         },
         "load_before": Path("/proc/loadavg").read_text().split()[0],
     }
+    old = _earlier(args.json, data) if args.json else {}
     ok = True
     for part in parts:
         print(f"== {part}", file=sys.stderr)
+        load_before = Path("/proc/loadavg").read_text().split()[0]
         try:
             if part == "inprocess":
                 data[part] = run_inprocess(args)
@@ -536,11 +576,19 @@ def main(argv: list[str] | None = None) -> int:
             data[part] = {"status": "failed", "note": str(exc)}
             print(f"FAILED {part}: {exc}", file=sys.stderr)
         ok = ok and data[part]["status"] == "ok"
+        data[part]["measured"] = {
+            "command": data["command"],
+            "date": data["date"],
+            "settings": data["settings"],
+            "load_before_after": [load_before, Path("/proc/loadavg").read_text().split()[0]],
+        }
     data["load_after"] = Path("/proc/loadavg").read_text().split()[0]
     data["failures"] = {}
     for part in parts:  # a failed part is reported, never drawn
         if data[part]["status"] != "ok":
             data["failures"][part] = data.pop(part).get("note", "failed")
+    for part, kept in old.items():  # the parts this run did not measure again
+        data.setdefault(part, kept)
     print("\n".join(section(data)))
     if args.json:
         Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
