@@ -101,6 +101,18 @@ def _fortunes_html() -> str:
 SESSION_DATA = {"user": "ann", "visits": 5}
 
 
+#: The rate-limit case: every framework limits one route to this (in memory), and the
+#: requests come from ``RATE_LIMIT_CLIENTS`` client addresses in turn (each far under its
+#: budget during a run), so every request is counted and let through, as in an API that
+#: many clients use at a modest rate each.
+RATE_LIMIT = 1000  # per minute and client
+RATE_LIMIT_CLIENTS = 10_000
+
+#: What the cached route answers: how many times its handler ran, so that a second answer
+#: of 1 shows the first was kept and the second served from the cache.
+CACHED_ANSWER = {"message": "Hello, World!", "calls": 1}
+
+
 @dataclass(frozen=True)
 class Case:
     """One request and its expected answer.
@@ -235,6 +247,22 @@ CASES: dict[str, Case] = {
             "GET",
             "/session/read",
             expect_json={"user": "ann", "visits": 5},
+        ),
+        Case(
+            "ratelimit",
+            f"GET /limited (the json answer, rate-limited to {RATE_LIMIT}/minute per client, "
+            "in memory)",
+            "GET",
+            "/limited",
+            expect_json={"message": "Hello, World!"},
+            expect_headers={"ratelimit-limit": str(RATE_LIMIT)},
+        ),
+        Case(
+            "cache_hit",
+            "GET /cached (a response-cache hit, memory store)",
+            "GET",
+            "/cached",
+            expect_json=CACHED_ANSWER,
         ),
     ]
 }

@@ -521,6 +521,13 @@ def write(report: dict[str, Any], out: Path, data_dir: Path) -> None:
         ]
     plots(report, data_dir)
     out.write_text(render(report))
+    # The production-features section is measured apart (bench/production.py); keep it.
+    production = data_dir / "production.json"
+    if production.exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import production as production_mod
+
+        production_mod.write_doc(out, json.loads(production.read_text()))
 
 
 if __name__ == "__main__":

@@ -62,18 +62,52 @@ def test_two_apps_count_apart_and_a_namespace() -> None:
         assert two.head("/metrics").content == b""
 
 
+def count_across_workers(server: LiveServer, requests: int) -> None:
+    """Send ``requests`` requests over new connections, spread over the two workers by
+    the kernel; then every scrape, whichever worker answers it, counts them all."""
+    pids: set[int] = set()
+    for item in range(requests):
+        pids.add(httpx.get(f"{server.url}/items/{item}").json()["pid"])
+    assert len(pids) == 2, "the requests did not reach both workers"
+    labels = {"method": "GET", "route": "/items/{item_id}", "status": "200"}
+    for _ in range(6):  # new connections: scrapes answered by one worker or the other
+        text = httpx.get(f"{server.url}/metrics").text
+        assert sample(text, "http_requests_total", **labels) == requests
+
+
 @pytest.mark.slow
-def test_a_scrape_adds_up_every_worker(live_server: type[LiveServer], tmp_path: Path) -> None:
+def test_workers_add_up_without_any_setting(
+    live_server: type[LiveServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    server = live_server("tests.apps.metrics_app:app", "--workers", "2")
+    count_across_workers(server, 40)
+    directory = httpx.get(f"{server.url}/metrics-dir").json()["dir"]
+    assert directory and Path(directory).is_dir()  # carafe run's own, in every worker
+    server.stop()
+    assert not Path(directory).exists(), "the temporary metrics directory was left behind"
+
+
+@pytest.mark.slow
+def test_a_directory_the_user_sets_is_used_and_kept(
+    live_server: type[LiveServer], tmp_path: Path
+) -> None:
     server = live_server(
         "tests.apps.metrics_app:app",
         "--workers",
         "2",
         env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
     )
-    pids: set[int] = set()
-    for item in range(40):  # a new connection each: the kernel spreads them over workers
-        pids.add(httpx.get(f"{server.url}/items/{item}").json()["pid"])
-    text = httpx.get(f"{server.url}/metrics").text
-    labels = {"method": "GET", "route": "/items/{item_id}", "status": "200"}
-    assert sample(text, "http_requests_total", **labels) == 40
-    assert len(pids) == 2, "the requests did not reach both workers"
+    count_across_workers(server, 40)
+    assert httpx.get(f"{server.url}/metrics-dir").json()["dir"] == str(tmp_path)
+    server.stop()
+    assert list(tmp_path.iterdir()), "the user's metrics directory was emptied"
+
+
+@pytest.mark.slow
+def test_one_worker_counts_in_its_own_memory(
+    live_server: type[LiveServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    server = live_server("tests.apps.metrics_app:app")
+    assert httpx.get(f"{server.url}/metrics-dir").json()["dir"] is None

@@ -25,6 +25,25 @@ def with_cookie(app, cookie: bytes):
     return call
 
 
+def from_clients(app, count: int):
+    """``app``, called with the request's client address taken from ``count`` in turn.
+
+    For the ``ratelimit`` case (budgets are per client): every app pays the same tiny
+    cost for this wrapper.
+    """
+    clients = [(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", 50000) for i in range(count)]
+    turn = 0
+
+    async def call(scope, receive, send):
+        nonlocal turn
+        if scope["type"] == "http":
+            turn = (turn + 1) % count
+            scope = {**scope, "client": clients[turn]}
+        await app(scope, receive, send)
+
+    return call
+
+
 #: Module names under ``bench/apps``, in table order.
 APPS = {
     "raw": "apps.raw_app",

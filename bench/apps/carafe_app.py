@@ -9,11 +9,21 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from cases import FORTUNES_TEMPLATE, PAGE_ITEMS, PAGE_TEMPLATE, SESSION_DATA, sorted_fortunes
+from cases import (
+    FORTUNES_TEMPLATE,
+    PAGE_ITEMS,
+    PAGE_TEMPLATE,
+    RATE_LIMIT,
+    RATE_LIMIT_CLIENTS,
+    SESSION_DATA,
+    sorted_fortunes,
+)
 from pydantic import BaseModel
 
-from apps import EXTRA_ROUTES, with_cookie
+from apps import EXTRA_ROUTES, from_clients, with_cookie
 from carafe import Carafe, Depends, Request
+from carafe.caching import MemoryCache, ResponseCache, cache
+from carafe.ratelimit import rate_limit
 from carafe.responses import HTMLResponse, PlainTextResponse
 
 # Optional features, imported at module level so the handlers' annotations resolve; a
@@ -34,7 +44,16 @@ except ImportError as _exc:
     Session = None
     _SESSION_ERROR = repr(_exc)
 
-SUPPORTED = {"json", "plaintext", "path_query", "post_model", "post_pydantic", "deps"}
+SUPPORTED = {
+    "json",
+    "plaintext",
+    "path_query",
+    "post_model",
+    "post_pydantic",
+    "deps",
+    "ratelimit",
+    "cache_hit",
+}
 PENDING: dict[str, str] = {}
 
 
@@ -53,7 +72,7 @@ class PItem(BaseModel):
 app = Carafe()
 
 
-def _add_other_routes() -> None:
+def _add_other_routes(app: Carafe) -> None:
     # Distinct functions with distinct names: a route's default name is its function's.
     for i in range(EXTRA_ROUTES):
         if i % 2:
@@ -72,11 +91,18 @@ def _add_other_routes() -> None:
             app.get(f"/r{i}")(other)
 
 
-_add_other_routes()
+_add_other_routes(app)
 
 
 @app.get("/json")
 async def json_() -> dict:
+    return {"message": "Hello, World!"}
+
+
+# A limit is a dependency of its route: the app's other routes do not pay for it, so it
+# joins this app; the wrapper spreads the requests over many clients (see cases.py).
+@app.get("/limited", dependencies=[rate_limit(f"{RATE_LIMIT}/minute")])
+async def limited() -> dict:
     return {"message": "Hello, World!"}
 
 
@@ -184,6 +210,23 @@ def _session_cookie(sapp: Carafe) -> bytes:
         return f"session={client.cookies['session']}".encode()
 
 
+def _cache_app() -> Carafe:
+    # The cache is middleware that looks at every request, so it gets its own app (with
+    # the same other routes as the main one).
+    capp = Carafe()
+    _add_other_routes(capp)
+    capp.add_middleware(ResponseCache, store=MemoryCache())
+    calls = 0
+
+    @capp.get("/cached", dependencies=[cache(60)])
+    async def cached() -> dict:
+        nonlocal calls
+        calls += 1
+        return {"message": "Hello, World!", "calls": calls}
+
+    return capp
+
+
 _add_multipart()
 _add_template()
 _session = _session_app()
@@ -192,3 +235,5 @@ CASE_APPS = (
     if _session is not None
     else {}
 )
+CASE_APPS["ratelimit"] = from_clients(app, RATE_LIMIT_CLIENTS)
+CASE_APPS["cache_hit"] = _cache_app()

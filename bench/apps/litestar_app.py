@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from cases import PAGE_ITEMS, PAGE_TEMPLATE
+from cases import PAGE_ITEMS, PAGE_TEMPLATE, RATE_LIMIT, RATE_LIMIT_CLIENTS
 from jinja2 import DictLoader, Environment
 from litestar import Litestar, MediaType, Request, get, post
+from litestar.config.response_cache import ResponseCacheConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import Body
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 from pydantic import BaseModel
 
-from apps import EXTRA_ROUTES
+from apps import EXTRA_ROUTES, from_clients
 
 SUPPORTED = {
     "json",
@@ -28,6 +30,8 @@ SUPPORTED = {
     "multipart",
     "template",
     "session",
+    "ratelimit",
+    "cache_hit",
 }
 PENDING: dict[str, str] = {}
 
@@ -169,3 +173,31 @@ def _session_app() -> Litestar | None:
 
 _session = _session_app()
 CASE_APPS = {"session": _session} if _session is not None else {}
+
+
+@get("/limited")
+async def limited() -> dict:
+    return {"message": "Hello, World!"}
+
+
+_calls = 0
+
+
+@get("/cached", cache=True)
+async def cached() -> dict:
+    global _calls
+    _calls += 1
+    return {"message": "Hello, World!", "calls": _calls}
+
+
+# Litestar's rate limit is middleware over the whole app, and its response cache a
+# setting of the app, so each case gets its own app with the same other routes; the
+# stores are Litestar's defaults (in memory).
+_limited = Litestar(
+    route_handlers=[*_others(), limited],
+    middleware=[RateLimitConfig(rate_limit=("minute", RATE_LIMIT)).middleware],
+)
+CASE_APPS["ratelimit"] = from_clients(_limited, RATE_LIMIT_CLIENTS)
+CASE_APPS["cache_hit"] = Litestar(
+    route_handlers=[*_others(), cached], response_cache_config=ResponseCacheConfig()
+)

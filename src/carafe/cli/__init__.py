@@ -40,7 +40,7 @@ import click
 from carafe import _servers
 from carafe.app import Carafe
 from carafe.cli._logging import logs
-from carafe.cli._serve import APP_ENV, DEBUG_ENV, Serving, serve
+from carafe.cli._serve import APP_ENV, DEBUG_ENV, Serving, serve, worker_metrics
 from carafe.cli._target import TargetError, _article, load_target, parse_target
 from carafe.cli.commands import CarafeGroup, app_option
 from carafe.config import load_env_file
@@ -186,6 +186,9 @@ def run(app: str, reload: bool | None, factory: bool, **options: Any) -> None:
     On SIGTERM or SIGINT, app.stopping is set: event streams and the subscriptions of
     a Broker bound with init_app(app) end. Connections still open after
     --graceful-timeout seconds are cut and the server exits.
+
+    With --workers N (N > 1), PROMETHEUS_MULTIPROC_DIR is set to a temporary directory,
+    removed at exit, unless it is already set: /metrics adds up every worker's counts.
     """
     debug: bool = options["debug"]
     if reload is None:
@@ -193,10 +196,11 @@ def run(app: str, reload: bool | None, factory: bool, **options: Any) -> None:
     if reload and options["workers"] > 1:
         raise click.UsageError("--reload and --workers cannot be combined")
     logs(options)
-    application = load_app(app, factory=factory)  # fail here, in one line, not per worker
-    call = factory and parse_target(app).call is None
-    serving = Serving(target=app + "()" if call else app, shown=app, reload=reload, **options)
-    serve(application, serving)
+    with worker_metrics(options["workers"]):  # before the app imports prometheus-client
+        application = load_app(app, factory=factory)  # fail here, in one line, not per worker
+        call = factory and parse_target(app).call is None
+        serving = Serving(target=app + "()" if call else app, shown=app, reload=reload, **options)
+        serve(application, serving)
 
 
 @main.command()

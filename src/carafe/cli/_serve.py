@@ -11,6 +11,12 @@ server starts. Then:
   ``CARAFE_BODY_TIMEOUT``, and hands the server ``served_app``, a factory that loads
   ``CARAFE_APP`` in each process.
 
+With several workers (``--workers N``, N > 1) and prometheus-client installed,
+``worker_metrics`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh temporary directory
+unless the user set it, so that ``MetricsMiddleware``'s ``/metrics`` adds up every
+worker's counts whichever worker answers; the directory is removed when the command
+exits.
+
 Every served app goes through ``prepare``: debug mode is turned on when asked, the
 request log added when asked (``carafe.cli._logging``), the body timeout
 (``carafe.middleware.bodytimeout``) added unless it is 0, and the server's exit signal
@@ -25,9 +31,12 @@ import dataclasses
 import functools
 import importlib.util
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -39,12 +48,13 @@ from carafe._stopping import Stopping
 from carafe.cli._logging import LOG_FORMAT_ENV
 from carafe.cli._target import TargetError, load_target, parse_target
 
-__all__ = ["APP_ENV", "DEBUG_ENV", "Serving", "prepare", "served_app"]
+__all__ = ["APP_ENV", "DEBUG_ENV", "Serving", "prepare", "served_app", "worker_metrics"]
 
 APP_ENV = "CARAFE_APP"
 DEBUG_ENV = "CARAFE_DEBUG"
 PROXIES_ENV = "CARAFE_TRUSTED_PROXIES"
 BODY_TIMEOUT_ENV = "CARAFE_BODY_TIMEOUT"
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
 _SERVED = "carafe.cli._serve:served_app"
 
 
@@ -89,6 +99,32 @@ def serve(app: Any, serving: Serving) -> None:
         _granian(serving)
     else:
         _uvicorn(app, serving)
+
+
+@contextlib.contextmanager
+def worker_metrics(workers: int) -> Iterator[None]:
+    """With ``workers`` > 1, count Prometheus metrics in a shared temporary directory.
+
+    Sets ``PROMETHEUS_MULTIPROC_DIR`` (when prometheus-client is installed and the user
+    has not set it) before the app is loaded and the workers start, so each worker
+    inherits it; removes the directory and the variable on the way out.
+    """
+    if (
+        workers < 2
+        or os.environ.get(METRICS_DIR_ENV)
+        or importlib.util.find_spec("prometheus_client") is None
+    ):
+        yield
+        return
+    # NOTE: prometheus-client reads the variable when it is first imported, so this
+    # must run before the app (which may import it) is loaded, in this process too.
+    directory = tempfile.mkdtemp(prefix="carafe-metrics-")
+    os.environ[METRICS_DIR_ENV] = directory
+    try:
+        yield
+    finally:
+        os.environ.pop(METRICS_DIR_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _export(serving: Serving) -> None:

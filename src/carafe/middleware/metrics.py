@@ -10,9 +10,11 @@ Three metrics, labelled by method and route *template* (``/items/{item_id}``, or
     http_requests_in_progress{method, route}          gauge
 
 Each middleware has its own registry, so two apps in one process count apart. Under
-several worker processes (``carafe run --workers N``), set ``PROMETHEUS_MULTIPROC_DIR``
-to an empty directory before starting them (prometheus-client's multiprocess mode):
-each worker counts in files there, and a scrape, answered by any worker, adds them up.
+several worker processes, prometheus-client's multiprocess mode is on when
+``PROMETHEUS_MULTIPROC_DIR`` names an empty directory: each worker counts in files
+there, and a scrape, answered by any worker, adds them up. ``carafe run --workers N``
+sets it to a temporary directory of its own when it is not set (and removes it at exit);
+under another process manager, set it before the workers start.
 Needs ``pip install 'carafe[metrics]'`` (prometheus-client).
 """
 
