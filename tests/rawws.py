@@ -6,6 +6,8 @@ import base64
 import os
 import socket
 
+import pytest
+
 LINGER_0 = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # SO_LINGER on, 0 s: close() resets
 
 
@@ -85,4 +87,19 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
         if not chunk:
             raise ConnectionError(f"closed after {len(data)} of {size} bytes")
         data += chunk
+    return data
+
+
+def until_closed(sock: socket.socket, bound: float) -> bytes:
+    """Everything the server sends until it closes; fails if it keeps the socket open
+    longer than ``bound`` seconds."""
+    sock.settimeout(bound)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        pytest.fail(f"the server kept the connection open for {bound} s; it sent {data[:200]!r}")
     return data

@@ -19,7 +19,7 @@ import uvicorn
 from carafe import Carafe, Request, WebSocket, WebSocketDisconnect
 from carafe._protocols import REQUEST_TIMEOUT, protocol
 from tests.conftest import free_port
-from tests.rawws import frame, raw_websocket
+from tests.rawws import frame, raw_websocket, until_closed
 
 TIMEOUT = 0.5
 BOUND = 10.0  # a connection the server cuts is cut within this
@@ -77,39 +77,25 @@ def port() -> Iterator[int]:
     thread.join(10)
 
 
-def until_closed(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes; fails if it keeps the socket open."""
-    sock.settimeout(BOUND)
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except ConnectionResetError:
-        pass
-    except TimeoutError:
-        pytest.fail(f"the server kept the connection open for {BOUND} s; it sent {data[:200]!r}")
-    return data
-
-
 def connect(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=BOUND)
 
 
 def test_a_connection_that_sends_nothing_is_closed_silently(port: int) -> None:
     with connect(port) as sock:
-        assert until_closed(sock) == b""
+        assert until_closed(sock, BOUND) == b""
 
 
 def test_a_partial_head_gets_a_408_then_the_close(port: int) -> None:
     with connect(port) as sock:
         sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: a")
-        assert until_closed(sock) == REQUEST_TIMEOUT
+        assert until_closed(sock, BOUND) == REQUEST_TIMEOUT
 
 
 def test_the_next_head_on_a_kept_alive_connection_gets_its_own_deadline(port: int) -> None:
     with connect(port) as sock:
         sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHo")
-        data = until_closed(sock)
+        data = until_closed(sock, BOUND)
     first, _, rest = data.partition(b"hello")
     assert first.startswith(b"HTTP/1.1 200 OK\r\n")
     assert rest == REQUEST_TIMEOUT
@@ -119,7 +105,7 @@ def test_a_pipelined_head_waits_while_the_request_before_it_is_answered(port: in
     """The app takes four timeouts to answer; the head behind it is not cut meanwhile."""
     with connect(port) as sock:
         sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHo")
-        data = until_closed(sock)
+        data = until_closed(sock, BOUND)
     first, _, rest = data.partition(b"slow")
     assert first.startswith(b"HTTP/1.1 200 OK\r\n")
     assert rest == REQUEST_TIMEOUT  # after the answer, the next head got its deadline
@@ -128,7 +114,7 @@ def test_a_pipelined_head_waits_while_the_request_before_it_is_answered(port: in
 def test_the_unread_rest_of_a_body_is_not_waited_for_forever(port: int) -> None:
     with connect(port) as sock:
         sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
-        data = until_closed(sock)
+        data = until_closed(sock, BOUND)
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
     assert data.endswith(b"hello")  # closed silently after the answer
 
@@ -136,7 +122,7 @@ def test_the_unread_rest_of_a_body_is_not_waited_for_forever(port: int) -> None:
 def test_an_idle_kept_alive_connection_is_left_to_uvicorns_keep_alive(port: int) -> None:
     with connect(port) as sock:
         sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = until_closed(sock)
+        data = until_closed(sock, BOUND)
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
     assert data.endswith(b"hello")  # no 408: no head had begun
 

@@ -20,7 +20,7 @@ from carafe import _servers
 from carafe._protocols import HttpToolsHeadTimeoutProtocol
 from carafe.cli import main, run
 from tests.conftest import LiveServer
-from tests.rawws import raw_websocket, read_close_code
+from tests.rawws import raw_websocket, read_close_code, until_closed
 
 SERVERS = ["uvicorn", "granian"]
 
@@ -194,20 +194,6 @@ def strict(request: pytest.FixtureRequest) -> Iterator[tuple[str, int]]:
         live.stop()
 
 
-def until_closed(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes; fails if it keeps the socket open."""
-    sock.settimeout(BOUND)
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except ConnectionResetError:
-        pass
-    except TimeoutError:
-        pytest.fail(f"the server kept the connection open for {BOUND} s; it sent {data[:200]!r}")
-    return data
-
-
 def trickle(sock: socket.socket, stop: Callable[[bytes], bool]) -> bytes:
     """Send a byte every 0.2 s until the server closes (or ``stop`` says so); what it sent."""
     sock.settimeout(0.2)
@@ -226,7 +212,7 @@ def trickle(sock: socket.socket, stop: Callable[[bytes], bool]) -> bytes:
             data += chunk
     except (ConnectionResetError, BrokenPipeError):
         return data
-    return data + until_closed(sock)
+    return data + until_closed(sock, BOUND)
 
 
 def still_serves(port: int) -> None:
@@ -241,7 +227,7 @@ def test_a_request_head_that_stalls_is_cut(strict: tuple[str, int]) -> None:
     name, port = strict
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\nX-Slow: a")
-        data = until_closed(sock)
+        data = until_closed(sock, BOUND)
     if name == "uvicorn":
         assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
         assert b"connection: close" in data
@@ -268,7 +254,7 @@ def test_a_connection_that_sends_nothing_is_closed_under_uvicorn(strict: tuple[s
     if name != "uvicorn":
         pytest.skip("granian keeps a connection that sends nothing (docs/deployment.md)")
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        assert until_closed(sock) == b""
+        assert until_closed(sock, BOUND) == b""
     still_serves(port)
 
 
@@ -279,7 +265,7 @@ def test_the_next_head_on_a_kept_alive_connection_has_the_same_deadline(
     name, port = strict
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\nGET /stats HTTP/1.1\r\nHo")
-        data = until_closed(sock)
+        data = until_closed(sock, BOUND)
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
     assert data.count(b"HTTP/1.1 ") == (2 if name == "uvicorn" else 1)
     if name == "uvicorn":
@@ -293,7 +279,7 @@ def test_a_body_that_stalls_is_answered_408(strict: tuple[str, int]) -> None:
     _, port = strict
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
-        data = until_closed(sock)
+        data = until_closed(sock, BOUND)
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     assert b"connection: close" in head.lower()
@@ -319,7 +305,7 @@ def test_an_unread_body_that_stalls_after_the_response_is_cut(strict: tuple[str,
     _, port = strict
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
-        data = until_closed(sock)
+        data = until_closed(sock, BOUND)
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
     still_serves(port)
 
