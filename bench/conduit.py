@@ -16,8 +16,10 @@ them) on the same data: the schema made by ``carafe db upgrade`` (the example's
 migrations), 40 users, 400 articles with tags, favourites and follows written through
 the example's services. Each server is one process pinned to core 0. Before timing,
 every app's answers to both endpoints are compared with Carafe's: a different answer is
-a failure, not a number. Reported: requests/s and latency percentiles from wrk, and
-Carafe's ratio to each peer.
+a failure, not a number. All servers are up at once and the runs alternate between them,
+``--rounds`` times, so that a load which comes and goes on a shared machine falls on
+every app alike. Reported: the median round's requests/s and latency percentiles from
+wrk (every round's requests/s beside it), and Carafe's ratio to each peer.
 """
 
 from __future__ import annotations
@@ -111,6 +113,9 @@ def prepare_database(cluster: Cluster, users: int, articles: int) -> str:
         capture_output=True,
     )
     seed(url, users, articles)
+    # The planner's statistics, as autovacuum would gather them on a live database:
+    # without them PostgreSQL guesses at row counts for the freshly written tables.
+    cluster.psql("ANALYZE", db="conduit")
     return url
 
 
@@ -169,19 +174,15 @@ def fetch(port: int, path: str) -> Any:
     return json.loads(reply.body)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    cluster = Cluster.create(servers.free_port(), cpu=1)
-    results: dict[str, Any] = {"apps": {}, "settings": vars(args) | {"json": None}}
-    log_dir = Path(tempfile.mkdtemp(prefix="carafe-conduit-bench-"))
+def start_all(names: list[str], env: dict[str, str], log_dir: Path) -> dict[str, Any]:
+    """Every app's server, each one process pinned to core 0, all up at once: an idle
+    server costs nothing, and the rounds can then alternate between them."""
+    running: dict[str, Any] = {}
     try:
-        url = prepare_database(cluster, args.users, args.articles)
-        env = {"CONDUIT_DATABASE_URL": url, "CARAFE_DATABASE_URL": url}
-        env |= {"CARAFE_SECRET_KEY": SECRET}
-        expected: dict[str, Any] = {}
-        for name in args.apps.split(","):
+        for name in names:
             server, target = APPS[name]
             port = servers.free_port()
-            running = servers.start(
+            running[name] = servers.start(
                 name,
                 servers.server_argv(server, target, port),
                 port=port,
@@ -191,33 +192,74 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 log_dir=log_dir,
                 ready_path=ENDPOINTS["list"],
             )
-            try:
-                paths = dict(ENDPOINTS)
-                if not expected:
-                    first = fetch(port, ENDPOINTS["list"])["articles"][0]["slug"]
-                    paths["single"] = f"/api/articles/{first}"
-                    expected = {key: fetch(port, path) for key, path in paths.items()}
-                    expected["paths"] = paths
-                paths = expected["paths"]
-                for key, path in paths.items():
-                    if fetch(port, path) != expected[key]:
-                        raise RuntimeError(f"{name} answers {path} differently from the first app")
-                figures = {}
-                for key, path in paths.items():
-                    page = f"{running.url}{path}"
-                    wrk.run(page, connections=args.connections, duration=2, timeout=10)  # warm
-                    result, _, argv = wrk.run(
-                        page, connections=args.connections, duration=args.duration, timeout=10
-                    )
-                    if result.errors or result.non_2xx:  # reported, never hidden
-                        print(f"{name} {path}: errors in wrk's run: {result}", file=sys.stderr)
-                    figures[key] = result.as_dict() | {"command": " ".join(argv)}
-                    print(f"{name:<14}{key:<10}{result.requests_per_s:>10.0f} req/s", flush=True)
-                results["apps"][name] = figures
-            finally:
-                running.stop()
+    except BaseException:
+        for up in running.values():
+            up.stop()
+        raise
+    return running
+
+
+def same_answers(running: dict[str, Any]) -> dict[str, str]:
+    """The paths timed, once every app has answered them as the first one does."""
+    first = next(iter(running.values()))
+    paths = dict(ENDPOINTS)
+    paths["single"] = f"/api/articles/{fetch(first.port, ENDPOINTS['list'])['articles'][0]['slug']}"
+    expected = {key: fetch(first.port, path) for key, path in paths.items()}
+    for name, up in running.items():
+        for key, path in paths.items():
+            if fetch(up.port, path) != expected[key]:
+                raise RuntimeError(f"{name} answers {path} differently from the first app")
+    return paths
+
+
+def timed(args: argparse.Namespace, running: dict[str, Any], paths: dict[str, str]) -> dict:
+    """``--rounds`` rounds; in each, every endpoint on every app in turn (a 2 s warm-up,
+    then ``--duration`` s). Per app and endpoint: the median round's wrk figures and
+    every round's requests/s, so that a load that came and went shows."""
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {n: {k: [] for k in paths} for n in running}
+    for round_ in range(args.rounds):
+        for key, path in paths.items():
+            for name, up in running.items():
+                page = f"{up.url}{path}"
+                wrk.run(page, connections=args.connections, duration=2, timeout=10)  # warm
+                result, _, argv = wrk.run(
+                    page, connections=args.connections, duration=args.duration, timeout=10
+                )
+                if result.errors or result.non_2xx:  # reported, never hidden
+                    print(f"{name} {path}: errors in wrk's run: {result}", file=sys.stderr)
+                runs[name][key].append(result.as_dict() | {"command": " ".join(argv)})
+                print(
+                    f"round {round_ + 1}  {name:<14}{key:<10}{result.requests_per_s:>10.0f} req/s",
+                    flush=True,
+                )
+    apps: dict[str, dict[str, Any]] = {}
+    for name, by_key in runs.items():
+        apps[name] = {}
+        for key, rounds in by_key.items():
+            ordered = sorted(rounds, key=lambda r: r["requests_per_s"])
+            median = ordered[len(ordered) // 2]
+            apps[name][key] = median | {"rounds_rps": [r["requests_per_s"] for r in rounds]}
+    return apps
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    cluster = Cluster.create(servers.free_port(), cpu=1)
+    results: dict[str, Any] = {"apps": {}, "settings": vars(args) | {"json": None}}
+    log_dir = Path(tempfile.mkdtemp(prefix="carafe-conduit-bench-"))
+    try:
+        url = prepare_database(cluster, args.users, args.articles)
+        env = {"CONDUIT_DATABASE_URL": url, "CARAFE_DATABASE_URL": url}
+        env |= {"CARAFE_SECRET_KEY": SECRET}
+        running = start_all(args.apps.split(","), env, log_dir)
+        try:
+            paths = same_answers(running)
+            results["paths"] = paths
+            results["apps"] = timed(args, running, paths)
+        finally:
+            for up in running.values():
+                up.stop()
         if args.in_process:
-            results["in_process_cpu_ms"] = in_process(url, expected["paths"])
+            results["in_process_cpu_ms"] = in_process(url, paths)
     finally:
         cluster.stop()
     results["postgres"] = cluster.version
@@ -252,6 +294,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32, help="wrk's connections")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, apps alternating")
     parser.add_argument("--apps", default=",".join(APPS), help=f"of: {','.join(APPS)}")
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--articles", type=int, default=400)

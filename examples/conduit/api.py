@@ -366,7 +366,7 @@ async def list_articles(
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(list[ArticleSummary](found), total=total)
+    return Page(found, total=total)
 
 
 @api.get("/articles/feed")
@@ -375,7 +375,7 @@ async def feed(
 ) -> Annotated[Page[ArticleSummary], ArticlesEnvelope]:
     """The newest articles of the users the logged-in user follows."""
     found, total = await services.feed(session, viewer.user, limit=page.limit, offset=page.offset)
-    return Page(list[ArticleSummary](found), total=total)
+    return Page(found, total=total)
 
 
 @api.post("/articles", status_code=201)

@@ -29,12 +29,15 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 from sqlalchemy import (
+    ARRAY,
     JSON,
     BigInteger,
     ColumnElement,
     Insert,
     Integer,
     Select,
+    String,
+    TypeDecorator,
     bindparam,
     delete,
     exists,
@@ -43,11 +46,13 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeEngine
 
 from examples.conduit.auth import hash_password, verify_password
 from examples.conduit.models import (
@@ -74,7 +79,8 @@ __all__ = [
     "article_by_slug",
     "article_count",
     "article_page",
-    "article_views",
+    "article_summaries",
+    "article_view",
     "authenticate",
     "comments",
     "create_article",
@@ -386,29 +392,42 @@ Statement = tuple[Select[*tuple[Any, ...]], dict[str, Any]]
 _FILTERS = ("tag", "author", "favorited", "followed_by")
 
 
-class _json_names(FunctionElement[Any]):
-    """A JSON array of the names aggregated: ``json_agg`` on PostgreSQL,
-    ``json_group_array`` on SQLite. SQLAlchemy has no portable JSON aggregate."""
+class _Names(TypeDecorator[list[str]]):
+    """A list of names from the database: PostgreSQL's ``text[]`` (asyncpg and psycopg
+    decode it themselves), a JSON array elsewhere."""
 
-    type = JSON()
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(String()))
+        return dialect.type_descriptor(JSON())
+
+
+class _names_of(FunctionElement[list[str]]):
+    """The names aggregated into one list: ``array_agg`` on PostgreSQL,
+    ``json_group_array`` on SQLite. SQLAlchemy has no portable aggregate to a list."""
+
+    type = _Names()
     inherit_cache = True
-    name = "json_names"
+    name = "names_of"
 
 
-@compiles(_json_names)
-def _json_group_array(element: _json_names, compiler: Any, **kw: Any) -> str:
+@compiles(_names_of)
+def _json_group_array(element: _names_of, compiler: Any, **kw: Any) -> str:
     return f"json_group_array({compiler.process(element.clauses, **kw)})"
 
 
-@compiles(_json_names, "postgresql")
-def _json_agg(element: _json_names, compiler: Any, **kw: Any) -> str:
-    return f"json_agg({compiler.process(element.clauses, **kw)})"
+@compiles(_names_of, "postgresql")
+def _array_agg(element: _names_of, compiler: Any, **kw: Any) -> str:
+    return f"array_agg({compiler.process(element.clauses, **kw)})"
 
 
 # Each article's tag names, in the article's row: no second query for a page's tags.
-# PostgreSQL's json_agg over no row is NULL, SQLite's json_group_array is [].
+# PostgreSQL's array_agg over no row is NULL, SQLite's json_group_array is [].
 _TAG_NAMES = (
-    select(_json_names(Tag.name))
+    select(_names_of(Tag.name))
     .select_from(article_tags.join(Tag, Tag.id == article_tags.c.tag_id))
     .where(article_tags.c.article_id == Article.id)
     .correlate(Article)
@@ -416,10 +435,11 @@ _TAG_NAMES = (
 )
 
 
-def _articles(viewing: bool) -> Select[*tuple[Any, ...]]:
-    """Article rows: the article's and its author's columns, its tag names (a JSON
-    array), the favourites count, and (``viewing``: for ``:viewer_id``) whether the
-    viewer favourited it and follows its author: one query for a whole page."""
+def _articles(viewing: bool, *, body: bool = False) -> Select[*tuple[Any, ...]]:
+    """Article rows: the article's (its body only with ``body``: lists show none) and
+    its author's columns, its tag names (a list), the favourites count, and
+    (``viewing``: for ``:viewer_id``) whether the viewer favourited it and follows its
+    author: one query for a whole page."""
     count = (
         select(func.count())
         .select_from(favorites)
@@ -442,7 +462,7 @@ def _articles(viewing: bool) -> Select[*tuple[Any, ...]]:
         Article.slug,
         Article.title,
         Article.description,
-        Article.body,
+        *([Article.body] if body else []),
         Article.created_at,
         Article.updated_at,
         User.username,
@@ -501,7 +521,7 @@ def _count_statement(filters: tuple[str, ...]) -> Select[*tuple[Any, ...]]:
 
 @functools.cache
 def _slug_statement(viewing: bool) -> Select[*tuple[Any, ...]]:
-    return _articles(viewing).where(Article.slug == bindparam("slug"))
+    return _articles(viewing, body=True).where(Article.slug == bindparam("slug"))
 
 
 def _viewer(viewer: User | None) -> dict[str, Any]:
@@ -532,28 +552,35 @@ def article_by_slug(viewer: User | None, slug: str) -> Statement:
     return _slug_statement(viewer is not None), _viewer(viewer) | {"slug": slug}
 
 
-def article_views(rows: Iterable[Any]) -> list[ArticleView]:
-    """The views of ``article_page`` (or ``article_by_slug``) rows."""
-    return [
-        ArticleView(
-            slug=row.slug,
-            title=row.title,
-            description=row.description,
-            body=row.body,
-            tag_list=sorted(row.tag_list or ()),
-            created_at=_utc(row.created_at),
-            updated_at=_utc(row.updated_at),
-            favorited=bool(row.favorited),
-            favorites_count=int(row.favorites_count),
-            author=Profile(row.username, row.bio, row.image, bool(row.following)),
-        )
-        for row in rows
-    ]
+def _article(row: Any, kind: type[Any], **body: str) -> Any:
+    return kind(
+        slug=row.slug,
+        title=row.title,
+        description=row.description,
+        tag_list=sorted(row.tag_list or ()),
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
+        favorited=bool(row.favorited),
+        favorites_count=int(row.favorites_count),
+        author=Profile(row.username, row.bio, row.image, bool(row.following)),
+        **body,
+    )
+
+
+def article_summaries(rows: Iterable[Any]) -> list[ArticleSummary]:
+    """The summaries (no body) of ``article_page`` rows."""
+    return [_article(row, ArticleSummary) for row in rows]
+
+
+def article_view(row: Any) -> ArticleView:
+    """The whole view of an ``article_by_slug`` row."""
+    view: ArticleView = _article(row, ArticleView, body=row.body)
+    return view
 
 
 async def _page(
     session: AsyncSession, viewer: User | None, limit: int, offset: int, **filters: Any
-) -> tuple[list[ArticleView], int]:
+) -> tuple[list[ArticleSummary], int]:
     # PERF: rows of columns need none of the ORM's execution path: the session's
     # connection runs them (its transaction, its commit), about 0.1 ms less a query.
     connection = await session.connection()
@@ -561,7 +588,7 @@ async def _page(
         await connection.execute(*article_page(viewer, limit=limit, offset=offset, **filters))
     ).all()
     if rows:
-        return article_views(rows), rows[0].total
+        return article_summaries(rows), rows[0].total
     # An offset past the end: no row to carry the total.
     return [], int((await connection.execute(*article_count(**filters))).scalar() or 0)
 
@@ -575,7 +602,7 @@ async def list_articles(
     favorited: str | None = None,
     limit: int = 20,
     offset: int = 0,
-) -> tuple[list[ArticleView], int]:
+) -> tuple[list[ArticleSummary], int]:
     """The newest articles first, filtered by tag, author's and favouriter's username;
     a page of them and how many match in all."""
     return await _page(session, viewer, limit, offset, tag=tag, author=author, favorited=favorited)
@@ -583,7 +610,7 @@ async def list_articles(
 
 async def feed(
     session: AsyncSession, viewer: User, *, limit: int = 20, offset: int = 0
-) -> tuple[list[ArticleView], int]:
+) -> tuple[list[ArticleSummary], int]:
     """The newest articles of the users ``viewer`` follows, and how many there are."""
     return await _page(session, viewer, limit, offset, followed_by=viewer.id)
 
@@ -602,8 +629,7 @@ async def article(session: AsyncSession, viewer: User | None, slug: str) -> Arti
     row = (await (await session.connection()).execute(*article_by_slug(viewer, slug))).first()
     if row is None:
         raise NotFound(f"No article {slug!r}")
-    (view,) = article_views([row])
-    return view
+    return article_view(row)
 
 
 async def create_article(
