@@ -244,7 +244,7 @@ def timed(args: argparse.Namespace, running: dict[str, Any], paths: dict[str, st
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     cluster = Cluster.create(servers.free_port(), cpu=1)
-    results: dict[str, Any] = {"apps": {}, "settings": vars(args) | {"json": None}}
+    results: dict[str, Any] = {"apps": {}, "settings": vars(args) | {"json": None, "doc": None}}
     log_dir = Path(tempfile.mkdtemp(prefix="carafe-conduit-bench-"))
     try:
         url = prepare_database(cluster, args.users, args.articles)
@@ -266,28 +266,87 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+SECTION = "## Conduit on PostgreSQL: the article reads"
+
+
 def report(results: dict[str, Any]) -> str:
     apps = results["apps"]
     keys = list(next(iter(apps.values())))
     lines = ["| app | " + " | ".join(f"{k} req/s" for k in keys) + " |"]
     lines.append("|---|" + "---|" * len(keys))
     for name, figures in apps.items():
-        cells = " | ".join(f"{figures[k]['requests_per_s']:.0f}" for k in keys)
+        cells = " | ".join(
+            f"{figures[k]['requests_per_s']:.0f} "
+            f"({', '.join(f'{r:.0f}' for r in figures[k].get('rounds_rps', []))})"
+            for k in keys
+        )
         lines.append(f"| {name} | {cells} |")
     if "carafe" in apps:
+        lines.append("")
         for peer in (p for p in apps if p != "carafe"):
             ratios = ", ".join(
                 f"{k} {apps['carafe'][k]['requests_per_s'] / apps[peer][k]['requests_per_s']:.2f}x"
                 for k in keys
             )
-            lines.append(f"\nCarafe / {peer}: {ratios}")
+            lines.append(f"- Carafe / {peer}: {ratios}")
     for key, by_app in results.get("in_process_cpu_ms", {}).items():
         ratio = by_app["fastapi"] / by_app["carafe"]
         lines.append(
-            f"\nin process, CPU per request, {key}: carafe {by_app['carafe']:.2f} ms, "
-            f"fastapi {by_app['fastapi']:.2f} ms ({ratio:.2f}x)"
+            f"- in process, CPU per request, {key}: carafe {by_app['carafe']:.3f} ms, "
+            f"fastapi {by_app['fastapi']:.3f} ms ({ratio:.2f}x)"
         )
     return "\n".join(lines)
+
+
+def section(results: dict[str, Any]) -> str:
+    """The Markdown section docs/benchmarks.md shows for a run."""
+    s = results["settings"]
+    load = results.get("load", {})
+    paths = results.get("paths", {})
+    lines = [
+        SECTION,
+        "",
+        "The Conduit example's article list and single article (`bench/conduit.py`), on "
+        f"{results['postgres']}, each app one process pinned to core 0, PostgreSQL and "
+        f"wrk on core 1; {s['connections']} connections, {s['rounds']} rounds of "
+        f"{s['duration']:g} s alternating between the apps, {s['users']} users and "
+        f"{s['articles']} articles. Every app runs the same statements "
+        "(`examples/conduit/services.py`) and gave the same answers before timing.",
+        "",
+        "Paths: " + ", ".join(f"{k} `{v}`" for k, v in paths.items()) + ".",
+        "Each cell: the median round's requests/s (every round in brackets).",
+        "",
+        report(results),
+        "",
+    ]
+    if load:
+        lines += [
+            f"Load average (1 min) before the runs {load['before']:.2f}, after "
+            f"{load['after']:.2f} (2 cores).",
+            "",
+        ]
+    lines += [
+        "Run it: `.venv/bin/python bench/conduit.py --in-process --json "
+        "docs/benchmarks/conduit.json --doc docs/benchmarks.md`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_doc(doc: Path, results: dict[str, Any]) -> None:
+    """Put the section in ``doc``, in place of an older one, else before "## Failures"."""
+    text = doc.read_text()
+    new = section(results)
+    if SECTION in text:
+        start = text.index(SECTION)
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + new + ("\n" + text[end + 1 :] if end != -1 else "")
+    elif "\n## Failures" in text:
+        at = text.index("\n## Failures") + 1
+        text = text[:at] + new + "\n" + text[at:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + new
+    doc.write_text(text)
 
 
 def main() -> None:
@@ -299,6 +358,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--articles", type=int, default=400)
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument("--doc", type=Path, help="write the section into this Markdown file")
     parser.add_argument(
         "--in-process",
         action="store_true",
@@ -308,10 +368,14 @@ def main() -> None:
     if not wrk.available():
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    before = os.getloadavg()[0]
     results = run(args)
+    results["load"] = {"before": before, "after": os.getloadavg()[0]}
     print(report(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
+    if args.doc:
+        write_doc(args.doc, results)
 
 
 if __name__ == "__main__":

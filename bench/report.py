@@ -528,6 +528,12 @@ def write(report: dict[str, Any], out: Path, data_dir: Path) -> None:
         import production as production_mod
 
         production_mod.write_doc(out, json.loads(production.read_text()))
+    conduit = data_dir / "conduit.json"  # so is the Conduit section (bench/conduit.py)
+    if conduit.exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import conduit as conduit_mod
+
+        conduit_mod.write_doc(out, json.loads(conduit.read_text()))
 
 
 if __name__ == "__main__":
