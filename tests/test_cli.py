@@ -552,10 +552,14 @@ def sigterm_with_open_streams(server: Any, one_worker: bool) -> str:
 def test_sigterm_ends_open_streams_and_the_server_exits(live_server: Any, args: list[str]) -> None:
     # A graceful timeout far longer than the test: the server exits because the
     # streams ended, not because it gave up on them.
+    # sigterm_with_open_streams waits 60 s at most for the exit, so a server that had to
+    # be killed at the 300 s timeout fails there. Granian may still log "Killing worker-1
+    # after it refused to gracefully stop" for a worker that has already exited: its
+    # is_alive() can lag the join (granian/server/common.py, _stop_workers), 1 run in 8
+    # here; so only uvicorn's line, which has no such race, is checked.
     server = live_server(f"{APP}:app", "--graceful-timeout", "300", *args)
     output = sigterm_with_open_streams(server, one_worker="--workers" not in args)
     assert "timeout graceful shutdown exceeded" not in output
-    assert "refused to gracefully stop" not in output
 
 
 @pytest.mark.parametrize(
