@@ -53,7 +53,12 @@ APPS = {
     "fastapi": ("uvicorn", "bench.conduit_apps.fastapi_app:app"),
     "flask-sync": ("gunicorn-sync", "bench.conduit_apps.flask_app:app"),
     "flask-gthread": ("gunicorn-gthread", "bench.conduit_apps.flask_app:app"),
+    # Not run by default (--apps): both ASGI apps on granian, the other server
+    # `carafe run` offers.
+    "carafe-granian": ("granian", "examples.conduit.app:app"),
+    "fastapi-granian": ("granian", "bench.conduit_apps.fastapi_app:app"),
 }
+DEFAULT_APPS = ("carafe", "fastapi", "flask-sync", "flask-gthread")
 
 
 SECRET = "bench-only-secret-" + "k" * 32
@@ -281,14 +286,16 @@ def report(results: dict[str, Any]) -> str:
             for k in keys
         )
         lines.append(f"| {name} | {cells} |")
-    if "carafe" in apps:
+    ours = [name for name in apps if name.startswith("carafe")]
+    if ours:
         lines.append("")
-        for peer in (p for p in apps if p != "carafe"):
+    for mine in ours:
+        for peer in (p for p in apps if not p.startswith("carafe")):
             ratios = ", ".join(
-                f"{k} {apps['carafe'][k]['requests_per_s'] / apps[peer][k]['requests_per_s']:.2f}x"
+                f"{k} {apps[mine][k]['requests_per_s'] / apps[peer][k]['requests_per_s']:.2f}x"
                 for k in keys
             )
-            lines.append(f"- Carafe / {peer}: {ratios}")
+            lines.append(f"- {mine} / {peer}: {ratios}")
     for key, by_app in results.get("in_process_cpu_ms", {}).items():
         ratio = by_app["fastapi"] / by_app["carafe"]
         lines.append(
@@ -354,7 +361,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32, help="wrk's connections")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, apps alternating")
-    parser.add_argument("--apps", default=",".join(APPS), help=f"of: {','.join(APPS)}")
+    parser.add_argument("--apps", default=",".join(DEFAULT_APPS), help=f"of: {','.join(APPS)}")
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--articles", type=int, default=400)
     parser.add_argument("--json", type=Path, help="write the results here too")
