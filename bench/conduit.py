@@ -9,7 +9,11 @@ One run, side by side, on one PostgreSQL (bench/pg.py, pinned with wrk to core 1
 - ``fastapi``: FastAPI + SQLAlchemy (asyncpg) under uvicorn, a hand-written session
   dependency and pydantic response models (bench/conduit_apps/fastapi_app.py);
 - ``flask``: Flask + Flask-SQLAlchemy (psycopg) under gunicorn, sync and gthread workers
-  (bench/conduit_apps/flask_app.py).
+  (bench/conduit_apps/flask_app.py);
+- ``floor``: no framework, a raw ASGI app running the same statements in one
+  transaction under uvicorn (bench/conduit_apps/floor_app.py): its ratio to a peer is
+  the most any framework doing this SQLAlchemy work could show;
+- on request (``--apps``): ``carafe-granian`` and ``fastapi-granian``.
 
 Every app runs the same SQLAlchemy statements (``examples.conduit.services`` builds
 them) on the same data: the schema made by ``carafe db upgrade`` (the example's
@@ -53,12 +57,14 @@ APPS = {
     "fastapi": ("uvicorn", "bench.conduit_apps.fastapi_app:app"),
     "flask-sync": ("gunicorn-sync", "bench.conduit_apps.flask_app:app"),
     "flask-gthread": ("gunicorn-gthread", "bench.conduit_apps.flask_app:app"),
+    # The same statements and views with no framework: what any framework costs at least.
+    "floor": ("uvicorn", "bench.conduit_apps.floor_app:app"),
     # Not run by default (--apps): both ASGI apps on granian, the other server
     # `carafe run` offers.
     "carafe-granian": ("granian", "examples.conduit.app:app"),
     "fastapi-granian": ("granian", "bench.conduit_apps.fastapi_app:app"),
 }
-DEFAULT_APPS = ("carafe", "fastapi", "flask-sync", "flask-gthread")
+DEFAULT_APPS = ("carafe", "fastapi", "flask-sync", "flask-gthread", "floor")
 
 
 SECRET = "bench-only-secret-" + "k" * 32
@@ -135,11 +141,13 @@ def in_process(url: str, paths: dict[str, str], rounds: int = 7) -> dict[str, di
 
     os.environ["CONDUIT_DATABASE_URL"] = url
     from bench.conduit_apps.fastapi_app import app as fastapi_app
+    from bench.conduit_apps.floor_app import app as floor_app
     from examples.conduit.app import create_app
 
     apps = {
         "carafe": create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET}),
         "fastapi": fastapi_app,
+        "floor": floor_app,
     }
 
     async def measure() -> dict[str, dict[str, float]]:
@@ -286,11 +294,13 @@ def report(results: dict[str, Any]) -> str:
             for k in keys
         )
         lines.append(f"| {name} | {cells} |")
-    ours = [name for name in apps if name.startswith("carafe")]
+    # The floor's own ratio to a peer is the most any framework running these
+    # statements could show against it.
+    ours = [name for name in apps if name.startswith("carafe") or name == "floor"]
     if ours:
         lines.append("")
     for mine in ours:
-        for peer in (p for p in apps if not p.startswith("carafe")):
+        for peer in (p for p in apps if p not in ours):
             ratios = ", ".join(
                 f"{k} {apps[mine][k]['requests_per_s'] / apps[peer][k]['requests_per_s']:.2f}x"
                 for k in keys
@@ -298,9 +308,11 @@ def report(results: dict[str, Any]) -> str:
             lines.append(f"- {mine} / {peer}: {ratios}")
     for key, by_app in results.get("in_process_cpu_ms", {}).items():
         ratio = by_app["fastapi"] / by_app["carafe"]
+        floor = by_app.get("floor")
+        best = f"; floor {floor:.3f} ms, {by_app['fastapi'] / floor:.2f}x" if floor else ""
         lines.append(
             f"- in process, CPU per request, {key}: carafe {by_app['carafe']:.3f} ms, "
-            f"fastapi {by_app['fastapi']:.3f} ms ({ratio:.2f}x)"
+            f"fastapi {by_app['fastapi']:.3f} ms ({ratio:.2f}x){best}"
         )
     return "\n".join(lines)
 
@@ -369,7 +381,7 @@ def main() -> None:
     parser.add_argument(
         "--in-process",
         action="store_true",
-        help="also time carafe and fastapi in-process (CPU ms per request)",
+        help="also time carafe, fastapi and the floor in-process (CPU ms per request)",
     )
     args = parser.parse_args()
     if not wrk.available():
