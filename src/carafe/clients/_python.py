@@ -288,7 +288,17 @@ class _Builder:
             lines.append(line)
         else:
             lines.append(f"    call = _Call[{self.result}](")
-            lines.extend(f"        {argument}," for argument in arguments)
+            for argument in arguments:
+                if argument.startswith("errors=") and len(argument) + 9 > _WIDTH:
+                    # One status a line, as ruff format would: the line fits the width.
+                    lines.append("        errors={")
+                    lines.extend(
+                        f"            {status}: {self.types.names[name]},"
+                        for status, name in op.errors
+                    )
+                    lines.append("        },")
+                else:
+                    lines.append(f"        {argument},")
             lines.append("    )")
         lines.extend(self._fill(ident, param) for ident, param in self.args)
         if self.body is not None:
@@ -300,7 +310,9 @@ class _Builder:
         lines.append("    return call")
         return "\n".join(line for line in lines if line is not None) + "\n"
 
-    def _fill(self, ident: str, param: Param) -> str:
+    def _fill(self, ident: str, param: Param) -> str | None:
+        if param.source == "path":
+            return None  # already in the URL (``_url``): never a form field as well
         where = {
             "query": "_add(call.params",
             "header": "_header(call.headers",
