@@ -1,8 +1,9 @@
 """The documentation site (mkdocs.yml) builds, covers the public API, and works offline.
 
 ``mkdocs build --strict`` (also run by scripts/test) fails on a page missing from the
-nav, a link to a page that does not exist or a docstring mkdocstrings cannot read. These
-tests add what strict mode does not check: every public name has a docstring and a place
+nav, a link to a page or an anchor that does not exist, a snippet whose file or section
+is gone, or a docstring mkdocstrings cannot read (``test_the_strict_build_fails_on`` shows
+each on a small site with this project's settings). These tests add what strict mode does not check: every public name has a docstring and a place
 in the API reference, every link and anchor of the built HTML resolves, nothing is loaded
 from another host, and search answers from ``file://``.
 """
@@ -23,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 import griffe
 import pytest
+import yaml
 
 import carafe
 from tests.browser import Browser
@@ -235,6 +237,55 @@ def test_the_site_has_every_page(site: Path) -> None:
         "coming-from-flask.html",
         "reference/index.html",
     } <= built
+
+
+# What ``mkdocs build --strict`` refuses, shown on a small site with this project's
+# settings (mkdocs.yml's validation and snippets; only the search plugin, to be quick).
+BROKEN = {
+    "nothing": ("[the other page](other.md#a-heading)", None),
+    "a link to a missing page": ("[gone](missing.md)", "missing.md"),
+    "a link to a missing anchor": ("[gone](other.md#nowhere)", "#nowhere"),
+    "a page missing from the nav": ("", "orphan.md"),
+    "a snippet whose file is gone": ('```python\n--8<-- "gone.py"\n```', "gone.py"),
+    "a snippet whose section is gone": ('```python\n--8<-- "kept.py:gone"\n```', "gone"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_the_strict_build_fails_on(case: str, tmp_path: Path) -> None:
+    text, named = BROKEN[case]
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text(f"# Home\n\n{text}\n", encoding="utf-8")
+    (docs / "other.md").write_text("# Other\n\n## A heading\n", encoding="utf-8")
+    if case == "a page missing from the nav":
+        (docs / "orphan.md").write_text("# Orphan\n", encoding="utf-8")
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "kept.py").write_text(
+        "# --8<-- [start:kept]\nx = 1\n# --8<-- [end:kept]\n"
+    )
+    for extension in config["markdown_extensions"]:
+        if isinstance(extension, dict) and "pymdownx.snippets" in extension:
+            extension["pymdownx.snippets"]["base_path"] = [str(tmp_path / "snippets")]
+    for key in ("not_in_nav", "exclude_docs", "extra"):
+        config.pop(key, None)
+    config.update(docs_dir=str(docs), nav=["index.md", "other.md"], plugins=["search"])
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", tmp_path / "site"],
+        cwd=tmp_path,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = built.stdout + built.stderr
+    if named is None:
+        assert built.returncode == 0, output
+    else:
+        assert built.returncode != 0, output
+        assert named in output
 
 
 def test_every_link_and_anchor_resolves(site: Path, pages: dict[Path, Page]) -> None:
