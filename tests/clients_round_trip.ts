@@ -1,10 +1,11 @@
 // Run by tests/test_clients.py: node round_trip.js API_URL INVENTORY_URL CONDUIT_URL.
 // The generated clients against real servers: every operation of examples/api.py,
-// the inventory guide's, the Conduit example's (its envelopes, its Token scheme), and
-// the errors.
+// the inventory guide's, the Conduit example's (its envelopes, its Token scheme), the
+// errors, and docs/clients.md's example (docs/examples/clients_first_steps.ts).
 import * as api from "./api";
 import * as conduit from "./conduit";
 import * as inventory from "./inventory";
+import { firstSteps } from "./first_steps";
 
 // Node's own names, declared here rather than installing @types/node.
 declare const process: { argv: string[]; exit(code: number): never };
@@ -123,6 +124,9 @@ async function main(): Promise<void> {
   await exampleApi(process.argv[2]);
   await inventoryGuide(process.argv[3]);
   await conduitExample(process.argv[4]);
+  const seen = await firstSteps(process.argv[2]); // docs/clients.md's example
+  check(seen.join("|") === "kettle|cup|404: No item has the id 999.", `first steps: ${seen}`);
+  console.log("docs: ok");
 }
 
 main().catch((error: unknown) => {

@@ -521,8 +521,10 @@ def test_typescript_client_type_checks_and_round_trips_with_node(
         (tmp_path / f"{name}.ts").write_text(source_for(target, "typescript"), encoding="utf-8")
     script = ROOT / "tests" / "clients_round_trip.ts"
     (tmp_path / "round_trip.ts").write_text(script.read_text(), encoding="utf-8")
+    example = ROOT / "docs" / "examples" / "clients_first_steps.ts"  # docs/clients.md shows it
+    (tmp_path / "first_steps.ts").write_text(example.read_text(), encoding="utf-8")
     options = ["--strict", "--target", "es2022", "--lib", "es2022,dom", "--module", "commonjs"]
-    files = [str(tmp_path / f"{name}.ts") for name in [*clients, "round_trip"]]
+    files = [str(tmp_path / f"{name}.ts") for name in [*clients, "first_steps", "round_trip"]]
     checked = run([tsc, *options, "--noEmit", *files])
     assert checked.returncode == 0, checked.stdout + checked.stderr
     built = run([tsc, *options, "--outDir", str(tmp_path / "js"), *files])
@@ -534,4 +536,5 @@ def test_typescript_client_type_checks_and_round_trips_with_node(
         env={**os.environ, "NODE_NO_WARNINGS": "1"},
     )
     assert node.returncode == 0, node.stdout + node.stderr
-    assert node.stdout.split() == ["api:", "ok", "inventory:", "ok", "conduit:", "ok"]
+    said = node.stdout.split()
+    assert said == ["api:", "ok", "inventory:", "ok", "conduit:", "ok", "docs:", "ok"]
