@@ -3,9 +3,10 @@
 ``mkdocs build --strict`` (also run by scripts/test) fails on a page missing from the
 nav, a link to a page or an anchor that does not exist, a snippet whose file or section
 is gone, or a docstring mkdocstrings cannot read (``test_the_strict_build_fails_on`` shows
-each on a small site with this project's settings). These tests add what strict mode does not check: every public name has a docstring and a place
-in the API reference, every link and anchor of the built HTML resolves, nothing is loaded
-from another host, and search answers from ``file://``.
+each on a small site with this project's settings). These tests add what strict mode does
+not check: every public name has a docstring and a place in the API reference, every link
+and anchor of the built HTML resolves, nothing is loaded from another host, and search
+answers from ``file://``.
 """
 
 from __future__ import annotations
@@ -317,6 +318,26 @@ def test_nothing_is_loaded_from_another_host(pages: dict[Path, Page]) -> None:
         {address for page in pages.values() for address in page.loads if urlsplit(address).netloc}
     )
     assert foreign == []
+
+
+def test_no_stylesheet_or_script_fetches_from_another_host(site: Path) -> None:
+    """The stylesheets load no font or image by URL (``data:`` URIs and SVG namespaces
+    only). Material's script names two CDN files that it loads only when needed: mermaid
+    for a ``mermaid`` diagram (the site has none) and a ResizeObserver polyfill for
+    browsers without one (every current browser has it)."""
+    fetched = sorted(
+        {
+            f"{path.relative_to(site)}: {address}"
+            for path in site.rglob("*.css")
+            for address in re.findall(
+                r"""(?:url\(\s*["']?|@import\s+["'])((?:https?:)?//[^"')\s]+)""",
+                path.read_text(encoding="utf-8", errors="replace"),
+            )
+        }
+    )
+    assert fetched == []
+    pages = [path.read_text(encoding="utf-8") for path in site.rglob("*.html")]
+    assert not any('class="mermaid"' in page for page in pages)
 
 
 def test_the_reference_renders_every_identifier(site: Path, pages: dict[Path, Page]) -> None:
