@@ -469,6 +469,10 @@ def test_the_built_pages_show_the_screenshots(site: Path, pages: dict[Path, Page
         ("openapi.html", "redoc.png"),
         ("web-apps.html", "debug-page.png"),
     } <= shown
+    # Every benchmark chart bench/ draws is on the benchmarks page.
+    charts = {path.name for path in (ROOT / "docs" / "benchmarks").glob("*.png")}
+    on_page = {Path(address).name for address in pages[site / "benchmarks.html"].loads}
+    assert len(charts) >= 10 and charts <= on_page
 
 
 @pytest.mark.slow
