@@ -300,7 +300,8 @@ class _Builder:
                 else:
                     lines.append(f"        {argument},")
             lines.append("    )")
-        lines.extend(self._fill(ident, param) for ident, param in self.args)
+        # A path parameter is in the URL (``_url``), never a form field as well.
+        lines.extend(self._fill(i, param) for i, param in self.args if param.source != "path")
         if self.body is not None:
             if op.body is not None and not op.body.required:
                 lines.append(f"    if {self.body} is not None:")
@@ -308,11 +309,9 @@ class _Builder:
             else:
                 lines.append(f"    call.content = msgspec.json.encode({self.body})")
         lines.append("    return call")
-        return "\n".join(line for line in lines if line is not None) + "\n"
+        return "\n".join(lines) + "\n"
 
-    def _fill(self, ident: str, param: Param) -> str | None:
-        if param.source == "path":
-            return None  # already in the URL (``_url``): never a form field as well
+    def _fill(self, ident: str, param: Param) -> str:
         where = {
             "query": "_add(call.params",
             "header": "_header(call.headers",
