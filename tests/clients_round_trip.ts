@@ -1,8 +1,11 @@
-// Run by tests/test_clients.py: node round_trip.js API_URL INVENTORY_URL.
+// Run by tests/test_clients.py: node round_trip.js API_URL INVENTORY_URL CONDUIT_URL.
 // The generated clients against real servers: every operation of examples/api.py,
-// the inventory guide's, and the errors.
+// the inventory guide's, the Conduit example's (its envelopes, its Token scheme), the
+// errors, and docs/clients.md's example (docs/examples/clients_first_steps.ts).
 import * as api from "./api";
+import * as conduit from "./conduit";
 import * as inventory from "./inventory";
+import { firstSteps } from "./first_steps";
 
 // Node's own names, declared here rather than installing @types/node.
 declare const process: { argv: string[]; exit(code: number): never };
@@ -17,7 +20,11 @@ async function rejects(promise: Promise<unknown>): Promise<api.APIError> {
   try {
     await promise;
   } catch (error) {
-    if (error instanceof api.APIError || error instanceof inventory.APIError) {
+    if (
+      error instanceof api.APIError ||
+      error instanceof inventory.APIError ||
+      error instanceof conduit.APIError
+    ) {
       return error;
     }
     throw error;
@@ -68,9 +75,58 @@ async function inventoryGuide(baseUrl: string): Promise<void> {
   console.log("inventory: ok");
 }
 
+async function conduitExample(baseUrl: string): Promise<void> {
+  const client = new conduit.Client({ baseUrl });
+  const user: conduit.NewUser = { username: "ann", email: "ann@example.org", password: "ann-password" };
+  const registered: conduit.UserOut = (await client.register({ body: { user } })).user;
+  check(registered.username === "ann" && registered.bio === null, "register");
+  const login = { email: user.email, password: user.password };
+  const { token } = (await client.login({ body: { user: login } })).user;
+  client.headers["Authorization"] = `Token ${token}`;
+  check((await client.me()).user.email === "ann@example.org", "me");
+  const changed = await client.updateMe({ body: { user: { bio: "Tea drinker" } } });
+  check(changed.user.bio === "Tea drinker", "updateMe");
+  const draft = { title: "Green tea", description: "d", body: "b", tagList: ["tea"] };
+  const article: conduit.ArticleView = (await client.createArticle({ body: { article: draft } })).article;
+  check(article.author.username === "ann", "createArticle");
+  const { slug } = article;
+  check((await client.getArticle({ slug })).article.body === "b", "getArticle");
+  const listed = await client.listArticles({ tag: "tea", limit: 5 });
+  check(listed.articlesCount === 1 && listed.articles[0].slug === slug, "listArticles");
+  const edited = await client.updateArticle({ slug, body: { article: { body: "steeped" } } });
+  check(edited.article.body === "steeped", "updateArticle");
+  check((await client.favorite({ slug })).article.favoritesCount === 1, "favorite");
+  check((await client.unfavorite({ slug })).article.favoritesCount === 0, "unfavorite");
+  const comment = (await client.addComment({ slug, body: { comment: { body: "Nice" } } })).comment;
+  check((await client.comments({ slug })).comments[0].body === "Nice", "comments");
+  await client.deleteComment({ slug, comment_id: comment.id });
+  check((await client.tags()).tags.join() === "tea", "tags");
+  await client.register({ body: { user: { username: "bob", email: "bob@example.org", password: "bob-password" } } });
+  check((await client.follow({ username: "bob" })).profile.following, "follow");
+  check((await client.getProfile({ username: "bob" })).profile.following, "getProfile");
+  check((await client.feed()).articlesCount === 0, "feed");
+  check(!(await client.unfollow({ username: "bob" })).profile.following, "unfollow");
+  await client.deleteArticle({ slug });
+
+  const gone = await rejects(client.getArticle({ slug }));
+  check(gone.status === 404 && "body" in (gone.problem as conduit.ConduitErrors).errors, "404");
+  const wrong = { email: user.email, password: "not-the-password" };
+  const refused = await rejects(client.login({ body: { user: wrong } }));
+  const errors = (refused.problem as conduit.ConduitErrors).errors;
+  check(refused.status === 422 && errors["email or password"][0] === "is invalid", "422");
+  client.headers["Authorization"] = "Token forged";
+  const forged = await rejects(client.me());
+  check(forged.status === 401, "401");
+  console.log("conduit: ok");
+}
+
 async function main(): Promise<void> {
   await exampleApi(process.argv[2]);
   await inventoryGuide(process.argv[3]);
+  await conduitExample(process.argv[4]);
+  const seen = await firstSteps(process.argv[2]); // docs/clients.md's example
+  check(seen.join("|") === "kettle|cup|404: No item has the id 999.", `first steps: ${seen}`);
+  console.log("docs: ok");
 }
 
 main().catch((error: unknown) => {

@@ -1,11 +1,12 @@
 """``carafe client``: typed clients written from an app's OpenAPI document.
 
 The generated Python module passes ``ruff check`` and ``mypy --strict`` and imports no
-carafe; imported, it round-trips every operation of ``examples/api.py`` and
-``docs/examples/inventory.py`` on a real ``carafe run`` server, sync and async, and its
-errors carry the problem document. The TypeScript file passes ``tsc --strict`` and, run
-with node, round-trips the same server (slow; skipped locally without node and npm,
-failed under CI).
+carafe; imported, it round-trips every operation of ``examples/api.py``,
+``docs/examples/inventory.py`` and the Conduit example (``examples/conduit``: its
+envelopes and its ``Token`` auth scheme) on a real ``carafe run`` server, sync and async,
+and its errors carry the problem document. The TypeScript file passes ``tsc --strict``
+and, run with node, round-trips the same servers (slow; skipped locally without node and
+npm, failed under CI).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -34,6 +36,8 @@ from tests.conftest import IN_CI, ROOT, LiveServer, need_binary
 API = "examples.api:app"
 INVENTORY = "docs.examples.inventory:app"
 EDGES = "tests.apps.clients_app:app"
+CONDUIT = "examples.conduit.app:app"
+CONDUIT_SECRET = "client-round-trip-" + "k" * 32
 TYPESCRIPT = "typescript@5.9"
 
 # Schema shapes Carafe's own documents rarely hold, as other tools write them.
@@ -120,7 +124,7 @@ def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_python_clients_pass_ruff_and_mypy_strict(tmp_path: Path) -> None:
     (tmp_path / "shapes.py").write_text(generate(SHAPES, "python"), encoding="utf-8")
     files = [str(tmp_path / "shapes.py")]
-    for target in (API, INVENTORY, EDGES):
+    for target in (API, INVENTORY, EDGES, CONDUIT):
         path = tmp_path / (target.split(":")[0].replace(".", "_") + ".py")
         path.write_text(source_for(target), encoding="utf-8")
         files.append(str(path))
@@ -243,6 +247,108 @@ def test_python_client_round_trips_the_inventory_guide(
         with pytest.raises(inventory.APIError) as gone:
             client.item_view_get(7)
         assert gone.value.status == 404 and gone.value.problem["title"] == "Not Found"
+
+
+@pytest.fixture
+def conduit_server(live_server: type[LiveServer], tmp_path: Path) -> LiveServer:
+    """``carafe run examples.conduit.app:app`` on a SQLite file its migrations made."""
+    url = f"sqlite:///{tmp_path / 'conduit.db'}"
+    target = f"examples.conduit.app:create_app({{'DATABASE_URL': {url!r}}})"
+    upgraded = CliRunner().invoke(main, ["--app", target, "db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    env = {"CARAFE_DATABASE_URL": url, "CARAFE_JWT_SECRET": CONDUIT_SECRET}
+    return live_server(CONDUIT, env=env)
+
+
+@pytest.mark.slow
+def test_python_client_round_trips_the_conduit_example(
+    conduit_server: LiveServer, load: Any
+) -> None:
+    """Every operation of the RealWorld API, its ``{"user": ...}`` envelopes as models,
+    and its ``Authorization: Token ...`` scheme set by hand, as the page says."""
+    conduit = load(CONDUIT)
+    sent: list[httpx.Request] = []
+    http = httpx.Client(base_url=conduit_server.url, event_hooks={"request": [sent.append]})
+    with http, conduit.Client(http=http) as client:
+        new = conduit.NewUser(username="ann", email="ann@example.org", password="ann-password")
+        registered = client.register(conduit.RegisterBody(user=new)).user
+        assert isinstance(registered, conduit.UserOut)
+        assert (registered.username, registered.email, registered.bio) == (
+            "ann",
+            "ann@example.org",
+            None,
+        )
+        login = conduit.Login(email="ann@example.org", password="ann-password")
+        token = client.login(conduit.LoginBody(user=login)).user.token
+        client.headers["Authorization"] = f"Token {token}"
+        assert client.me().user.username == "ann"
+        changes = conduit.UserChanges(bio="Tea drinker")
+        assert client.update_me(conduit.UpdateMeBody(user=changes)).user.bio == "Tea drinker"
+
+        draft = conduit.NewArticle(title="Green tea", description="d", body="b", tagList=["tea"])
+        article = client.create_article(conduit.CreateArticleBody(article=draft)).article
+        assert isinstance(article, conduit.ArticleView) and article.author.username == "ann"
+        assert client.get_article(article.slug).article == article
+        listed = client.list_articles(tag="tea", limit=5)
+        assert listed.articlesCount == 1 and listed.articles[0].slug == article.slug
+        edit = conduit.UpdateArticleBody(article=conduit.ArticleChanges(body="steeped"))
+        assert client.update_article(article.slug, edit).article.body == "steeped"
+        assert client.favorite(article.slug).article.favoritesCount == 1
+        assert client.unfavorite(article.slug).article.favoritesCount == 0
+        said = conduit.AddCommentBody(comment=conduit.NewComment(body="Nice"))
+        comment = client.add_comment(article.slug, said).comment
+        assert [c.body for c in client.comments(article.slug).comments] == ["Nice"]
+        assert client.delete_comment(article.slug, comment.id) is None
+        assert client.tags().tags == ["tea"]
+
+        bob = conduit.NewUser(username="bob", email="bob@example.org", password="bob-password")
+        client.register(conduit.RegisterBody(user=bob))
+        assert client.follow("bob").profile.following is True
+        assert client.get_profile("bob").profile.following is True
+        assert client.feed().articlesCount == 0  # bob has written nothing
+        assert client.unfollow("bob").profile.following is False
+        assert client.delete_article(article.slug) is None
+
+        with pytest.raises(conduit.APIError) as gone:
+            client.get_article(article.slug)
+        assert gone.value.status == 404
+        assert isinstance(gone.value.problem, conduit.ConduitErrors)
+        with pytest.raises(conduit.APIError) as taken:
+            client.register(conduit.RegisterBody(user=bob))
+        assert taken.value.status == 422
+        expected = conduit.ConduitErrors(errors={"username": ["has already been taken"]})
+        assert taken.value.problem == expected
+        client.headers["Authorization"] = "Token forged"
+        with pytest.raises(conduit.APIError) as forged:
+            client.me()
+        assert forged.value.status == 401
+        assert forged.value.response.headers["www-authenticate"].startswith("Token ")
+    # A path parameter goes in the URL only: no GET or DELETE carries a body.
+    assert len(sent) > 20
+    reads = [request for request in sent if request.method in ("GET", "DELETE")]
+    assert [f"{r.method} {r.url.path}" for r in reads if r.read()] == []
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_async_client_round_trips_the_conduit_example(
+    conduit_server: LiveServer, load: Any
+) -> None:
+    conduit = load(CONDUIT)
+    async with conduit.AsyncClient(conduit_server.url) as client:
+        new = conduit.NewUser(username="cy", email="cy@example.org", password="cy-password")
+        token = (await client.register(conduit.RegisterBody(user=new))).user.token
+        client.headers["Authorization"] = f"Token {token}"
+        draft = conduit.NewArticle(title="Oolong", description="d", body="b")
+        slug = (await client.create_article(conduit.CreateArticleBody(article=draft))).article.slug
+        assert (await client.get_article(slug)).article.tagList == []
+        assert (await client.list_articles(author="cy")).articles[0].slug == slug
+        wrong = conduit.Login(email="cy@example.org", password="not-the-password")
+        with pytest.raises(conduit.APIError) as refused:
+            await client.login(conduit.LoginBody(user=wrong))
+        assert refused.value.status == 422
+        expected = conduit.ConduitErrors(errors={"email or password": ["is invalid"]})
+        assert refused.value.problem == expected
 
 
 # --- What the generator must spell carefully -----------------------------------------
@@ -408,23 +514,27 @@ def tsc() -> Path:
 
 @pytest.mark.slow
 def test_typescript_client_type_checks_and_round_trips_with_node(
-    tmp_path: Path, tsc: Path, live_server: type[LiveServer]
+    tmp_path: Path, tsc: Path, live_server: type[LiveServer], conduit_server: LiveServer
 ) -> None:
-    for name, target in (("api", API), ("inventory", INVENTORY), ("edges", EDGES)):
+    clients = {"api": API, "inventory": INVENTORY, "edges": EDGES, "conduit": CONDUIT}
+    for name, target in clients.items():
         (tmp_path / f"{name}.ts").write_text(source_for(target, "typescript"), encoding="utf-8")
     script = ROOT / "tests" / "clients_round_trip.ts"
     (tmp_path / "round_trip.ts").write_text(script.read_text(), encoding="utf-8")
+    example = ROOT / "docs" / "examples" / "clients_first_steps.ts"  # docs/clients.md shows it
+    (tmp_path / "first_steps.ts").write_text(example.read_text(), encoding="utf-8")
     options = ["--strict", "--target", "es2022", "--lib", "es2022,dom", "--module", "commonjs"]
-    files = [str(tmp_path / f"{name}.ts") for name in ("api", "inventory", "edges", "round_trip")]
+    files = [str(tmp_path / f"{name}.ts") for name in [*clients, "first_steps", "round_trip"]]
     checked = run([tsc, *options, "--noEmit", *files])
     assert checked.returncode == 0, checked.stdout + checked.stderr
     built = run([tsc, *options, "--outDir", str(tmp_path / "js"), *files])
     assert built.returncode == 0, built.stdout + built.stderr
-    api, inventory = live_server(API), live_server(INVENTORY)
+    urls = [live_server(API).url, live_server(INVENTORY).url, conduit_server.url]
     node = run(
-        [need_binary("node"), str(tmp_path / "js" / "round_trip.js"), api.url, inventory.url],
+        [need_binary("node"), str(tmp_path / "js" / "round_trip.js"), *urls],
         timeout=60,
         env={**os.environ, "NODE_NO_WARNINGS": "1"},
     )
     assert node.returncode == 0, node.stdout + node.stderr
-    assert node.stdout.split() == ["api:", "ok", "inventory:", "ok"]
+    said = node.stdout.split()
+    assert said == ["api:", "ok", "inventory:", "ok", "conduit:", "ok", "docs:", "ok"]

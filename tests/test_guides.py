@@ -481,3 +481,32 @@ def test_forms_page_when_the_parser_is_missing(monkeypatch: pytest.MonkeyPatch) 
     with TestClient(plain, raise_server_exceptions=False) as client:
         assert client.post("/echo", data={"a": "1"}).json() == {"a": "1"}
         assert client.post("/echo", files={"f": ("a.txt", b"x")}).status_code == 500
+
+
+def test_the_haproxy_configuration_the_deployment_page_shows_is_the_clusters() -> None:
+    """docs/deployment.md shows "the parts that matter" of the HAProxy configuration the
+    scale-out tests run (``tests/cluster.py``): each line is in it, in the same order."""
+    from types import SimpleNamespace
+
+    from tests.cluster import Cluster
+
+    (block,) = [
+        b for b in BLOCKS["docs/deployment.md"] if b.lang == "text" and "defaults" in b.code
+    ]
+    hosts = {
+        name: SimpleNamespace(name=name, address=f"10.77.0.{n}") for n, name in ((1, "a"), (2, "b"))
+    }
+    cluster = SimpleNamespace(
+        hosts=hosts, _stats_socket="/run/haproxy.sock", port=8080, health="/healthz",
+        proxy_address="10.77.0.254",
+    )  # fmt: skip
+    config = [
+        " ".join(line.split("#")[0].split())
+        for line in Cluster.haproxy_config(cluster).splitlines()
+    ]
+    shown = [" ".join(line.split("#")[0].split()) for line in block.code.splitlines()]
+    shown = [line for line in shown if line]
+    assert len(shown) > 10
+    positions = [config.index(line) if line in config else -1 for line in shown]
+    assert [line for line, at in zip(shown, positions, strict=True) if at < 0] == []
+    assert positions == sorted(positions)

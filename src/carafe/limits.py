@@ -17,7 +17,9 @@ from typing import Any
 __all__ = ["DEFAULT_LIMITS", "KiB", "Limits", "MiB"]
 
 KiB = 1024
+"""1024 bytes, for writing limits: ``Limits(max_part_size=64 * KiB)``."""
 MiB = 1024 * KiB
+"""1024 KiB: ``Limits(max_body_size=10 * MiB)``."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,3 +88,4 @@ DEFAULT_LIMITS = Limits(
     max_headers=100,
     max_header_size=32 * KiB,
 )
+"""The limits of an app that sets none; an app's ``limits=`` and a route's override them."""

@@ -21,6 +21,7 @@ from carafe.clients._operations import ClientError, read_document
 __all__ = ["LANGUAGES", "ClientError", "generate"]
 
 LANGUAGES = ("python", "typescript")
+"""The values ``generate(..., lang)`` and ``carafe client --lang`` take."""
 
 
 def generate(document: Mapping[str, Any], lang: Literal["python", "typescript"]) -> str:

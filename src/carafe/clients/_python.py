@@ -288,9 +288,20 @@ class _Builder:
             lines.append(line)
         else:
             lines.append(f"    call = _Call[{self.result}](")
-            lines.extend(f"        {argument}," for argument in arguments)
+            for argument in arguments:
+                if argument.startswith("errors=") and len(argument) + 9 > _WIDTH:
+                    # One status a line, as ruff format would: the line fits the width.
+                    lines.append("        errors={")
+                    lines.extend(
+                        f"            {status}: {self.types.names[name]},"
+                        for status, name in op.errors
+                    )
+                    lines.append("        },")
+                else:
+                    lines.append(f"        {argument},")
             lines.append("    )")
-        lines.extend(self._fill(ident, param) for ident, param in self.args)
+        # A path parameter is in the URL (``_url``), never a form field as well.
+        lines.extend(self._fill(i, param) for i, param in self.args if param.source != "path")
         if self.body is not None:
             if op.body is not None and not op.body.required:
                 lines.append(f"    if {self.body} is not None:")
@@ -298,7 +309,7 @@ class _Builder:
             else:
                 lines.append(f"    call.content = msgspec.json.encode({self.body})")
         lines.append("    return call")
-        return "\n".join(line for line in lines if line is not None) + "\n"
+        return "\n".join(lines) + "\n"
 
     def _fill(self, ident: str, param: Param) -> str:
         where = {

@@ -17,6 +17,8 @@ from typing import Any, Literal
 __all__ = ["DEFAULT_CDN", "DocsConfig"]
 
 DEFAULT_CDN = "https://cdn.jsdelivr.net/npm"
+"""Where the docs pages load Swagger UI, ReDoc and Scalar from when no installed package
+has their files (``DocsConfig(cdn_base=...)`` names another)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
