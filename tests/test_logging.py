@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,23 +240,36 @@ def test_text_lines_show_tracebacks() -> None:
     assert "ValueError: bad" in TextFormatter(color=False).format(failed)
 
 
-def test_configure_sends_carafe_lines_to_stderr_in_json(
+def test_configure_sends_carafe_and_the_users_lines_to_stderr_in_json(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stream = io.StringIO()
     monkeypatch.setattr("sys.stderr", stream)
-    loggers = [logging.getLogger(name) for name in logging_config()["loggers"]]
+    names = [*logging_config()["loggers"], "shop.views"]
+    loggers = [logging.getLogger(name) for name in names] + [logging.getLogger()]
     saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
+    app = make_app()
+
+    @app.get("/own")
+    def own_logger() -> str:
+        logging.getLogger("shop.views").info("from the shop's own logger")
+        return "ok"
+
     try:
         configure("json", level="info")
         logging.getLogger("carafe.app.x").info("hello %s", "there", extra={"user": 7})
+        with TestClient(app) as client:
+            request_id = client.get("/own").headers["x-request-id"]
     finally:
         for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
             logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
-    line = json.loads(stream.getvalue())
-    assert line["message"] == "hello there"
-    assert line["user"] == 7
-    assert line["request_id"] is None
+    first, *rest = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert first["message"] == "hello there"
+    assert first["user"] == 7
+    assert first["request_id"] is None
+    own = next(line for line in rest if line["logger"] == "shop.views")
+    assert own["message"] == "from the shop's own logger"
+    assert own["level"] == "INFO" and own["request_id"] == request_id
 
 
 def test_logging_config_refuses_an_unknown_format() -> None:
@@ -320,3 +334,55 @@ def test_carafe_run_log_format_json(live_server: Any) -> None:
     ]
     assert access[0]["request_id"] == "from-the-lb"
     assert not any(line["logger"] == "uvicorn.access" for line in lines)
+
+
+OWN_LOGGERS = """
+import logging
+from carafe import Carafe
+
+app = Carafe(title="own")
+log = logging.getLogger("shop.orders")
+
+@app.get("/async")
+async def in_async() -> str:
+    log.info("an async handler's line")
+    return "ok"
+
+@app.get("/sync")
+def in_sync() -> str:
+    log.warning("a sync handler's line")
+    app.logger.info("the app logger's line")
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_carafe_run_puts_the_request_id_on_the_users_own_lines(
+    live_server: Any, tmp_path: Path, log_format: str
+) -> None:
+    (tmp_path / "own_loggers.py").write_text(OWN_LOGGERS)
+    server = live_server(
+        "own_loggers:app",
+        "--log-format",
+        log_format,
+        env={
+            "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            "NO_COLOR": "1",
+        },
+    )
+    ids = {
+        path: httpx.get(server.url + path).headers["x-request-id"] for path in ("/async", "/sync")
+    }
+    output = server.stop()
+    expected = {
+        "an async handler's line": ("shop.orders", ids["/async"]),
+        "a sync handler's line": ("shop.orders", ids["/sync"]),
+        "the app logger's line": ("carafe.app.own", ids["/sync"]),
+    }
+    if log_format == "json":
+        lines = [json.loads(line) for line in output.splitlines()[1:]]
+        found = {line["message"]: (line["logger"], line["request_id"]) for line in lines}
+        assert {message: found.get(message) for message in expected} == expected
+    else:
+        for message, (logger, request_id) in expected.items():
+            assert f"{logger}: {message}  [{request_id}]" in output, output
