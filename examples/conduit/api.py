@@ -271,6 +271,11 @@ def _user_out(user: User, jwt: str) -> UserOut:
 # --- The endpoints -------------------------------------------------------------------
 
 
+def _deleted() -> Response:
+    """The spec's answer to a delete: 200 with no body (its ``EmptyOkResponse``)."""
+    return Response(status_code=200)
+
+
 def _missing(what: str) -> dict[int | str, dict[str, Any]]:
     return {404: {"model": ConduitErrors, "description": f"No such {what}"}}
 
@@ -448,11 +453,12 @@ async def update_article(
         )
 
 
-@api.delete("/articles/{slug}", status_code=204, responses=_owned("article"))
-async def delete_article(slug: Name, viewer: Me, session: AsyncSession) -> None:
-    """Delete an article (its author only), with its comments."""
+@api.delete("/articles/{slug}", responses=_owned("article"))
+async def delete_article(slug: Name, viewer: Me, session: AsyncSession) -> Response:
+    """Delete an article (its author only), with its comments: 200, no body."""
     with _http_errors():
         await services.delete_article(session, viewer.user, slug)
+    return _deleted()
 
 
 @api.post("/articles/{slug}/favorite", responses=_missing("article"))
@@ -482,7 +488,7 @@ async def comments(
         return await services.comments(session, _user(viewer), slug)
 
 
-@api.post("/articles/{slug}/comments", status_code=201, responses=_missing("article"))
+@api.post("/articles/{slug}/comments", responses=_missing("article"))
 async def add_comment(
     slug: Name,
     comment: Annotated[NewComment, Body(embed=True)],
@@ -495,11 +501,14 @@ async def add_comment(
         return await services.add_comment(session, viewer.user, slug, comment.body)
 
 
-@api.delete("/articles/{slug}/comments/{comment_id}", status_code=204, responses=_owned("comment"))
-async def delete_comment(slug: Name, comment_id: int, viewer: Me, session: AsyncSession) -> None:
-    """Delete a comment (its author only)."""
+@api.delete("/articles/{slug}/comments/{comment_id}", responses=_owned("comment"))
+async def delete_comment(
+    slug: Name, comment_id: int, viewer: Me, session: AsyncSession
+) -> Response:
+    """Delete a comment (its author only): 200, no body."""
     with _http_errors():
         await services.delete_comment(session, viewer.user, slug, comment_id)
+    return _deleted()
 
 
 @api.get("/tags")
