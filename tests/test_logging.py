@@ -386,3 +386,18 @@ def test_carafe_run_puts_the_request_id_on_the_users_own_lines(
     else:
         for message, (logger, request_id) in expected.items():
             assert f"{logger}: {message}  [{request_id}]" in output, output
+
+
+def test_carafe_run_debug_colours_the_request_lines(live_server: Any, tmp_path: Path) -> None:
+    """In development (``--debug``, with its reloader child serving) the request line is
+    readable text with a coloured status, even though the output is not a terminal."""
+    (tmp_path / "own_loggers.py").write_text(OWN_LOGGERS)
+    path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    env = {"PYTHONPATH": path, "NO_COLOR": ""}  # empty: colours stay on
+    server = live_server("own_loggers:app", "--debug", env=env)
+    request_id = httpx.get(server.url + "/async").headers["x-request-id"]
+    output = server.stop()
+    assert "(uvicorn, 1 worker, reload, debug)" in output.splitlines()[0]
+    line = next(line for line in output.splitlines() if "GET /async" in line)
+    assert "\x1b[32mINFO   \x1b[0m GET /async \x1b[32m200\x1b[0m " in line, repr(line)
+    assert line.endswith(f"[{request_id}]\x1b[0m"), repr(line)
