@@ -401,3 +401,43 @@ def test_carafe_run_debug_colours_the_request_lines(live_server: Any, tmp_path: 
     line = next(line for line in output.splitlines() if "GET /async" in line)
     assert "\x1b[32mINFO   \x1b[0m GET /async \x1b[32m200\x1b[0m " in line, repr(line)
     assert line.endswith(f"[{request_id}]\x1b[0m"), repr(line)
+
+
+@pytest.mark.parametrize("with_ids", [False, True])
+def test_carafe_run_log_config_is_applied_by_the_serving_process(
+    live_server: Any, tmp_path: Path, with_ids: bool
+) -> None:
+    """``--log-config`` for real: the user's dictConfig (Carafe's filter and JSON formatter
+    named in it, a format of the user's own for uvicorn's lines) is what the serving
+    process logs with; its levels stand, so shop.orders' INFO line is kept. Request ids
+    come with the request log: ``--log-format`` beside it adds that, the file still rules."""
+    (tmp_path / "own_loggers.py").write_text(OWN_LOGGERS)
+    handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "carafe.logs.RequestIdFilter"}},
+        "formatters": {
+            "json": {"()": "carafe.logs.JSONFormatter"},
+            "plain": {"format": "SERVER %(levelname)s %(message)s"},
+        },
+        "handlers": {
+            "json": {**handler, "formatter": "json", "filters": ["request_id"]},
+            "plain": {**handler, "formatter": "plain"},
+        },
+        "loggers": {
+            "shop": {"handlers": ["json"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"handlers": ["plain"], "level": "INFO", "propagate": False},
+        },
+    }
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps(config))
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    ids = ["--log-format", "json"] if with_ids else []
+    server = live_server("own_loggers:app", "--log-config", str(path), *ids, env=env)
+    answer = httpx.get(server.url + "/async")
+    output = server.stop().splitlines()
+    assert "SERVER INFO Application startup complete." in output
+    (own,) = [json.loads(line) for line in output if '"shop.orders"' in line]
+    assert own["message"] == "an async handler's line" and own["level"] == "INFO"
+    assert own["request_id"] == (answer.headers["x-request-id"] if with_ids else None)
