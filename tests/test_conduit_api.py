@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import re
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from carafe import ConfigurationError
 from carafe.cli import main
 from carafe.testing import TestClient
-from tests.conftest import LiveServer
+from tests.conftest import IN_CI, ROOT, LiveServer, free_port, wait_for_port
 
 SECRET = "test-secret-" + "k" * 32
 ENV_SECRET = "from-the-environment-" + "e" * 32
@@ -568,6 +571,42 @@ def test_the_api_through_a_real_server(live_server: type[LiveServer], tmp_path: 
             json={"user": {"username": "liv", "email": "x@example.org", "password": "password1"}},
         )
         assert taken.json() == {"errors": {"username": ["has already been taken"]}}
+
+
+def test_the_demo_script_serves_conduit(tmp_path: Path) -> None:
+    """``./scripts/demo``, as the README says: the migrations, then the pages and the API
+    on one server. Its pip step is skipped: .venv is the one these tests run in."""
+    if not (ROOT / ".venv" / "bin" / "carafe").exists():
+        message = "no .venv/bin/carafe (scripts/setup dev makes it)"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+    port = free_port()
+    env = {
+        **os.environ,
+        "SKIP_SETUP": "1",
+        "PORT": str(port),
+        "CARAFE_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+    }
+    with tempfile.TemporaryFile() as log:
+        demo = subprocess.Popen(
+            [str(ROOT / "scripts" / "demo")], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_port(port, timeout=60, proc=demo)
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+                home = http.get("/")
+                assert home.status_code == 200 and "conduit" in home.text.lower()
+                assert http.get("/login").status_code == 200
+                user = {"username": "demo", "email": "demo@example.org", "password": "password1"}
+                created = http.post("/api/users", json={"user": user})
+                assert created.status_code == 201, created.text
+                assert http.get("/api/profiles/demo").json()["profile"]["username"] == "demo"
+        finally:
+            demo.terminate()
+            demo.wait(timeout=10)
+        log.seek(0)
+        output = log.read().decode(errors="replace")
+    assert "Running upgrade  -> 0001" in output  # the schema came from the migrations
+    assert f"Carafe serving examples.conduit.app:app on http://127.0.0.1:{port}" in output
 
 
 def test_the_token_key_comes_from_the_config_or_a_warned_default(
