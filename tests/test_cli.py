@@ -687,6 +687,32 @@ def test_the_shell_has_the_app_and_a_started_client() -> None:
     assert "shut down" in result.output  # the lifespan was left
 
 
+def test_the_shell_is_ipython_when_it_is_installed(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    pytest.importorskip("IPython")
+    code = (
+        "print(type(get_ipython()).__name__)\n"
+        "print(client.get('/').json(), app.title, carafe.Carafe is type(app))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "carafe", "shell", f"{COMMANDS}:app"],
+        input=code,
+        env={**os.environ, "IPYTHONDIR": str(tmp_path)},  # its history, not in ~/.ipython
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Carafe shell: shop, Python " in done.stdout
+    assert "In the namespace: app, carafe, client, config" in done.stdout
+    assert "TerminalInteractiveShell" in done.stdout  # IPython, not code.interact
+    assert "{'started': 1} shop True" in done.stdout
+    assert "shut down" in done.stdout  # the lifespan was left
+
+
 def test_the_shell_offers_the_config_and_takes_the_group_app(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

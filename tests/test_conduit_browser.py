@@ -31,7 +31,7 @@ def session_id(browser: Browser) -> str:
     return str(found[0]["value"])
 
 
-def test_a_visitor_signs_up_writes_an_article_signs_out_and_in(
+def test_a_visitor_signs_up_writes_an_article_edits_the_profile_signs_out_and_in(
     chromium: str, redis_url: str, live_server: Any, tmp_path: Path
 ) -> None:
     from redis import Redis
@@ -85,6 +85,15 @@ def test_a_visitor_signs_up_writes_an_article_signs_out_and_in(
         browser.open(server.url)
         assert "Grüße aus Köln" in browser.texts(".preview h2")
         assert "köln" in browser.texts(".sidebar .tags a")
+
+        # Settings: a bio, saved, shown on the profile page with the article.
+        browser.click("#nav-settings")
+        browser.fill("#bio", "Writes from Köln")
+        browser.click("#settings-form button[type=submit]")
+        assert browser.texts(".flash") == ["Your settings are saved."]
+        assert browser.text("#profile-name") == "zoë"
+        assert browser.text("#profile-bio") == "Writes from Köln"
+        assert "Grüße aus Köln" in browser.texts(".preview h2")
 
         # Signing out ends the session in Redis; the editor then asks to sign in.
         browser.click("#nav-settings")

@@ -268,6 +268,36 @@ def test_a_10000_character_title_comes_back_with_an_error_and_nothing_is_written
     assert client.get("/api/tags").json() == {"tags": []}
 
 
+def test_a_nul_character_is_a_field_error_or_an_error_page_never_a_500(
+    client: TestClient,
+) -> None:
+    """PostgreSQL's text cannot hold U+0000 (SQLite's can): pages refuse it on both."""
+    sign_up(client, "nel")
+    slug = slug_of(write(client, "Kept"))
+    nul = "This field cannot hold a NUL character."
+    for url, data, field, page in [
+        ("/editor", {"title": "a\x00", "description": "d", "body": "b"}, "title", None),
+        ("/editor", {"title": "a", "description": "d", "body": "b", "tags": "x\x00"}, "tags", None),
+        (f"/article/{slug}/comments", {"body": "a\x00"}, "body", f"/article/{slug}"),
+        ("/settings", {"username": "nel", "email": "nel@example.org", "bio": "\x00"}, "bio", None),
+        ("/login", {"email": "\x00", "password": "x"}, "email", None),
+    ]:
+        shown = post(client, url, data, page=page)
+        assert (shown.status_code, error(shown, field)) == (422, nul), url
+    for path, status, title in [
+        ("/article/%00", 404, "Not found"),
+        ("/profile/a%00", 404, "Not found"),
+        ("/profile/%00/favorites", 404, "Not found"),
+        ("/?tag=%00", 400, "Bad request"),
+    ]:
+        shown = client.get(path)
+        assert shown.status_code == status, path
+        assert f'<h1 id="error-title">{title}</h1>' in shown.text
+    assert api_articles(client)["articlesCount"] == 1
+    assert client.get(f"/api/articles/{slug}/comments").json() == {"comments": []}
+    assert client.get("/api/profiles/nel").json()["profile"]["bio"] is None
+
+
 def test_a_post_without_the_csrf_token_is_a_403_page_and_changes_nothing(
     client: TestClient,
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,23 +240,36 @@ def test_text_lines_show_tracebacks() -> None:
     assert "ValueError: bad" in TextFormatter(color=False).format(failed)
 
 
-def test_configure_sends_carafe_lines_to_stderr_in_json(
+def test_configure_sends_carafe_and_the_users_lines_to_stderr_in_json(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stream = io.StringIO()
     monkeypatch.setattr("sys.stderr", stream)
-    loggers = [logging.getLogger(name) for name in logging_config()["loggers"]]
+    names = [*logging_config()["loggers"], "shop.views"]
+    loggers = [logging.getLogger(name) for name in names] + [logging.getLogger()]
     saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
+    app = make_app()
+
+    @app.get("/own")
+    def own_logger() -> str:
+        logging.getLogger("shop.views").info("from the shop's own logger")
+        return "ok"
+
     try:
         configure("json", level="info")
         logging.getLogger("carafe.app.x").info("hello %s", "there", extra={"user": 7})
+        with TestClient(app) as client:
+            request_id = client.get("/own").headers["x-request-id"]
     finally:
         for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
             logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
-    line = json.loads(stream.getvalue())
-    assert line["message"] == "hello there"
-    assert line["user"] == 7
-    assert line["request_id"] is None
+    first, *rest = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert first["message"] == "hello there"
+    assert first["user"] == 7
+    assert first["request_id"] is None
+    own = next(line for line in rest if line["logger"] == "shop.views")
+    assert own["message"] == "from the shop's own logger"
+    assert own["level"] == "INFO" and own["request_id"] == request_id
 
 
 def test_logging_config_refuses_an_unknown_format() -> None:
@@ -320,3 +334,110 @@ def test_carafe_run_log_format_json(live_server: Any) -> None:
     ]
     assert access[0]["request_id"] == "from-the-lb"
     assert not any(line["logger"] == "uvicorn.access" for line in lines)
+
+
+OWN_LOGGERS = """
+import logging
+from carafe import Carafe
+
+app = Carafe(title="own")
+log = logging.getLogger("shop.orders")
+
+@app.get("/async")
+async def in_async() -> str:
+    log.info("an async handler's line")
+    return "ok"
+
+@app.get("/sync")
+def in_sync() -> str:
+    log.warning("a sync handler's line")
+    app.logger.info("the app logger's line")
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_carafe_run_puts_the_request_id_on_the_users_own_lines(
+    live_server: Any, tmp_path: Path, log_format: str
+) -> None:
+    (tmp_path / "own_loggers.py").write_text(OWN_LOGGERS)
+    server = live_server(
+        "own_loggers:app",
+        "--log-format",
+        log_format,
+        env={
+            "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            "NO_COLOR": "1",
+        },
+    )
+    ids = {
+        path: httpx.get(server.url + path).headers["x-request-id"] for path in ("/async", "/sync")
+    }
+    output = server.stop()
+    expected = {
+        "an async handler's line": ("shop.orders", ids["/async"]),
+        "a sync handler's line": ("shop.orders", ids["/sync"]),
+        "the app logger's line": ("carafe.app.own", ids["/sync"]),
+    }
+    if log_format == "json":
+        lines = [json.loads(line) for line in output.splitlines()[1:]]
+        found = {line["message"]: (line["logger"], line["request_id"]) for line in lines}
+        assert {message: found.get(message) for message in expected} == expected
+    else:
+        for message, (logger, request_id) in expected.items():
+            assert f"{logger}: {message}  [{request_id}]" in output, output
+
+
+def test_carafe_run_debug_colours_the_request_lines(live_server: Any, tmp_path: Path) -> None:
+    """In development (``--debug``, with its reloader child serving) the request line is
+    readable text with a coloured status, even though the output is not a terminal."""
+    (tmp_path / "own_loggers.py").write_text(OWN_LOGGERS)
+    path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    env = {"PYTHONPATH": path, "NO_COLOR": ""}  # empty: colours stay on
+    server = live_server("own_loggers:app", "--debug", env=env)
+    request_id = httpx.get(server.url + "/async").headers["x-request-id"]
+    output = server.stop()
+    assert "(uvicorn, 1 worker, reload, debug)" in output.splitlines()[0]
+    line = next(line for line in output.splitlines() if "GET /async" in line)
+    assert "\x1b[32mINFO   \x1b[0m GET /async \x1b[32m200\x1b[0m " in line, repr(line)
+    assert line.endswith(f"[{request_id}]\x1b[0m"), repr(line)
+
+
+@pytest.mark.parametrize("with_ids", [False, True])
+def test_carafe_run_log_config_is_applied_by_the_serving_process(
+    live_server: Any, tmp_path: Path, with_ids: bool
+) -> None:
+    """``--log-config`` for real: the user's dictConfig (Carafe's filter and JSON formatter
+    named in it, a format of the user's own for uvicorn's lines) is what the serving
+    process logs with; its levels stand, so shop.orders' INFO line is kept. Request ids
+    come with the request log: ``--log-format`` beside it adds that, the file still rules."""
+    (tmp_path / "own_loggers.py").write_text(OWN_LOGGERS)
+    handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "carafe.logs.RequestIdFilter"}},
+        "formatters": {
+            "json": {"()": "carafe.logs.JSONFormatter"},
+            "plain": {"format": "SERVER %(levelname)s %(message)s"},
+        },
+        "handlers": {
+            "json": {**handler, "formatter": "json", "filters": ["request_id"]},
+            "plain": {**handler, "formatter": "plain"},
+        },
+        "loggers": {
+            "shop": {"handlers": ["json"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"handlers": ["plain"], "level": "INFO", "propagate": False},
+        },
+    }
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps(config))
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    ids = ["--log-format", "json"] if with_ids else []
+    server = live_server("own_loggers:app", "--log-config", str(path), *ids, env=env)
+    answer = httpx.get(server.url + "/async")
+    output = server.stop().splitlines()
+    assert "SERVER INFO Application startup complete." in output
+    (own,) = [json.loads(line) for line in output if '"shop.orders"' in line]
+    assert own["message"] == "an async handler's line" and own["level"] == "INFO"
+    assert own["request_id"] == (answer.headers["x-request-id"] if with_ids else None)

@@ -161,6 +161,43 @@ def test_markers_with_constraints_and_aliases() -> None:
     ]
 
 
+Slug = Annotated[str, msgspec.Meta(pattern="^[a-z-]+$")]
+
+
+def test_msgspec_meta_on_a_parameter_is_checked_and_documented() -> None:
+    """``Annotated[str, msgspec.Meta(...)]``, the msgspec spelling of ``Path(pattern=...)``:
+    its constraints hold on path, query and header parameters alike, and are in OpenAPI."""
+    app = Carafe()
+
+    @app.get("/posts/{slug}")
+    async def post(
+        slug: Slug,
+        q: Annotated[str, msgspec.Meta(max_length=3)] = "",
+        page: Annotated[int, msgspec.Meta(ge=1)] = 1,
+        x_tag: Annotated[Slug, Header()] = "none",
+    ) -> list[Any]:
+        return [slug, q, page, x_tag]
+
+    client = client_for(app)
+    assert client.get("/posts/a-b?q=abc&page=2", headers={"x-tag": "t"}).json() == [
+        "a-b",
+        "abc",
+        2,
+        "t",
+    ]
+    bad = client.get("/posts/A1?q=abcd&page=0", headers={"x-tag": "T"}).json()
+    assert [(e["loc"], e["msg"]) for e in bad["errors"]] == [
+        (["path", "slug"], "Expected `str` matching regex '^[a-z-]+$'"),
+        (["query", "q"], "Expected `str` of length <= 3"),
+        (["query", "page"], "Expected `int` >= 1"),
+        (["header", "x-tag"], "Expected `str` matching regex '^[a-z-]+$'"),
+    ]
+    parameters = client.get("/openapi.json").json()["paths"]["/posts/{slug}"]["get"]["parameters"]
+    schemas = {p["name"]: p["schema"] for p in parameters}
+    assert schemas["slug"] == {"type": "string", "pattern": "^[a-z-]+$"}
+    assert schemas["q"]["maxLength"] == 3 and schemas["page"]["minimum"] == 1
+
+
 def test_headers_and_cookies() -> None:
     app = Carafe()
 

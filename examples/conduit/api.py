@@ -37,12 +37,20 @@ PREFIX = "/api"
 # --- What clients send ---------------------------------------------------------------
 
 NotBlank = r"\S"  # msgspec's pattern is searched: at least one character that is not a space
+# PostgreSQL's text cannot hold U+0000 (SQLite's can): a NUL in a name the API looks up
+# is refused as a 422, as it is in a body (``_no_nul``), never sent to the database.
+NoNul = r"^[^\x00]*$"
+Name = Annotated[str, Meta(pattern=NoNul)]
 _BLANK = f"Expected `str` matching regex {NotBlank!r}"
+# NOTE: Python's `$` also matches before a final newline: `(?!\n)` keeps "jake\n" out
+# (a look-alike of "jake"); in the document's ECMA regex it is a no-op.
 Username = Annotated[
-    str, Meta(min_length=1, max_length=USERNAME_MAX, pattern=r"^[\w.-]+$", examples=["jake"])
+    str,
+    Meta(min_length=1, max_length=USERNAME_MAX, pattern=r"^[\w.-]+$(?!\n)", examples=["jake"]),
 ]
 Email = Annotated[
-    str, Meta(max_length=EMAIL_MAX, pattern=r"^[^@\s]+@[^@\s]+$", examples=["jake@jake.jake"])
+    str,
+    Meta(max_length=EMAIL_MAX, pattern=r"^[^@\s]+@[^@\s]+$(?!\n)", examples=["jake@jake.jake"]),
 ]
 Password = Annotated[str, Meta(min_length=8, max_length=256)]
 Bio = Annotated[str, Meta(max_length=5_000)]
@@ -164,6 +172,19 @@ def _invalid(field: str, message: str, kind: str = "invalid") -> RequestValidati
     return RequestValidationError([{"loc": ["body", field], "msg": message, "type": kind}])
 
 
+def _no_nul(value: msgspec.Struct, where: str) -> None:
+    """Refuse a body whose text holds U+0000: a 422 naming each such field."""
+    errors: list[ErrorDetail] = []
+    for field in msgspec.structs.fields(value):
+        item = getattr(value, field.name)
+        texts = item if isinstance(item, list) else [item]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            loc: list[str | int] = ["body", where, field.encode_name]
+            errors.append({"loc": loc, "msg": "is invalid", "type": "invalid"})
+    if errors:
+        raise RequestValidationError(errors)
+
+
 @contextlib.contextmanager
 def _http_errors() -> Iterator[None]:
     """The services' refusals as HTTP errors: 404, 403, 422."""
@@ -250,6 +271,11 @@ def _user_out(user: User, jwt: str) -> UserOut:
 # --- The endpoints -------------------------------------------------------------------
 
 
+def _deleted() -> Response:
+    """The spec's answer to a delete: 200 with no body (its ``EmptyOkResponse``)."""
+    return Response(status_code=200)
+
+
 def _missing(what: str) -> dict[int | str, dict[str, Any]]:
     return {404: {"model": ConduitErrors, "description": f"No such {what}"}}
 
@@ -280,6 +306,7 @@ async def login(
     user: Annotated[Login, Body(embed=True)], request: Request, session: AsyncSession
 ) -> Annotated[UserOut, UserEnvelope]:
     """Log in: the user and a token."""
+    _no_nul(user, "user")
     found = await services.authenticate(session, user.email, user.password)
     if found is None:
         raise _invalid("email or password", "is invalid")
@@ -291,6 +318,7 @@ async def register(
     user: Annotated[NewUser, Body(embed=True)], request: Request, session: AsyncSession
 ) -> Annotated[UserOut, UserEnvelope]:
     """Sign up: the new user and a token."""
+    _no_nul(user, "user")
     with _http_errors():
         new = await services.register(session, user.username, user.email, user.password)
     return _user_out(new, make_token(new.id, request.app.config["JWT_SECRET"]))
@@ -307,6 +335,7 @@ async def update_me(
     user: Annotated[UserChanges, Body(embed=True)], viewer: Me, session: AsyncSession
 ) -> Annotated[UserOut, UserEnvelope]:
     """Change the logged-in user's email, username, password, bio or image."""
+    _no_nul(user, "user")
     with _http_errors():
         changed = await services.update_user(
             session,
@@ -322,7 +351,7 @@ async def update_me(
 
 @api.get("/profiles/{username}", responses=_missing("user"))
 async def get_profile(
-    username: str, viewer: MaybeMe, session: AsyncSession
+    username: Name, viewer: MaybeMe, session: AsyncSession
 ) -> Annotated[Profile, Envelope("profile")]:
     """A user's profile."""
     with _http_errors():
@@ -331,7 +360,7 @@ async def get_profile(
 
 @api.post("/profiles/{username}/follow", responses=_missing("user"))
 async def follow(
-    username: str, viewer: Me, session: AsyncSession
+    username: Name, viewer: Me, session: AsyncSession
 ) -> Annotated[Profile, Envelope("profile")]:
     """Follow a user."""
     with _http_errors():
@@ -340,7 +369,7 @@ async def follow(
 
 @api.delete("/profiles/{username}/follow", responses=_missing("user"))
 async def unfollow(
-    username: str, viewer: Me, session: AsyncSession
+    username: Name, viewer: Me, session: AsyncSession
 ) -> Annotated[Profile, Envelope("profile")]:
     """Stop following a user."""
     with _http_errors():
@@ -352,9 +381,9 @@ async def list_articles(
     page: LimitOffset,
     viewer: MaybeMe,
     session: AsyncSession,
-    tag: str | None = None,
-    author: str | None = None,
-    favorited: str | None = None,
+    tag: Name | None = None,
+    author: Name | None = None,
+    favorited: Name | None = None,
 ) -> Annotated[Page[ArticleSummary], ArticlesEnvelope]:
     """The newest articles, by tag, author or the user who favourited them."""
     found, total = await services.list_articles(
@@ -383,6 +412,7 @@ async def create_article(
     article: Annotated[NewArticle, Body(embed=True)], viewer: Me, session: AsyncSession
 ) -> Annotated[ArticleView, ArticleEnvelope]:
     """Write an article; its slug comes from the title."""
+    _no_nul(article, "article")
     return await services.create_article(
         session,
         viewer.user,
@@ -395,7 +425,7 @@ async def create_article(
 
 @api.get("/articles/{slug}", responses=_missing("article"))
 async def get_article(
-    slug: str, viewer: MaybeMe, session: AsyncSession
+    slug: Name, viewer: MaybeMe, session: AsyncSession
 ) -> Annotated[ArticleView, ArticleEnvelope]:
     """One article."""
     with _http_errors():
@@ -404,12 +434,13 @@ async def get_article(
 
 @api.put("/articles/{slug}", responses=_owned("article"))
 async def update_article(
-    slug: str,
+    slug: Name,
     article: Annotated[ArticleChanges, Body(embed=True)],
     viewer: Me,
     session: AsyncSession,
 ) -> Annotated[ArticleView, ArticleEnvelope]:
     """Change an article (its author only); a new title gives it a new slug."""
+    _no_nul(article, "article")
     with _http_errors():
         return await services.update_article(
             session,
@@ -422,16 +453,17 @@ async def update_article(
         )
 
 
-@api.delete("/articles/{slug}", status_code=204, responses=_owned("article"))
-async def delete_article(slug: str, viewer: Me, session: AsyncSession) -> None:
-    """Delete an article (its author only), with its comments."""
+@api.delete("/articles/{slug}", responses=_owned("article"))
+async def delete_article(slug: Name, viewer: Me, session: AsyncSession) -> Response:
+    """Delete an article (its author only), with its comments: 200, no body."""
     with _http_errors():
         await services.delete_article(session, viewer.user, slug)
+    return _deleted()
 
 
 @api.post("/articles/{slug}/favorite", responses=_missing("article"))
 async def favorite(
-    slug: str, viewer: Me, session: AsyncSession
+    slug: Name, viewer: Me, session: AsyncSession
 ) -> Annotated[ArticleView, ArticleEnvelope]:
     """Favourite an article."""
     with _http_errors():
@@ -440,7 +472,7 @@ async def favorite(
 
 @api.delete("/articles/{slug}/favorite", responses=_missing("article"))
 async def unfavorite(
-    slug: str, viewer: Me, session: AsyncSession
+    slug: Name, viewer: Me, session: AsyncSession
 ) -> Annotated[ArticleView, ArticleEnvelope]:
     """Take a favourite back."""
     with _http_errors():
@@ -449,30 +481,34 @@ async def unfavorite(
 
 @api.get("/articles/{slug}/comments", responses=_missing("article"))
 async def comments(
-    slug: str, viewer: MaybeMe, session: AsyncSession
+    slug: Name, viewer: MaybeMe, session: AsyncSession
 ) -> Annotated[list[CommentView], Envelope("comments")]:
     """An article's comments, oldest first."""
     with _http_errors():
         return await services.comments(session, _user(viewer), slug)
 
 
-@api.post("/articles/{slug}/comments", status_code=201, responses=_missing("article"))
+@api.post("/articles/{slug}/comments", responses=_missing("article"))
 async def add_comment(
-    slug: str,
+    slug: Name,
     comment: Annotated[NewComment, Body(embed=True)],
     viewer: Me,
     session: AsyncSession,
 ) -> Annotated[CommentView, Envelope("comment")]:
     """Comment on an article."""
+    _no_nul(comment, "comment")
     with _http_errors():
         return await services.add_comment(session, viewer.user, slug, comment.body)
 
 
-@api.delete("/articles/{slug}/comments/{comment_id}", status_code=204, responses=_owned("comment"))
-async def delete_comment(slug: str, comment_id: int, viewer: Me, session: AsyncSession) -> None:
-    """Delete a comment (its author only)."""
+@api.delete("/articles/{slug}/comments/{comment_id}", responses=_owned("comment"))
+async def delete_comment(
+    slug: Name, comment_id: int, viewer: Me, session: AsyncSession
+) -> Response:
+    """Delete a comment (its author only): 200, no body."""
     with _http_errors():
         await services.delete_comment(session, viewer.user, slug, comment_id)
+    return _deleted()
 
 
 @api.get("/tags")

@@ -27,6 +27,7 @@ __all__ = ["TokenError", "hash_password", "make_token", "read_token", "verify_pa
 _N, _R, _P = 2**14, 8, 1
 _ALGORITHM = "HS256"
 TOKEN_LIFETIME = dt.timedelta(days=30)
+_MAX_ID = 2**63 - 1
 
 
 def _b64(data: bytes) -> str:
@@ -87,6 +88,11 @@ def read_token(token: str, secret: str) -> int:
     except jwt.InvalidTokenError:
         raise TokenError("The token is not valid") from None
     subject = claims["sub"]
-    if not isinstance(subject, str) or not subject.isdigit():
+    # NOTE: ASCII digits only (str.isdigit takes U+0661, ARABIC-INDIC DIGIT ONE), and no
+    # more than a BIGINT holds: a larger id would be the driver's 500, not a 401.
+    if not (isinstance(subject, str) and subject.isascii() and subject.isdigit()):
         raise TokenError("The token is not valid")
-    return int(subject)
+    user_id = int(subject)
+    if user_id > _MAX_ID:
+        raise TokenError("The token is not valid")
+    return user_id

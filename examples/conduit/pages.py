@@ -126,6 +126,10 @@ def _bind(model: type[Any], submitted: Any) -> BoundForm[Any]:
     form = bind_form(model, trimmed)
     for name, message in form.errors.items():
         form.errors[name] = _SAID_BETTER.get((name, message), message)
+    for name, value in trimmed.items():
+        if isinstance(value, str) and _NUL in value:
+            form.errors[name] = _NUL_MESSAGE  # PostgreSQL's text cannot hold it
+            form.value = None
     return form
 
 
@@ -269,7 +273,20 @@ async def csrf_checked(request: Request, me: MaybeUser) -> None:
         raise PageError(403, "Refused", error.detail, me) from None
 
 
-pages = Router(name="pages", dependencies=[Depends(csrf_checked)])
+_NUL = "\x00"
+_NUL_MESSAGE = "This field cannot hold a NUL character."
+
+
+async def no_nul(request: Request, me: MaybeUser) -> None:
+    """A NUL (U+0000) in the path is a page not found, in the query a bad request: never
+    a lookup (PostgreSQL's text cannot hold it). Forms are checked in ``_bind``."""
+    if any(_NUL in str(value) for value in request.path_params.values()):
+        raise PageError(404, "Not found", "There is no such page.", me)
+    if "%00" in request.scope.get("query_string", b"").decode("latin-1"):
+        raise PageError(400, "Bad request", "The address holds a NUL character.", me)
+
+
+pages = Router(name="pages", dependencies=[Depends(csrf_checked), Depends(no_nul)])
 
 
 def _get(path: str) -> Callable[[F], F]:

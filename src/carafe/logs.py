@@ -4,9 +4,10 @@
     configure("json", level="info")          # or "text": readable, coloured on a TTY
 
 ``configure`` applies ``logging_config(...)``, a ``logging.config.dictConfig`` mapping
-that sends the ``carafe`` loggers (``app.logger``, the request log), uvicorn's and
-granian's to stderr through one handler. ``carafe run --log-format`` passes the same
-mapping to the server; ``--log-config FILE`` passes your own (``load_config``).
+that sends the ``carafe`` loggers (``app.logger``, the request log), uvicorn's,
+granian's and the root logger (your own loggers) to stderr through one handler.
+``carafe run --log-format`` passes the same mapping to the server; ``--log-config FILE``
+passes your own (``load_config``).
 
 The request id is kept in a context variable by
 ``carafe.middleware.RequestLogMiddleware`` while a request is handled; sync handlers
@@ -153,6 +154,9 @@ def logging_config(
 ) -> dict[str, Any]:
     """A ``dictConfig`` mapping: Carafe's, uvicorn's and granian's loggers to stderr.
 
+    The root logger gets the same handler and level, so the lines of your own loggers
+    (``logging.getLogger(__name__)`` in a handler) have the same format and request id.
+
     Args:
         format: ``"text"`` (``TextFormatter``) or ``"json"`` (``JSONFormatter``).
         level: The level of those loggers: ``debug``, ``info``, ``warning``...
@@ -178,6 +182,7 @@ def logging_config(
             }
         },
         "loggers": {name: dict(logger) for name in ("carafe", *_SERVER_LOGGERS)},
+        "root": {"handlers": ["stderr"], "level": level.upper()},
     }
 
 

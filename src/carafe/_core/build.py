@@ -75,9 +75,14 @@ _VALIDATION_LIBRARIES = ("pydantic", "pydantic_core", "annotated_types")
 
 
 def _with_validation_metadata(tp: Any, extras: tuple[Any, ...]) -> Any:
-    """Keep pydantic's ``Annotated`` metadata (``Field(gt=0)``, ``AfterValidator``,
-    ``conint``'s bounds): the type is then validated by pydantic, which reads it."""
-    kept = tuple(e for e in extras if type(e).__module__.split(".")[0] in _VALIDATION_LIBRARIES)
+    """Keep the ``Annotated`` metadata that validates: ``msgspec.Meta`` (checked by
+    msgspec, shown in the schema) and pydantic's (``Field(gt=0)``, ``AfterValidator``,
+    ``conint``'s bounds: the type is then validated by pydantic, which reads it)."""
+    kept = tuple(
+        e
+        for e in extras
+        if isinstance(e, msgspec.Meta) or type(e).__module__.split(".")[0] in _VALIDATION_LIBRARIES
+    )
     return typing.Annotated[(tp, *kept)] if kept else tp
 
 

@@ -55,7 +55,8 @@ def shell(ctx: click.Context, app: str | None, factory: bool, plain: bool) -> No
             f"Carafe shell: {application.title}, Python {sys.version.split()[0]}\n"
             f"In the namespace: {', '.join(sorted(names))}"
         )
-        if not plain and importlib.util.find_spec("IPython") is not None:  # pragma: no cover
+        if not plain and importlib.util.find_spec("IPython") is not None:
+            click.echo(banner)  # IPython's own banner is off: this one says what is loaded
             ipython = importlib.import_module("IPython")
             ipython.start_ipython(argv=["--no-banner"], user_ns=names, display_banner=False)
         else:

@@ -136,14 +136,21 @@ def _import(name: str) -> Any:
         raise TargetError(f"importing {name!r} failed: {_describe(exc)}") from None
 
 
+_CARAFE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
 def _describe(exc: BaseException) -> str:
-    """``Type: message`` and where it was raised, on one line."""
+    """``Type: message`` and where it was raised, on one line: the last line outside
+    Carafe, so that a ``ConfigurationError`` Carafe raises (a setting missing, say) names
+    the user's line that asked for it rather than Carafe's own."""
     text = f"{type(exc).__name__}: {exc}".splitlines()[0]
     if isinstance(exc, SyntaxError):
         return text  # its message already names the file and line
     frames = traceback.extract_tb(exc.__traceback__)
+    outside = [frame for frame in frames if not frame.filename.startswith(_CARAFE)]
     if frames:
-        text += f" ({frames[-1].filename}, line {frames[-1].lineno})"
+        where = (outside or frames)[-1]
+        text += f" ({where.filename}, line {where.lineno})"
     return text
 
 
