@@ -23,6 +23,7 @@ from carafe import (
     HTTPError,
     PlainTextResponse,
     Query,
+    Response,
     Router,
 )
 from carafe.cli import main
@@ -917,3 +918,17 @@ def test_document_tags_are_listed_once_by_name() -> None:
     tags = [{"name": "api", "description": "The API"}, {"name": "x"}, {"name": "api"}]
     app = Carafe(docs=DocsConfig(tags=tags))
     assert document_of(app)["tags"] == [{"name": "api", "description": "The API"}, {"name": "x"}]
+
+
+def test_content_left_empty_documents_a_response_without_a_body() -> None:
+    app = Carafe()
+
+    @app.delete("/items/{item_id}", responses={200: {"description": "Gone", "content": {}}})
+    def delete_item(item_id: int) -> Response:
+        return Response(status_code=200)
+
+    documented = document_of(app)["paths"]["/items/{item_id}"]["delete"]["responses"]["200"]
+    assert documented == {"description": "Gone"}  # no content: no body, as sent
+    with TestClient(app) as client:
+        answer = client.delete("/items/1")
+    assert (answer.status_code, answer.content) == (200, b"")

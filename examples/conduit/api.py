@@ -276,6 +276,11 @@ def _deleted() -> Response:
     return Response(status_code=200)
 
 
+def _deleting(what: str) -> dict[int | str, dict[str, Any]]:
+    """A delete's responses: the spec's bodiless 200 (``content={}``) and the errors."""
+    return {200: {"description": f"The {what} is deleted (no body)", "content": {}}} | _owned(what)
+
+
 def _missing(what: str) -> dict[int | str, dict[str, Any]]:
     return {404: {"model": ConduitErrors, "description": f"No such {what}"}}
 
@@ -453,7 +458,7 @@ async def update_article(
         )
 
 
-@api.delete("/articles/{slug}", responses=_owned("article"))
+@api.delete("/articles/{slug}", responses=_deleting("article"))
 async def delete_article(slug: Name, viewer: Me, session: AsyncSession) -> Response:
     """Delete an article (its author only), with its comments: 200, no body."""
     with _http_errors():
@@ -501,7 +506,7 @@ async def add_comment(
         return await services.add_comment(session, viewer.user, slug, comment.body)
 
 
-@api.delete("/articles/{slug}/comments/{comment_id}", responses=_owned("comment"))
+@api.delete("/articles/{slug}/comments/{comment_id}", responses=_deleting("comment"))
 async def delete_comment(
     slug: Name, comment_id: int, viewer: Me, session: AsyncSession
 ) -> Response:

@@ -457,7 +457,9 @@ def _merge_response(
     """A route's ``responses={status: {...}}`` entry as a Response Object.
 
     ``model`` (a type) becomes a JSON schema; ``example`` an example of it; an error
-    status with no content is documented as a problem document.
+    status with no content is documented as a problem document; ``content={}`` says
+    the response has no body (a ``200`` that a handler answers with an empty
+    ``Response``).
     """
     model = spec.pop("model", None)
     example = spec.pop("example", None)
@@ -471,4 +473,6 @@ def _merge_response(
     if example is not None and "content" in response:
         for media in response["content"].values():
             media["example"] = example
+    if response.get("content") == {}:
+        del response["content"]
     return response
