@@ -256,6 +256,13 @@ def test_while_redis_is_down_what_needs_it_is_a_503_and_after_it_all_works(
             assert [r.status_code for r in after] == [200] * len(after)
             assert {r.json()["user"] for r in after} == {"ann"}
             assert web.get("/limited", params={"bucket": room}).status_code == 200
+            # The cache is used again: made once, then served by both hosts with an Age
+            # (to a visitor without the session cookie, who may be served from it).
+            with client(healthy) as anonymous:
+                made = anonymous.get("/news", params={"edition": room})
+                again = both_hosts(anonymous, "GET", "/news", params={"edition": room})
+            assert {r.json()["made"] for r in again} == {made.json()["made"]}
+            assert all("age" in r.headers for r in again)
             # The subscriber's reader reconnects by itself; what is published once it
             # has reaches it (messages published meanwhile are lost: pub/sub stores none).
             received = None
