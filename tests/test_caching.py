@@ -10,7 +10,7 @@ import pytest
 from carafe import Carafe, Header, Request, Response, Session
 from carafe.caching import MemoryCache, RedisCache, ResponseCache, cache
 from carafe.exceptions import ConfigurationError
-from carafe.middleware import GZipMiddleware
+from carafe.middleware import ETagMiddleware, GZipMiddleware
 from carafe.testing import TestClient
 from tests.conftest import free_port
 
@@ -186,3 +186,29 @@ def test_gzip_outside_the_cache_compresses_each_hit() -> None:
     assert zipped.headers["content-encoding"] == "gzip" and "age" in zipped.headers
     assert "content-encoding" not in plain.headers and "age" in plain.headers
     assert zipped.json() == plain.json() == {"text": "x" * 200}
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_a_hit_answers_if_none_match_with_a_304(inside: bool) -> None:
+    """ETagMiddleware inside the cache tags the stored answer; a hit whose
+    ``If-None-Match`` matches is a bare 304, as it is with ETagMiddleware outside."""
+    app = Carafe(docs=None)
+    calls: list[int] = []
+    if inside:
+        app.add_middleware(ETagMiddleware)
+    app.add_middleware(ResponseCache)
+    if not inside:
+        app.add_middleware(ETagMiddleware)
+
+    @app.get("/catalogue", dependencies=[cache(60)])
+    async def catalogue() -> list[str]:
+        calls.append(1)
+        return ["pen", "ink"]
+
+    with TestClient(app) as client:
+        tag = client.get("/catalogue").headers["etag"]
+        again = client.get("/catalogue", headers={"if-none-match": tag})
+        other = client.get("/catalogue", headers={"if-none-match": 'W/"other"'})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", tag)
+    assert other.status_code == 200 and other.json() == ["pen", "ink"]
+    assert "age" in other.headers and len(calls) == 1

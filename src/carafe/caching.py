@@ -11,7 +11,8 @@ A route opts in with a dependency that says for how long, and the app caches wit
 The key is the scheme, the ``Host``, the path, the query string and the values of the
 ``vary`` headers (``GET`` and ``HEAD`` share it: nothing else is cached). A hit is
 answered before the app's routing, handler and dependencies run, with an ``Age`` header;
-``HEAD`` is answered from the cached ``GET``. What is never cached, so that nobody gets
+``HEAD`` is answered from the cached ``GET``; a stored ``ETag`` that matches the request's
+``If-None-Match`` is a 304. What is never cached, so that nobody gets
 another visitor's answer:
 
 - a request with ``Authorization`` or ``Cookie`` (it is answered, not looked up or
@@ -38,6 +39,8 @@ import msgspec
 from carafe.context import context_of
 from carafe.di import Dependency
 from carafe.exceptions import ConfigurationError
+from carafe.middleware._headers import get_header
+from carafe.middleware.etag import KEEP_ON_304, etag_matches
 
 if TYPE_CHECKING:
     from carafe.types import ASGIApp, Message, Receive, Scope, Send
@@ -155,6 +158,7 @@ class _Entry(msgspec.Struct, array_like=True):
     headers: list[tuple[bytes, bytes]]
     body: bytes
     stored: float
+    etag: bytes | None = None  # the answer's ETag, found once when it is stored
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -196,7 +200,7 @@ class ResponseCache:
         key = _key(scope, policy)
         entry = await self._get(key)
         if entry is not None:
-            await _replay(entry, scope["method"] == "HEAD", send)
+            await _replay(entry, scope, send)
             return
         await self.app(scope, receive, self._keeper(key, policy, scope, send))
 
@@ -219,7 +223,9 @@ class ResponseCache:
             elif start is not None and message["type"] == "http.response.body":
                 body = message.get("body", b"")
                 if not message.get("more_body", False) and len(body) <= _MAX_BODY:
-                    entry = _Entry(start["status"], list(start["headers"]), body, time.time())
+                    headers = list(start["headers"])
+                    etag = next((v for k, v in headers if k == b"etag"), None)
+                    entry = _Entry(start["status"], headers, body, time.time(), etag)
                     await self._set(key, _encode(entry), policy.ttl)
                 start = None
             await send(message)
@@ -273,8 +279,16 @@ def _varies_within(vary: bytes, policy: CachePolicy) -> bool:
     return all(name in policy.vary and name not in _NEVER_KEYED for name in names if name)
 
 
-async def _replay(entry: _Entry, head: bool, send: Send) -> None:
-    age = str(max(0, int(time.time() - entry.stored))).encode("latin-1")
-    headers = [*entry.headers, (b"age", age)]
+async def _replay(entry: _Entry, scope: Scope, send: Send) -> None:
+    age = (b"age", str(max(0, int(time.time() - entry.stored))).encode("latin-1"))
+    if entry.etag is not None:  # tagged (ETagMiddleware inside the cache): If-None-Match
+        wanted = get_header(scope["headers"], b"if-none-match")
+        if wanted is not None and etag_matches(wanted, entry.etag):
+            kept = [(k, v) for k, v in entry.headers if k in KEEP_ON_304]
+            await send({"type": "http.response.start", "status": 304, "headers": [*kept, age]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+    headers = [*entry.headers, age]
     await send({"type": "http.response.start", "status": entry.status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else entry.body})
+    body = b"" if scope["method"] == "HEAD" else entry.body
+    await send({"type": "http.response.body", "body": body})
