@@ -276,3 +276,21 @@ def test_with_its_redis_stopped_the_site_answers_503_and_recovers(
     assert form.status_code == 200 and 'name="csrf_token"' in form.text
     assert back.status_code == 200 and str(back.url) == "http://testserver/account"
     assert "Traceback" not in caplog.text
+
+
+def test_ten_login_tries_a_minute_then_the_form_says_when_to_try_again(
+    client: TestClient,
+) -> None:
+    sign_up(client)
+    client.post("/logout", data={"csrf_token": token(client.get("/account").text)})
+    csrf = token(client.get("/login").text)
+    wrong = {"csrf_token": csrf, "email": "ann@example.com", "password": "not the one"}
+    tries = [client.post("/login", data=wrong) for _ in range(10)]
+    refused = client.post("/login", data={**wrong, "password": "correct horse"})
+    assert [r.status_code for r in tries] == [401] * 10
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("text/html")
+    wait = int(refused.headers["retry-after"])
+    assert 1 <= wait <= 60
+    assert f"Too many tries. Try again in {wait} seconds." in refused.text
+    assert client.get("/login").status_code == 200  # the form itself is not limited
