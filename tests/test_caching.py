@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 import pytest
 
-from carafe import Carafe, Header, Response, Session
+from carafe import Carafe, Header, Request, Response, Session
 from carafe.caching import MemoryCache, RedisCache, ResponseCache, cache
 from carafe.exceptions import ConfigurationError
+from carafe.middleware import ETagMiddleware, GZipMiddleware
 from carafe.testing import TestClient
 from tests.conftest import free_port
 
@@ -121,3 +122,93 @@ def test_memory_cache_expires_and_stays_bounded() -> None:
     assert asyncio.run(run()) == [None, None, b"3", None]
     with pytest.raises(ConfigurationError, match="positive"):
         cache(0)
+
+
+def test_each_host_and_scheme_has_its_own_entries() -> None:
+    """An answer that names its host (a link, a tenant's data) is never served to
+    another host: the key holds the scheme and the ``Host`` header."""
+    app = Carafe(docs=None)
+    app.add_middleware(ResponseCache)
+
+    @app.get("/home", dependencies=[cache(60)])
+    async def home(request: Request) -> dict[str, str]:
+        return {"self": str(request.url)}
+
+    with TestClient(app) as client:
+        for url in ("http://a.example/home", "http://b.example/home", "https://a.example/home"):
+            for _ in range(2):
+                assert client.get(url).json() == {"self": url}
+
+
+def test_an_answer_that_varies_by_a_header_the_key_lacks_is_not_stored() -> None:
+    """GZip inside the cache: the gzipped answer says ``Vary: Accept-Encoding``, which
+    the route did not declare, so it is not stored for a client that cannot read it."""
+    app = Carafe(docs=None)
+    app.add_middleware(GZipMiddleware, minimum_size=10)
+    app.add_middleware(ResponseCache)  # added last: outermost, it sees the gzipped bytes
+    calls: list[str] = []
+
+    @app.get("/report", dependencies=[cache(60)])
+    async def report() -> dict[str, str]:
+        calls.append("report")
+        return {"text": "x" * 200}
+
+    @app.get("/declared", dependencies=[cache(60, vary=["accept-encoding"])])
+    async def declared() -> dict[str, str]:
+        calls.append("declared")
+        return {"text": "y" * 200}
+
+    with TestClient(app) as client:
+        zipped = client.get("/report", headers={"accept-encoding": "gzip"})
+        plain = client.get("/report", headers={"accept-encoding": "identity"})
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert "content-encoding" not in plain.headers
+        assert plain.json() == {"text": "x" * 200}
+        for encoding in ("gzip", "identity", "gzip", "identity"):  # declared: one each
+            answer = client.get("/declared", headers={"accept-encoding": encoding})
+            assert answer.json() == {"text": "y" * 200}
+    assert calls == ["report", "report", "declared", "declared"]
+
+
+def test_gzip_outside_the_cache_compresses_each_hit() -> None:
+    app = Carafe(docs=None)
+    app.add_middleware(ResponseCache)
+    app.add_middleware(GZipMiddleware, minimum_size=10)  # added last: outermost
+
+    @app.get("/report", dependencies=[cache(60)])
+    async def report() -> dict[str, str]:
+        return {"text": "x" * 200}
+
+    with TestClient(app) as client:
+        client.get("/report")
+        zipped = client.get("/report", headers={"accept-encoding": "gzip"})
+        plain = client.get("/report", headers={"accept-encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip" and "age" in zipped.headers
+    assert "content-encoding" not in plain.headers and "age" in plain.headers
+    assert zipped.json() == plain.json() == {"text": "x" * 200}
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_a_hit_answers_if_none_match_with_a_304(inside: bool) -> None:
+    """ETagMiddleware inside the cache tags the stored answer; a hit whose
+    ``If-None-Match`` matches is a bare 304, as it is with ETagMiddleware outside."""
+    app = Carafe(docs=None)
+    calls: list[int] = []
+    if inside:
+        app.add_middleware(ETagMiddleware)
+    app.add_middleware(ResponseCache)
+    if not inside:
+        app.add_middleware(ETagMiddleware)
+
+    @app.get("/catalogue", dependencies=[cache(60)])
+    async def catalogue() -> list[str]:
+        calls.append(1)
+        return ["pen", "ink"]
+
+    with TestClient(app) as client:
+        tag = client.get("/catalogue").headers["etag"]
+        again = client.get("/catalogue", headers={"if-none-match": tag})
+        other = client.get("/catalogue", headers={"if-none-match": 'W/"other"'})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", tag)
+    assert other.status_code == 200 and other.json() == ["pen", "ink"]
+    assert "age" in other.headers and len(calls) == 1

@@ -31,7 +31,7 @@ from carafe.exceptions import ConfigurationError
 from carafe.jobs import JobArgumentError, JobError, JobInfo, Jobs, JobsUnavailable
 from carafe.testing import AsyncTestClient, TestClient
 from tests.apps import jobs_app
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, RedisProcess, free_port
 
 APP = "tests.apps.jobs_app:app"
 WAIT = 60  # seconds a test waits for a worker at most: a bound, not a measure
@@ -568,3 +568,33 @@ def test_without_the_jobs_extra_the_app_says_what_to_install(
         ConfigurationError, match=r"Jobs need saq and redis: pip install 'carafe\[jobs\]'"
     ):
         Carafe(extensions=[Jobs()])
+
+
+def test_redis_killed_and_restarted_under_a_running_worker(
+    own_redis: RedisProcess, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While Redis is down an enqueue is a 503 (the handler does not catch it); once it is
+    back the same web process enqueues again and the worker that ran all along runs it."""
+    lab = Lab(own_redis.url)
+    monkeypatch.setitem(jobs_app.app.config, "REDIS_URL", lab.redis_url)
+    monkeypatch.setitem(jobs_app.app.config, "JOBS_QUEUE", lab.queue)
+    running = Worker(lab.env)
+    try:
+        with caplog.at_level(logging.WARNING), TestClient(jobs_app.app) as client:
+            job_id = client.post("/notes", params={"text": "before"}).json()["job"]
+            assert lab.next_done() == "bonjour before (attempt 1 of 1)"
+            wait_for_status(client, job_id, "complete")
+            own_redis.kill()
+            refused = client.post("/notes", params={"text": "during"})
+            own_redis.start()
+            lab.redis = redis.Redis.from_url(lab.redis_url, socket_timeout=None)
+            after = client.post("/notes", params={"text": "after"})
+            assert after.status_code == 200, after.text
+            assert lab.next_done() == "bonjour after (attempt 1 of 1)"
+        assert running.proc.poll() is None, "the worker exited when Redis went away"
+    finally:
+        log = running.stop()
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "5"
+    assert "Traceback" not in caplog.text
+    assert "Traceback" not in log, log

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import threading
 from pathlib import Path
 
 import httpx
@@ -11,6 +14,7 @@ import pytest
 from carafe import Carafe
 from carafe.middleware import MetricsMiddleware
 from carafe.testing import TestClient
+from tests.cluster import wait_until
 from tests.conftest import LiveServer
 
 
@@ -111,3 +115,63 @@ def test_one_worker_counts_in_its_own_memory(
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     server = live_server("tests.apps.metrics_app:app")
     assert httpx.get(f"{server.url}/metrics-dir").json()["dir"] is None
+
+
+def held_by(directory: Path) -> dict[int, int]:
+    """How many /hold requests each worker (by pid) is holding now."""
+    counts: dict[int, int] = {}
+    for mark in directory.glob("held-*"):
+        pid = int(mark.name.split("-")[1])
+        counts[pid] = counts.get(pid, 0) + 1
+    return counts
+
+
+def in_progress(server: LiveServer) -> set[float]:
+    """The in-progress gauge of /hold, as six scrapes (either worker answering) saw it."""
+    seen = set()
+    for _ in range(6):
+        text = httpx.get(f"{server.url}/metrics").text
+        seen.add(sample(text, "http_requests_in_progress", method="GET", route="/hold"))
+    return seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["uvicorn", "granian"])
+def test_in_progress_adds_up_across_workers_and_forgets_a_killed_one(
+    live_server: type[LiveServer], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    server = live_server(
+        "tests.apps.metrics_app:app",
+        *("--workers", "2", "--server", name),
+        env={"HOLD_DIR": str(tmp_path)},
+    )
+    outcomes: list[int | str] = []
+
+    def ask() -> None:
+        try:
+            outcomes.append(httpx.get(f"{server.url}/hold", timeout=60).status_code)
+        except httpx.HTTPError as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads: list[threading.Thread] = []
+    while len(held_by(tmp_path)) < 2:  # new connections until both workers hold some
+        assert len(threads) < 40, "the requests did not reach both workers"
+        threads.append(threading.Thread(target=ask))
+        threads[-1].start()
+        wait_until(lambda: sum(held_by(tmp_path).values()) == len(threads), "a held request")
+    held = held_by(tmp_path)
+    assert in_progress(server) == {len(threads)}  # one sum, whichever worker answers
+
+    victim, *_ = held
+    os.kill(victim, signal.SIGKILL)  # its requests never finish: its gauge never drops
+    wait_until(lambda: len(outcomes) == held[victim], "the killed worker's clients to fail")
+    assert in_progress(server) == {len(threads) - held[victim]}
+
+    (tmp_path / "release").touch()
+    for thread in threads:
+        thread.join()
+    assert in_progress(server) == {0}
+    assert sorted(outcomes, key=str) == sorted(
+        [200] * (len(threads) - held[victim]) + ["RemoteProtocolError"] * held[victim], key=str
+    )

@@ -115,6 +115,7 @@ SPOOFED = {
     "x-forwarded-for": "6.6.6.6, 203.0.113.7",
     "x-forwarded-proto": "https",
     "x-forwarded-host": "shop.example",
+    "x-forwarded-prefix": "/shop",
 }
 
 
@@ -125,9 +126,17 @@ def test_one_rule_under_every_server(live_server: type[LiveServer], server: str)
     127.0.0.1); with it, both apply them the same way."""
     plain = live_server("tests.apps.proxy_app:app", "--server", server)
     seen = httpx.get(f"{plain.url}/where", headers=SPOOFED).json()
-    assert seen == {"client": "127.0.0.1", "url": f"http://127.0.0.1:{plain.port}/where"}
+    assert seen == {
+        "client": "127.0.0.1",
+        "url": f"http://127.0.0.1:{plain.port}/where",
+        "link": "/where",
+    }
     behind = live_server(
         "tests.apps.proxy_app:app", "--server", server, "--trusted-proxy", "127.0.0.1"
     )
     seen = httpx.get(f"{behind.url}/where", headers=SPOOFED).json()
-    assert seen == {"client": "203.0.113.7", "url": "https://shop.example/where"}
+    assert seen == {  # the prefix the proxy stripped is the root_path under both
+        "client": "203.0.113.7",
+        "url": "https://shop.example/shop/where",
+        "link": "/shop/where",
+    }

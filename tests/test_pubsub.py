@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
 
-from carafe import Broker, BrokerUnavailable, Carafe, SlowSubscriber
-from carafe.exceptions import ConfigurationError
+from carafe import Broker, BrokerUnavailable, Carafe, SlowSubscriber, WebSocket
+from carafe.exceptions import ConfigurationError, WebSocketDisconnect
 from carafe.pubsub import ChannelMessage, Subscription, _where
-from carafe.testing import AsyncTestClient
-from tests.conftest import free_port, need_binary, wait_for_port
+from carafe.testing import AsyncTestClient, TestClient
+from tests.conftest import RedisProcess
 
 pytestmark = pytest.mark.anyio
 
@@ -182,39 +180,6 @@ async def test_redis_unsubscribes_when_the_last_local_subscriber_leaves(
         await client.aclose()
 
 
-class RedisProcess:
-    """A redis-server of the test's own, which it may kill and start again."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.binary = need_binary("redis-server")
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port, proc=self.proc)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.kill()
-
-
 async def deliver(broker: Broker, channel: str, subscription_get: object, text: str) -> bool:
     """Publish ``text`` until the subscriber sees it (messages sent before a
     resubscription are lost, as Redis pub/sub keeps nothing)."""
@@ -261,3 +226,59 @@ async def test_redis_restart_subscribers_resume_and_publishers_get_a_clear_error
         assert "is back; resubscribed" in caplog.text
     finally:
         await broker.close()
+
+
+def relay_app(url: str) -> Carafe:
+    """An app that publishes without catching ``BrokerUnavailable``: Carafe answers it."""
+    broker = Broker(url)
+    app = Carafe(docs=None)
+    broker.init_app(app)
+
+    @app.post("/rooms/{room}")
+    async def post(room: str, note: Note) -> dict[str, bool]:
+        await broker.publish(room, note)
+        return {"sent": True}
+
+    @app.websocket("/ws/{room}")
+    async def relay(ws: WebSocket, room: str) -> None:
+        await ws.accept()
+        async for text in ws.iter_text():
+            await broker.publish(room, text)
+            await ws.send_text("sent")
+
+    return app
+
+
+def test_an_uncaught_outage_is_a_503_and_a_websocket_is_told_to_try_again(
+    own_redis: RedisProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = relay_app(own_redis.url)
+    # raise_server_exceptions (the default) re-raises a 500's error here: none comes.
+    with caplog.at_level(logging.WARNING, logger="carafe"), TestClient(app) as client:
+        assert client.post("/rooms/tea", json={"text": "hi"}).json() == {"sent": True}
+        with client.websocket_connect("/ws/tea") as ws:
+            ws.send_text("before")
+            assert ws.receive_text() == "sent"
+            own_redis.kill()
+            refused = client.post("/rooms/tea", json={"text": "hi"})
+            ws.send_text("during")
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+        own_redis.start()
+        after = client.post("/rooms/tea", json={"text": "back"})
+    detail = "Messages cannot be sent right now; try again shortly."
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "5"
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json() == {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": detail,
+    }
+    assert (closed.value.code, closed.value.reason) == (1013, detail)
+    assert after.json() == {"sent": True}
+    assert f"Cannot publish to 'tea': Redis at 127.0.0.1:{own_redis.port} is unreachable" in (
+        caplog.text
+    )
+    assert "Traceback" not in caplog.text

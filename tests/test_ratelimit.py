@@ -9,6 +9,7 @@ import pytest
 
 from carafe import Carafe, Header, Router
 from carafe.exceptions import ConfigurationError
+from carafe.middleware import ProxyHeadersMiddleware
 from carafe.ratelimit import RateLimits, rate_limit
 from carafe.testing import TestClient
 from tests.conftest import free_port
@@ -119,3 +120,35 @@ def test_other_strategies(strategy: str) -> None:
     with TestClient(make_app(strategy=strategy)) as client:
         codes = [client.get("/limited").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+
+
+def proxied_app(trusted: str) -> Carafe:
+    app = Carafe(docs=None, dependencies=[rate_limit("2/minute")])
+    app.add_middleware(ProxyHeadersMiddleware, trusted=[trusted])
+
+    @app.get("/a")
+    async def a() -> str:
+        return "a"
+
+    @app.get("/b")
+    async def b() -> str:
+        return "b"
+
+    return app
+
+
+def test_an_app_wide_limit_counts_each_client_behind_a_trusted_proxy() -> None:
+    """On the app, a limit covers every route with one budget per client; behind
+    ``ProxyHeadersMiddleware`` the client is the one the proxy names, and a peer that
+    is not the proxy cannot buy a new budget with its own ``X-Forwarded-For``."""
+
+    def codes(client: TestClient, sent_for: str) -> list[int]:
+        headers = {"x-forwarded-for": sent_for}
+        return [client.get(path, headers=headers).status_code for path in ("/a", "/b", "/a")]
+
+    with TestClient(proxied_app("127.0.0.1")) as client:  # the test client's own address
+        assert codes(client, "203.0.113.1") == [200, 200, 429]  # one budget for both routes
+        assert codes(client, "203.0.113.2") == [200, 200, 429]  # another client's own
+    with TestClient(proxied_app("10.0.0.1")) as stranger:  # 127.0.0.1 is not the proxy
+        assert codes(stranger, "203.0.113.3") == [200, 200, 429]
+        assert codes(stranger, "203.0.113.4") == [429, 429, 429]  # the header is ignored

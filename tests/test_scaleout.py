@@ -256,6 +256,13 @@ def test_while_redis_is_down_what_needs_it_is_a_503_and_after_it_all_works(
             assert [r.status_code for r in after] == [200] * len(after)
             assert {r.json()["user"] for r in after} == {"ann"}
             assert web.get("/limited", params={"bucket": room}).status_code == 200
+            # The cache is used again: made once, then served by both hosts with an Age
+            # (to a visitor without the session cookie, who may be served from it).
+            with client(healthy) as anonymous:
+                made = anonymous.get("/news", params={"edition": room})
+                again = both_hosts(anonymous, "GET", "/news", params={"edition": room})
+            assert {r.json()["made"] for r in again} == {made.json()["made"]}
+            assert all("age" in r.headers for r in again)
             # The subscriber's reader reconnects by itself; what is published once it
             # has reaches it (messages published meanwhile are lost: pub/sub stores none).
             received = None
@@ -430,3 +437,19 @@ def test_without_persistence_a_redis_restart_logs_everyone_out(cluster: Cluster)
     assert [r.status_code for r in after] == [200] * len(after)
     assert {r.json()["user"] for r in after} == {None}
     assert after[0].json()["visits"] == 1
+
+
+def test_the_example_sites_login_limit_counts_tries_on_every_host(site: Cluster) -> None:
+    """examples/site limits login tries to 10 a minute per client, in the shared Redis:
+    tries spread over both hosts count once, and then both hosts refuse."""
+    with client(site) as web:
+        form = web.get("/login")
+        found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert found is not None
+        wrong = {"csrf_token": found[1], "email": "nobody@example.com", "password": "guess"}
+        tries = [web.post("/login", data=wrong) for _ in range(10)]
+        refused = both_hosts(web, "POST", "/login", data=wrong)
+    assert [r.status_code for r in tries] == [401] * 10
+    assert {host_of(r) for r in tries} == {"a", "b"}
+    assert {r.status_code for r in refused} == {429}
+    assert all("Too many tries" in r.text for r in refused)

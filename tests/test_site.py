@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from carafe.testing import TestClient
+from tests.conftest import RedisProcess
 
 
 @pytest.fixture
@@ -235,3 +237,60 @@ def test_session_store_follows_the_environment(monkeypatch: pytest.MonkeyPatch) 
     assert isinstance(module.session_store(), RedisStore)
     monkeypatch.delenv("CARAFE_SESSION_REDIS_URL")
     assert isinstance(module.session_store(), MemoryStore)
+
+
+def log_in(client: TestClient) -> Any:
+    form = {"email": "ann@example.com", "password": "correct horse"}
+    form["csrf_token"] = token(client.get("/login").text)
+    return client.post("/login", data=form)
+
+
+def test_with_its_redis_stopped_the_site_answers_503_and_recovers(
+    own_redis: RedisProcess, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """#12 measured this site answering 500 with a traceback for every logged-in page and
+    an anonymous ``GET /login`` while Redis was down. Now what needs a session is a 503,
+    and the login form, which stores nothing for an anonymous visitor, is still served."""
+    import examples.site.app as module
+
+    monkeypatch.setenv("CARAFE_SESSION_REDIS_URL", own_redis.url)
+    site = importlib.reload(module)
+    try:
+        with caplog.at_level(logging.WARNING), TestClient(site.app) as member:
+            assert sign_up(member).status_code == 200
+            with TestClient(site.app) as visitor:
+                own_redis.kill()
+                refused = [member.get("/account"), member.get("/")]
+                form = visitor.get("/login")
+                refused.append(log_in(visitor))  # logging in must save a session
+                own_redis.start()  # empty: without persistence the sessions are gone
+                back = log_in(visitor)
+    finally:
+        monkeypatch.delenv("CARAFE_SESSION_REDIS_URL")
+        importlib.reload(module)  # the next tests get the memory store again
+    for response in refused:
+        assert response.status_code == 503, (response.url, response.status_code)
+        assert response.headers["retry-after"] == "5"
+        assert "Sessions are unavailable right now" in response.text
+        assert "Traceback" not in response.text
+    assert form.status_code == 200 and 'name="csrf_token"' in form.text
+    assert back.status_code == 200 and str(back.url) == "http://testserver/account"
+    assert "Traceback" not in caplog.text
+
+
+def test_ten_login_tries_a_minute_then_the_form_says_when_to_try_again(
+    client: TestClient,
+) -> None:
+    sign_up(client)
+    client.post("/logout", data={"csrf_token": token(client.get("/account").text)})
+    csrf = token(client.get("/login").text)
+    wrong = {"csrf_token": csrf, "email": "ann@example.com", "password": "not the one"}
+    tries = [client.post("/login", data=wrong) for _ in range(10)]
+    refused = client.post("/login", data={**wrong, "password": "correct horse"})
+    assert [r.status_code for r in tries] == [401] * 10
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("text/html")
+    wait = int(refused.headers["retry-after"])
+    assert 1 <= wait <= 60
+    assert f"Too many tries. Try again in {wait} seconds." in refused.text
+    assert client.get("/login").status_code == 200  # the form itself is not limited

@@ -8,7 +8,9 @@ site would use a database). Sessions are server-side: in memory by default, in R
 ``CARAFE_SESSION_REDIS_URL`` is set, so several workers can share them; the accounts they
 name are still each worker's own, so with several workers a visitor is logged in only on
 the worker where they signed up (docs/deployment.md, "Scale-out"). Every form post
-carries a CSRF token, and logging in gives the visitor a new session id.
+carries a CSRF token, and logging in gives the visitor a new session id. Login tries are
+limited to 10 a minute per client address, counted in the Redis of ``CARAFE_REDIS_URL``
+when it is set (shared by every worker and host), else in each worker's memory.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from urllib.parse import quote
 
 import msgspec
 
-from carafe import Carafe, Depends, Request
+from carafe import Carafe, Depends, HTTPError, Request
+from carafe.ratelimit import RateLimits, rate_limit
 from carafe.responses import HTMLResponse, RedirectResponse, Response
 from carafe.web.flash import flash
 from carafe.web.form_binding import BoundForm, bind_form
@@ -130,10 +133,14 @@ def session_store() -> SessionStore:
     return RedisStore(url, prefix="site:session:") if url else MemoryStore()
 
 
+# Login tries are counted per client address; in the Redis of CARAFE_REDIS_URL when it is
+# set, so that every worker and every host behind the load balancer shares one count.
+login_limits = RateLimits(os.environ.get("CARAFE_REDIS_URL") or "memory://", key_prefix="site")
 app = Carafe(
     title="Carafe example site",
     secret_key=os.environ.get("CARAFE_SECRET_KEY") or secrets.token_urlsafe(32),
     csrf=True,
+    extensions=[login_limits],
 )
 store = session_store()
 Sessions(app, store=store, secure=os.environ.get("CARAFE_SECURE_COOKIES") == "1")
@@ -171,6 +178,16 @@ async def logged_in_user(user: Annotated[User | None, Depends(current_user)]) ->
 async def to_login(request: Request, exc: LoginRequired) -> Response:
     flash(await get_session(request), "Please log in to see that page.", "warning")
     return RedirectResponse(f"/login?next={quote(request.path)}", 303)
+
+
+@app.exception_handler(429)
+async def too_many_tries(request: Request, exc: HTTPError) -> Response:
+    """The login form again, saying when to try next (the only limited route)."""
+    wait = exc.headers.get("Retry-After", "60")
+    form = BoundForm(None, {"": f"Too many tries. Try again in {wait} seconds."}, {})
+    return await templates.render(
+        request, "login.html", user=None, form=form, next="", status_code=429, headers=exc.headers
+    )
 
 
 async def page(request: Request, name: str, user: User | None, **context: Any) -> HTMLResponse:
@@ -228,7 +245,7 @@ async def login_page(request: Request, user: CurrentUser, next: str = "") -> HTM
     return await page(request, "login.html", user, form=empty_form(), next=next)
 
 
-@app.post("/login")
+@app.post("/login", dependencies=[rate_limit("10/minute")])  # password guessing is slow
 async def login(request: Request, session: Session) -> Response:
     submitted = await request.form()
     form = bind_form(LogIn, submitted)

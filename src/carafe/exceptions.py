@@ -7,7 +7,8 @@
      ├── WebSocketDisconnect       the websocket is closed (``code``, ``reason``); a handler
      │                             that lets it escape ends quietly
      ├── BrokerError               pub/sub (carafe.pubsub)
-     │    ├── BrokerUnavailable    the broker (Redis) cannot be reached: publish failed
+     │    ├── BrokerUnavailable    the broker (Redis) cannot be reached: publish failed;
+     │    │                        also an HTTPError (503)
      │    └── SlowSubscriber       a subscriber fell behind; its subscription was ended
      ├── JobError                  the job queue (carafe.jobs); defined there
      │    ├── JobArgumentError     a job's arguments do not fit its task (a TypeError too)
@@ -57,10 +58,6 @@ class WebSocketDisconnect(CarafeError):
 
 class BrokerError(CarafeError):
     """A pub/sub failure (see ``carafe.pubsub``)."""
-
-
-class BrokerUnavailable(BrokerError):
-    """The broker (Redis) cannot be reached; the message was not published."""
 
 
 class SlowSubscriber(BrokerError):
@@ -127,6 +124,25 @@ class HTTPError(CarafeError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.status_code}, {self.detail!r})"
+
+
+class BrokerUnavailable(BrokerError, HTTPError):
+    """The broker (Redis) cannot be reached; the message was not published.
+
+    It is an ``HTTPError`` too: a handler that lets it escape answers 503 with
+    ``Retry-After`` (a websocket closes with 1013, "try again later"). ``str()`` names
+    the cause for the log; the client sees only the ``detail``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        HTTPError.__init__(
+            self, 503, "Messages cannot be sent right now; try again shortly.",
+            {"Retry-After": "5"},
+        )  # fmt: skip
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class RequestValidationError(HTTPError):

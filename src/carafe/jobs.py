@@ -487,6 +487,9 @@ class Jobs:
         """The app's lifespan: open the queue's connection pool (Redis is dialled on the
         first enqueue, so the app starts while Redis is down), close it at shutdown."""
         from redis import asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import RedisError
 
         if self._queue is not None and self._queue.app is not app:
@@ -497,7 +500,15 @@ class Jobs:
                 "Jobs needs Redis: Jobs('redis://...') or app.config['REDIS_URL']"
             )
         name = self.queue_name or app.config.get("JOBS_QUEUE") or DEFAULT_QUEUE
-        client = aioredis.from_url(url, socket_connect_timeout=5)
+        # One immediate retry on a broken connection, as carafe's other Redis clients do:
+        # after a Redis restart each pooled connection fails once, and a job taken or
+        # finished on one would be lost (its run or its status).
+        client = aioredis.from_url(
+            url,
+            socket_connect_timeout=5,
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
+        )
         backend = _queue_class()(client, name=name)
         await backend.connect()
         self._queue = Queue(self, app, backend)

@@ -27,7 +27,8 @@ Backends:
 - memory (``Broker()``, the default): one process; ``publish`` delivers at once.
 - Redis (``Broker("redis://host:6379/0")``, needs ``carafe[redis]``): every worker
   and machine sharing the Redis. One connection per worker reads all its channels.
-  If Redis goes away, ``publish`` raises ``BrokerUnavailable`` at once; the reader
+  If Redis goes away, ``publish`` raises ``BrokerUnavailable`` at once (logged as one
+  warning line; left uncaught in a handler, it is a 503 with ``Retry-After``); the reader
   reconnects (backing off up to a second) and resubscribes, so subscribers resume
   by themselves. Messages published during the outage are lost, as Redis pub/sub
   never stores them.
@@ -242,9 +243,9 @@ class _RedisBackend:
         try:
             await client.publish(channel, payload)
         except self._errors as exc:
-            raise BrokerUnavailable(
-                f"Cannot publish to {channel!r}: Redis at {self.where} is unreachable ({exc})"
-            ) from None
+            reason = f"Cannot publish to {channel!r}: Redis at {self.where} is unreachable ({exc})"
+            logger.warning("%s", reason)
+            raise BrokerUnavailable(reason) from None
 
     async def subscribe(self, channels: Sequence[str]) -> None:
         if self._reader is None:
@@ -387,7 +388,8 @@ class Broker:
     async def publish(self, channel: str, message: Any) -> None:
         """Send ``message`` (any JSON-able value) to every subscriber of ``channel``.
 
-        Raises ``BrokerUnavailable`` if the broker (Redis) cannot be reached.
+        Raises ``BrokerUnavailable`` if the broker (Redis) cannot be reached: an
+        ``HTTPError`` (503, ``Retry-After: 5``) that a handler may catch, or let escape.
         """
         await self._backend.publish(channel, encode_json(message))
 

@@ -23,6 +23,8 @@ a message larger than the limit     close 1009 (``max_message_size``, 1 MiB by
 binary where text is expected       close 1003 (and text where binary is expected)
 ``receive_json(Model)`` invalid     ``RequestValidationError``, which the handler may
                                     catch and answer; uncaught, close 1007
+a 503 ``HTTPError`` uncaught        close 1013 (try again later), its detail as the
+                                    reason (``BrokerUnavailable``: Redis is down)
 another ``HTTPError`` uncaught      close 1008, its detail as the reason
 any other error                     logged with its traceback, close 1011 and no
                                     details sent
@@ -521,7 +523,7 @@ async def _finish(websocket: WebSocket, error: Exception | None) -> None:
         if connecting:
             await websocket.deny(error)
         else:
-            await websocket.close(1008, error.detail)
+            await websocket.close(1013 if error.status_code == 503 else 1008, error.detail)
     else:
         logger.error("Unhandled error in websocket %s", websocket.path, exc_info=error)
         if connecting:

@@ -16,6 +16,8 @@ from datetime import datetime
 import msgspec
 import redis
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from carafe import Carafe
 from carafe.config import Config, TypedSettings
@@ -35,7 +37,13 @@ class Note(msgspec.Struct):
 async def lifespan(app: Carafe) -> AsyncIterator[None]:
     """A resource opened with the app, as a database would be: the tasks write with it."""
     # No socket timeout (redis-py's is 5 s): the task `held` blocks on BLPOP for longer.
-    app.state.redis = Redis.from_url(app.config["REDIS_URL"], socket_timeout=None)
+    # One retry on a broken connection: after a Redis restart each pooled one fails once.
+    app.state.redis = Redis.from_url(
+        app.config["REDIS_URL"],
+        socket_timeout=None,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[redis.exceptions.ConnectionError],
+    )
     try:
         yield
     finally:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
+from pathlib import Path
 
 from carafe import Carafe
 from carafe.middleware import MetricsMiddleware
@@ -19,3 +22,19 @@ async def read_item(item_id: int) -> dict[str, int]:
 @app.get("/metrics-dir")
 async def metrics_dir() -> dict[str, str | None]:
     return {"dir": os.environ.get("PROMETHEUS_MULTIPROC_DIR")}
+
+
+@app.get("/hold")
+async def hold() -> dict[str, int]:
+    """Answers once the file ``$HOLD_DIR/release`` exists; while it waits,
+    ``$HOLD_DIR/held-<pid>-<n>`` says which worker holds it."""
+    directory = Path(os.environ["HOLD_DIR"])
+    mark = directory / f"held-{os.getpid()}-{next(_held)}"
+    mark.touch()
+    while not (directory / "release").exists():
+        await asyncio.sleep(0.02)
+    mark.unlink()
+    return {"pid": os.getpid()}
+
+
+_held = itertools.count()

@@ -10,4 +10,8 @@ app = Carafe(docs=None)
 @app.get("/where")
 async def where(request: Request) -> dict[str, str | None]:
     client = request.client
-    return {"client": client.host if client else None, "url": str(request.url)}
+    return {
+        "client": client.host if client else None,
+        "url": str(request.url),
+        "link": request.url_for("where"),
+    }

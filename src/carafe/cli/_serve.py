@@ -190,6 +190,10 @@ def _granian(serving: Serving) -> None:
         working_dir=Path.cwd(),
         # The worker waits for its connections; after this its parent kills it.
         workers_kill_timeout=serving.graceful_timeout,
+        # NOTE: granian's default ends the whole server when one worker dies (an OOM
+        # kill, a segfault): every worker stops. uvicorn starts a new one; so does this
+        # (granian still exits on a crash loop, a worker dying within 5.5 s of its start).
+        respawn_failed_workers=True,
         **_servers.granian_settings(),
     ).serve(target_loader=served_app, wrap_loader=False)
 

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ETagMiddleware"]
 
-_KEEP_ON_304 = frozenset({b"etag", b"cache-control", b"vary", b"expires", b"content-location"})
+# What a 304 keeps of the answer's headers (also for ResponseCache's hits).
+KEEP_ON_304 = frozenset({b"etag", b"cache-control", b"vary", b"expires", b"content-location"})
 
 
 def _is_json(content_type: bytes) -> bool:
@@ -32,7 +33,7 @@ def _is_json(content_type: bytes) -> bool:
     )
 
 
-def _matches(if_none_match: bytes, etag: bytes) -> bool:
+def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     """RFC 9110 section 13.1.2: weak comparison, ``*`` matches anything."""
     if if_none_match.strip() == b"*":
         return True
@@ -73,8 +74,8 @@ class ETagMiddleware:
             digest = hashlib.blake2b(message.get("body", b""), digest_size=16).hexdigest()
             etag = b'W/"' + digest.encode("ascii") + b'"'
             headers = [*held["headers"], (b"etag", etag)]
-            if if_none_match is not None and _matches(if_none_match, etag):
-                kept = [(k, v) for k, v in headers if k in _KEEP_ON_304]
+            if if_none_match is not None and etag_matches(if_none_match, etag):
+                kept = [(k, v) for k, v in headers if k in KEEP_ON_304]
                 await send({"type": "http.response.start", "status": 304, "headers": kept})
                 await send({"type": "http.response.body", "body": b""})
                 return

@@ -14,13 +14,16 @@ several worker processes, prometheus-client's multiprocess mode is on when
 ``PROMETHEUS_MULTIPROC_DIR`` names an empty directory: each worker counts in files
 there, and a scrape, answered by any worker, adds them up. ``carafe run --workers N``
 sets it to a temporary directory of its own when it is not set (and removes it at exit);
-under another process manager, set it before the workers start.
+under another process manager, set it before the workers start. The in-progress gauge
+is summed over the workers that are alive (``livesum``): a scrape drops what a worker
+that died (killed mid-request) left in it.
 Needs ``pip install 'carafe[metrics]'`` (prometheus-client).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +116,9 @@ class MetricsMiddleware:
         if self.multiprocess:
             from prometheus_client import multiprocess
 
+            directory = os.environ[_MULTIPROCESS]
+            for pid in _dead_pids(directory):
+                multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
             registry = self.client.CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         body = self.client.generate_latest(registry)
@@ -123,3 +129,46 @@ class MetricsMiddleware:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         head = scope["method"] == "HEAD"
         await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+_LIVE_GAUGE = re.compile(r"gauge_live[a-z]*_(\d+)\.db")
+
+
+def _dead_pids(directory: str) -> set[int]:
+    """The processes that left live-gauge files in ``directory`` and are gone.
+
+    NOTE: a worker killed mid-request never lowers ``http_requests_in_progress``, and no
+    server we offer tells the app when a worker dies (uvicorn's and granian's
+    supervisors have no hook; gunicorn's ``child_exit`` does). So each scrape looks:
+    ``mark_process_dead`` drops the files of every pid that no longer runs. The
+    directory must belong to one machine (one pid namespace).
+    """
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return set()
+    dead: set[int] = set()
+    for name in names:
+        match = _LIVE_GAUGE.fullmatch(name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        if not _alive(pid):
+            dead.add(pid)
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a zombie (killed, not yet reaped by its supervisor) is not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):  # no /proc (macOS), or it went meanwhile
+        return True
+    return state != b"Z"
