@@ -340,8 +340,9 @@ def section(results: dict[str, Any]) -> str:
     ]
     if load:
         lines += [
-            f"Load average (1 min) before the runs {load['before']:.2f}, after "
-            f"{load['after']:.2f} (2 cores).",
+            f"Load average (1 min) before the runs: {load['before']:.2f} "
+            f"({os.cpu_count()} cores). During them the benchmark's own PostgreSQL "
+            f"backends, one per wrk connection, raise it (to {load['after']:.2f} at the end).",
             "",
         ]
     lines += [
