@@ -932,3 +932,24 @@ def test_content_left_empty_documents_a_response_without_a_body() -> None:
     with TestClient(app) as client:
         answer = client.delete("/items/1")
     assert (answer.status_code, answer.content) == (200, b"")
+
+
+def test_returning_none_is_documented_as_the_null_it_sends() -> None:
+    app = Carafe()
+
+    @app.post("/pings")
+    def ping() -> None:
+        return None
+
+    @app.delete("/pings/{ping_id}", status_code=204)
+    def forget(ping_id: int) -> None:
+        return None
+
+    paths = document_of(app)["paths"]
+    assert paths["/pings"]["post"]["responses"]["200"]["content"] == {
+        "application/json": {"schema": {"type": "null"}}
+    }
+    assert "content" not in paths["/pings/{ping_id}"]["delete"]["responses"]["204"]
+    with TestClient(app) as client:
+        assert client.post("/pings").content == b"null"
+        assert client.delete("/pings/1").content == b""

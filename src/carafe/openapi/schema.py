@@ -328,6 +328,9 @@ class _Operation:
             text = media_type.startswith("text/")
             return {media_type: {"schema": {"type": "string"} if text else {}}}
         if annotation is None:
+            if declared is None and declared_return(route) is type(None):
+                # ``-> None`` answers ``null`` unless the status has no body (204, 304).
+                return {"application/json": {"schema": {"type": "null"}}}
             return None if declared is None else {"application/json": {"schema": {}}}
         if annotation is str:
             return {"text/plain": {"schema": {"type": "string"}}}
