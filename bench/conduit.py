@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 import servers  # noqa: E402
 import wrk  # noqa: E402
+from mdsection import replace_section  # noqa: E402
 from pg import PASSWORD, USER, Cluster  # noqa: E402
 
 ENDPOINTS = {
@@ -354,19 +355,8 @@ def section(results: dict[str, Any]) -> str:
 
 
 def write_doc(doc: Path, results: dict[str, Any]) -> None:
-    """Put the section in ``doc``, in place of an older one, else before "## Failures"."""
-    text = doc.read_text()
-    new = section(results)
-    if SECTION in text:
-        start = text.index(SECTION)
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + new + ("\n" + text[end + 1 :] if end != -1 else "")
-    elif "\n## Failures" in text:
-        at = text.index("\n## Failures") + 1
-        text = text[:at] + new + "\n" + text[at:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new
-    doc.write_text(text)
+    """Put the section in ``doc``, in place of an older one (bench/mdsection.py)."""
+    replace_section(doc, SECTION, section(results))
 
 
 def main() -> None:

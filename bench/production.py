@@ -50,6 +50,7 @@ if str(BENCH) not in sys.path:
 import inprocess  # noqa: E402
 import servers  # noqa: E402
 import wrk  # noqa: E402
+from mdsection import replace_section  # noqa: E402
 
 PARTS = ("inprocess", "cache", "workers")
 TARGET = "production_app:app"
@@ -469,19 +470,8 @@ def section(data: dict[str, Any]) -> list[str]:
 
 
 def write_doc(doc: Path, data: dict[str, Any]) -> None:
-    """Put the section in ``doc``: in place of an older one, else before "## Failures"."""
-    text = doc.read_text()
-    new = "\n".join(section(data))
-    if SECTION in text:
-        start = text.index(SECTION)
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + new + ("\n" + text[end + 1 :] if end != -1 else "")
-    elif "\n## Failures" in text:
-        at = text.index("\n## Failures") + 1
-        text = text[:at] + new + "\n" + text[at:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new
-    doc.write_text(text)
+    """Put the section in ``doc``, in place of an older one (bench/mdsection.py)."""
+    replace_section(doc, SECTION, "\n".join(section(data)))
 
 
 def _machine() -> dict[str, Any]:
