@@ -236,14 +236,21 @@ def timed(args: argparse.Namespace, running: dict[str, Any], paths: dict[str, st
             for name, up in running.items():
                 page = f"{up.url}{path}"
                 wrk.run(page, connections=args.connections, duration=2, timeout=10)  # warm
+                cpu = up.cpu_seconds()
                 result, _, argv = wrk.run(
                     page, connections=args.connections, duration=args.duration, timeout=10
                 )
+                # The server's own CPU per request: what its code costs, whether or not
+                # the database (sharing core 1 with wrk) held its throughput back.
+                cpu_ms = (up.cpu_seconds() - cpu) / max(result.requests, 1) * 1e3
                 if result.errors or result.non_2xx:  # reported, never hidden
                     print(f"{name} {path}: errors in wrk's run: {result}", file=sys.stderr)
-                runs[name][key].append(result.as_dict() | {"command": " ".join(argv)})
+                runs[name][key].append(
+                    result.as_dict() | {"cpu_ms": cpu_ms, "command": " ".join(argv)}
+                )
                 print(
-                    f"round {round_ + 1}  {name:<14}{key:<10}{result.requests_per_s:>10.0f} req/s",
+                    f"round {round_ + 1}  {name:<16}{key:<10}{result.requests_per_s:>8.0f} req/s"
+                    f"{cpu_ms:>8.3f} ms CPU",
                     flush=True,
                 )
     apps: dict[str, dict[str, Any]] = {}
@@ -252,7 +259,11 @@ def timed(args: argparse.Namespace, running: dict[str, Any], paths: dict[str, st
         for key, rounds in by_key.items():
             ordered = sorted(rounds, key=lambda r: r["requests_per_s"])
             median = ordered[len(ordered) // 2]
-            apps[name][key] = median | {"rounds_rps": [r["requests_per_s"] for r in rounds]}
+            cpu = sorted(r["cpu_ms"] for r in rounds)[len(rounds) // 2]
+            apps[name][key] = median | {
+                "rounds_rps": [r["requests_per_s"] for r in rounds],
+                "cpu_ms_median": cpu,
+            }
     return apps
 
 
@@ -307,6 +318,20 @@ def report(results: dict[str, Any]) -> str:
                 for k in keys
             )
             lines.append(f"- {mine} / {peer}: {ratios}")
+    if all("cpu_ms_median" in figures[k] for figures in apps.values() for k in keys):
+        lines += ["", "| app | " + " | ".join(f"{k} server CPU ms" for k in keys) + " |"]
+        lines.append("|---|" + "---|" * len(keys))
+        for name, figures in apps.items():
+            cells = " | ".join(f"{figures[k]['cpu_ms_median']:.3f}" for k in keys)
+            lines.append(f"| {name} | {cells} |")
+        lines.append("")
+        for mine in ours:
+            for peer in (p for p in apps if p not in ours):
+                ratios = ", ".join(
+                    f"{k} {apps[peer][k]['cpu_ms_median'] / apps[mine][k]['cpu_ms_median']:.2f}x"
+                    for k in keys
+                )
+                lines.append(f"- by server CPU per request, {mine} / {peer}: {ratios}")
     for key, by_app in results.get("in_process_cpu_ms", {}).items():
         ratio = by_app["fastapi"] / by_app["carafe"]
         floor = by_app.get("floor")
@@ -334,7 +359,10 @@ def section(results: dict[str, Any]) -> str:
         "(`examples/conduit/services.py`) and gave the same answers before timing.",
         "",
         "Paths: " + ", ".join(f"{k} `{v}`" for k, v in paths.items()) + ".",
-        "Each cell: the median round's requests/s (every round in brackets).",
+        "Each cell of the first table: the median round's requests/s (every round in "
+        "brackets). The second: the server's own CPU time per request in those runs "
+        "(the median round), which does not depend on whether PostgreSQL, sharing core 1 "
+        "with wrk, held the throughput back.",
         "",
         report(results),
         "",
