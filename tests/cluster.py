@@ -332,7 +332,7 @@ class Cluster:
         self.redis_port = _free_port()
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._extra_env = dict(env or {})
+        self.extra_env = dict(env or {})
         self._redis: subprocess.Popen[bytes] | None = None
         self._haproxy: subprocess.Popen[bytes] | None = None
         self._stopped = False
@@ -365,7 +365,7 @@ class Cluster:
             "CARAFE_REDIS_URL": self.app_redis_url,
             "CARAFE_SESSION_REDIS_URL": self.app_redis_url,
             "CARAFE_SECRET_KEY": self._secret,
-            **self._extra_env,
+            **self.extra_env,
         }
 
     # --- Life --------------------------------------------------------------------------
@@ -391,6 +391,7 @@ class Cluster:
             _cleanup_leftovers()
             self._network()
             self.start_redis()
+            self.prepare()
             for host in self.hosts.values():
                 host.start()
             self._start_haproxy()
@@ -414,6 +415,13 @@ class Cluster:
             host = self.hosts[name] = Host(self, name, index)
             host.create()
 
+    def prepare(self) -> None:
+        """For a subclass: start what the hosts need besides Redis (a database), with the
+        network up and before the hosts start; ``extra_env`` may still grow here."""
+
+    def release(self) -> None:
+        """For a subclass: stop what ``prepare`` started (called by ``stop``, once)."""
+
     def stop(self) -> None:
         """Stop everything and delete the namespaces and the bridge; safe to call twice."""
         if self._stopped:
@@ -423,6 +431,7 @@ class Cluster:
         _stop(self._haproxy)
         for host in self.hosts.values():
             host.remove()
+        self.release()
         _stop(self._redis)
         if self.bridge:
             _ip("link", "del", self.bridge, check=False)
