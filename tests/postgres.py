@@ -5,8 +5,9 @@
     server.stop()
 
 PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` user
-(``runuser``), which Debian's package creates. Authentication is ``trust`` on loopback (and on ``network=``'s subnet):
-the server lives only as long as the test session. ``fsync`` is off; nothing outlives it.
+(``runuser``), which Debian's package creates. Authentication is ``trust`` on loopback
+(and on ``network=``'s subnet): the server lives only as long as the test session.
+``fsync`` is off; nothing outlives it.
 """
 
 from __future__ import annotations

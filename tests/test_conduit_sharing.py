@@ -13,9 +13,9 @@ from typing import Any
 
 import msgspec
 import pytest
+from examples.conduit.app import create_app, db
 
 from carafe.testing import TestClient
-from examples.conduit.app import create_app, db
 from tests.conftest import free_port
 from tests.test_conduit_api import SECRET, sign_up, write
 from tests.test_conduit_pages import post
