@@ -535,7 +535,10 @@ _STREAM = {
 async def comment_events(
     slug: Name, session: AsyncSession, feed: CommentFeed
 ) -> EventSourceResponse:
-    """The article's new comments, as Server-Sent Events, from every server."""
+    """The article's new comments, as Server-Sent Events (``comment``), from every server.
+
+    The stream does not end by itself: read it as one (``EventSource``, ``httpx.stream``).
+    """
     with _http_errors():
         await services.article(session, None, slug)
     return EventSourceResponse(feed.events(slug), ping=5)
