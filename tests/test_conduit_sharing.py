@@ -96,6 +96,18 @@ def test_comment_events(client: TestClient) -> None:
         assert event["author"]["username"] == "ann"
 
 
+def test_the_comment_stream_ends_when_the_app_stops(tmp_path: Path) -> None:
+    app = conduit(tmp_path)
+    with TestClient(app) as client:
+        ann = sign_up(client, "ann")
+        slug = write(client, ann, "Stopping")["slug"]
+        with client.stream("GET", f"/api/articles/{slug}/comments/events") as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == f": comments on {slug}"
+            app.stopping.set()  # what `carafe run` does when the server is told to exit
+            assert list(lines)[-1:] in ([], [""])  # the stream ends: this returns
+
+
 def test_a_comment_from_the_page_reaches_the_stream_too(client: TestClient) -> None:
     ann = sign_up(client, "ann")
     slug = write(client, ann, "Paged")["slug"]
