@@ -242,8 +242,13 @@ def test_redis_down_conduit_answers_503s_and_reads_on(healthy: ConduitCluster) -
             "article": {"title": "Outage " + secrets.token_hex(3), "description": "d", "body": "b"}
         }
         slug = web.post("/api/articles", json=article, headers=ann).json()["article"]["slug"]
+        visitor = "v" + secrets.token_hex(4)
+        data = {"username": visitor, "email": f"{visitor}@example.org", "password": "pass-word-1"}
+        assert form_post(web, "/register", "/register", data).status_code == 200
         healthy.kill_redis()
         try:
+            settings = both_hosts(web, "GET", "/settings")  # the session is in Redis
+            web.cookies.clear()  # from here on, what needs no session
             credentials = {"user": {"email": "nobody@example.org", "password": "not-it"}}
             logins = both_hosts(web, "POST", "/api/users/login", json=credentials)
             comment = {"comment": {"body": "lost"}}
@@ -252,10 +257,12 @@ def test_redis_down_conduit_answers_503s_and_reads_on(healthy: ConduitCluster) -
             )
             tags = both_hosts(web, "GET", "/api/tags")
             read = both_hosts(web, "GET", f"/api/articles/{slug}")
-            home = both_hosts(web, "GET", "/")  # a visitor without a session reads on too
+            home = both_hosts(web, "GET", "/")  # a visitor without a session reads on
         finally:
             healthy.start_redis()
         kept = web.get(f"/api/articles/{slug}/comments").json()
+    assert {r.status_code for r in settings} == {503}
+    assert all("retry-after" in r.headers for r in settings)
     assert {r.status_code for r in logins + comments} == {503}
     assert all(list(r.json()["errors"]) == ["body"] for r in logins + comments)
     assert {r.status_code for r in tags + read + home} == {200}
