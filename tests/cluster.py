@@ -333,6 +333,8 @@ class Cluster:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_env = dict(env or {})
+        # More of its processes to kill if its owner dies: (pid, a marker in its cmdline).
+        self.extra_processes: list[tuple[int, str]] = []
         self._redis: subprocess.Popen[bytes] | None = None
         self._haproxy: subprocess.Popen[bytes] | None = None
         self._stopped = False
@@ -417,7 +419,8 @@ class Cluster:
 
     def prepare(self) -> None:
         """For a subclass: start what the hosts need besides Redis (a database), with the
-        network up and before the hosts start; ``extra_env`` may still grow here."""
+        network up and before the hosts start; ``extra_env`` may still grow here, and
+        ``extra_processes`` (then ``_record()``) names what a killed run leaves behind."""
 
     def release(self) -> None:
         """For a subclass: stop what ``prepare`` started (called by ``stop``, once)."""
@@ -445,6 +448,7 @@ class Cluster:
             processes.append((self._redis.pid, f":{self.redis_port}"))
         if self._haproxy is not None:
             processes.append((self._haproxy.pid, str(self.workdir)))
+        processes.extend(self.extra_processes)
         state = {"owner": os.getpid(), "workdir": str(self.workdir), "processes": processes}
         STATE.mkdir(parents=True, exist_ok=True)
         (STATE / f"{self.subnet}.json").write_text(json.dumps(state))

@@ -46,6 +46,9 @@ class ConduitCluster(Cluster):
         self.pg = PostgresServer.start(
             self.pg_directory, free_port(), network=f"{self.proxy_address}/24"
         )
+        postmaster = (self.pg_directory / "data" / "postmaster.pid").read_text().split()[0]
+        self.extra_processes.append((int(postmaster), str(self.pg_directory)))
+        self._record()  # a run killed outright: the next cluster stops this PostgreSQL
         local = self.pg.create_database("conduit")
         migrate = [sys.executable, "-m", "carafe", "--app", TARGET, "db", "upgrade"]
         env = {**os.environ, "CARAFE_DATABASE_URL": local, "CARAFE_SECRET_KEY": "m" * 32}
