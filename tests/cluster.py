@@ -332,7 +332,9 @@ class Cluster:
         self.redis_port = _free_port()
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._extra_env = dict(env or {})
+        self.extra_env = dict(env or {})
+        # More of its processes to kill if its owner dies: (pid, a marker in its cmdline).
+        self.extra_processes: list[tuple[int, str]] = []
         self._redis: subprocess.Popen[bytes] | None = None
         self._haproxy: subprocess.Popen[bytes] | None = None
         self._stopped = False
@@ -365,7 +367,7 @@ class Cluster:
             "CARAFE_REDIS_URL": self.app_redis_url,
             "CARAFE_SESSION_REDIS_URL": self.app_redis_url,
             "CARAFE_SECRET_KEY": self._secret,
-            **self._extra_env,
+            **self.extra_env,
         }
 
     # --- Life --------------------------------------------------------------------------
@@ -391,6 +393,7 @@ class Cluster:
             _cleanup_leftovers()
             self._network()
             self.start_redis()
+            self.prepare()
             for host in self.hosts.values():
                 host.start()
             self._start_haproxy()
@@ -414,6 +417,14 @@ class Cluster:
             host = self.hosts[name] = Host(self, name, index)
             host.create()
 
+    def prepare(self) -> None:
+        """For a subclass: start what the hosts need besides Redis (a database), with the
+        network up and before the hosts start; ``extra_env`` may still grow here, and
+        ``extra_processes`` (then ``_record()``) names what a killed run leaves behind."""
+
+    def release(self) -> None:
+        """For a subclass: stop what ``prepare`` started (called by ``stop``, once)."""
+
     def stop(self) -> None:
         """Stop everything and delete the namespaces and the bridge; safe to call twice."""
         if self._stopped:
@@ -423,6 +434,7 @@ class Cluster:
         _stop(self._haproxy)
         for host in self.hosts.values():
             host.remove()
+        self.release()
         _stop(self._redis)
         if self.bridge:
             _ip("link", "del", self.bridge, check=False)
@@ -436,6 +448,7 @@ class Cluster:
             processes.append((self._redis.pid, f":{self.redis_port}"))
         if self._haproxy is not None:
             processes.append((self._haproxy.pid, str(self.workdir)))
+        processes.extend(self.extra_processes)
         state = {"owner": os.getpid(), "workdir": str(self.workdir), "processes": processes}
         STATE.mkdir(parents=True, exist_ok=True)
         (STATE / f"{self.subnet}.json").write_text(json.dumps(state))

@@ -5,8 +5,9 @@
     server.stop()
 
 PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` user
-(``runuser``), which Debian's package creates. Authentication is ``trust`` on loopback:
-the server lives only as long as the test session. ``fsync`` is off; nothing outlives it.
+(``runuser``), which Debian's package creates. Authentication is ``trust`` on loopback
+(and on ``network=``'s subnet): the server lives only as long as the test session.
+``fsync`` is off; nothing outlives it.
 """
 
 from __future__ import annotations
@@ -37,8 +38,14 @@ class PostgresServer:
     runas: list[str]
 
     @classmethod
-    def start(cls, directory: Path, port: int, *, initialise: bool = True) -> PostgresServer:
-        """Start a server on ``port``; ``initialise=False`` restarts one stopped earlier."""
+    def start(
+        cls, directory: Path, port: int, *, initialise: bool = True, network: str = ""
+    ) -> PostgresServer:
+        """Start a server on ``port``; ``initialise=False`` restarts one stopped earlier.
+
+        ``network`` (``"10.77.0.254/24"``): listen on that address as well, and trust
+        connections from its subnet (the hosts of ``tests/cluster.py``).
+        """
         bindir = postgres_bindir()
         if bindir is None:
             raise RuntimeError("PostgreSQL is not installed (scripts/system-deps installs it)")
@@ -53,8 +60,17 @@ class PostgresServer:
                 [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                  "-E", "UTF8", "--locale=C.UTF-8"]
             )  # fmt: skip
+        listen = "127.0.0.1"
+        if network:
+            address, bits = network.split("/")
+            listen += "," + address
+            subnet = ".".join(address.split(".")[:3]) + f".0/{bits}"
+            hba = data / "pg_hba.conf"
+            rules = hba.read_text()
+            if subnet not in rules:
+                hba.write_text(rules + f"host all all {subnet} trust\n")
         options = (
-            f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+            f"-p {port} -k {directory} -c listen_addresses={listen} -c max_connections=200 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         server._run(

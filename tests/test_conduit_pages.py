@@ -24,7 +24,8 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def conduit(url: str, **config: Any) -> Any:
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, **config})
+    # Tags are read right after writes, so uncached here (test_tags_are_cached caches).
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "CACHE_TAGS": False, **config})
 
     @app.on_startup
     async def tables() -> None:

@@ -3,7 +3,10 @@
 Auth is ``Authorization: Token <jwt>``; bodies and answers are wrapped (``{"user": ...}``,
 ``{"articles": [...], "articlesCount": n}``); every error is
 ``{"errors": {"field": ["message"]}}``: 422 for a value refused, 401 without a valid
-token, 403 for someone else's article or comment, 404 for a missing one.
+token, 403 for someone else's article or comment, 404 for a missing one, 429 for too
+many sign-in tries, 503 while Redis (when configured) cannot be reached.
+``GET /api/articles/{slug}/comments/events`` streams an article's new comments (see
+``examples.conduit.sharing``).
 """
 
 from __future__ import annotations
@@ -19,16 +22,19 @@ from msgspec import UNSET, Meta, UnsetType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carafe import Body, Carafe, Depends, HTTPError, Request, RequestValidationError, Router
+from carafe.caching import cache
 from carafe.envelopes import Envelope
 from carafe.exceptions import ErrorDetail
 from carafe.pagination import LimitOffset, Page
 from carafe.responses import JSONResponse, ProblemResponse, Response
 from carafe.security import HTTPAuthorizationCredentials, HTTPBearer
+from carafe.sse import EventSourceResponse
 from carafe.validation import validation_errors
 from examples.conduit import services
 from examples.conduit.auth import TokenError, make_token, read_token
 from examples.conduit.models import EMAIL_MAX, TAG_MAX, TITLE_MAX, USERNAME_MAX, User
 from examples.conduit.services import ArticleSummary, ArticleView, CommentView, Profile
+from examples.conduit.sharing import SIGN_IN, SIGN_IN_RATE, TAGS_TTL, CommentFeed
 
 __all__ = ["ConduitErrors", "api", "install"]
 
@@ -160,7 +166,7 @@ def conduit_errors(exc: RequestValidationError) -> ConduitErrors:
 
 
 async def _answer_error(request: Request, exc: Exception) -> Response:
-    """Under /api, an ``HTTPError`` (401, 403, 404, 503) in Conduit's shape."""
+    """Under /api, an ``HTTPError`` (401, 403, 404, 429, 503) in Conduit's shape."""
     assert isinstance(exc, HTTPError)
     if not request.path.startswith(PREFIX + "/"):
         return ProblemResponse.from_error(exc)
@@ -306,11 +312,16 @@ ArticleEnvelope = Envelope("article")
 ArticlesEnvelope = Envelope("articles", count="articlesCount")
 
 
-@api.post("/users/login")
+_TOO_MANY = {
+    429: {"model": ConduitErrors, "description": f"Too many sign-in tries: {SIGN_IN_RATE}"}
+}
+
+
+@api.post("/users/login", dependencies=[SIGN_IN], responses=_TOO_MANY)
 async def login(
     user: Annotated[Login, Body(embed=True)], request: Request, session: AsyncSession
 ) -> Annotated[UserOut, UserEnvelope]:
-    """Log in: the user and a token."""
+    """Log in: the user and a token; at most 10 tries a minute per client (then 429)."""
     _no_nul(user, "user")
     found = await services.authenticate(session, user.email, user.password)
     if found is None:
@@ -499,11 +510,38 @@ async def add_comment(
     comment: Annotated[NewComment, Body(embed=True)],
     viewer: Me,
     session: AsyncSession,
+    feed: CommentFeed,
 ) -> Annotated[CommentView, Envelope("comment")]:
-    """Comment on an article."""
+    """Comment on an article; its event stream's listeners get it too."""
     _no_nul(comment, "comment")
     with _http_errors():
-        return await services.add_comment(session, viewer.user, slug, comment.body)
+        added = await services.add_comment(session, viewer.user, slug, comment.body)
+    # NOTE: Redis down, this raises BrokerUnavailable, a 503: the comment is rolled back,
+    # so no reader misses one that was saved.
+    await feed.publish(slug, added)
+    return added
+
+
+_STREAM = {
+    200: {
+        "description": "`text/event-stream`: a `comment` event (a Comment) for each new one",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    **_missing("article"),
+}
+
+
+@api.get("/articles/{slug}/comments/events", responses=_STREAM)
+async def comment_events(
+    slug: Name, session: AsyncSession, feed: CommentFeed
+) -> EventSourceResponse:
+    """The article's new comments, as Server-Sent Events (``comment``), from every server.
+
+    The stream does not end by itself: read it as one (``EventSource``, ``httpx.stream``).
+    """
+    with _http_errors():
+        await services.article(session, None, slug)
+    return EventSourceResponse(feed.events(slug), ping=5)
 
 
 @api.delete("/articles/{slug}/comments/{comment_id}", responses=_deleting("comment"))
@@ -516,9 +554,9 @@ async def delete_comment(
     return _deleted()
 
 
-@api.get("/tags")
+@api.get("/tags", dependencies=[cache(TAGS_TTL)])
 async def tags(session: AsyncSession) -> Annotated[list[str], Envelope("tags")]:
-    """The tags in use, the most used first."""
+    """The tags in use, the most used first (cached: up to 30 s old, see ``Age``)."""
     return await services.tags(session)
 
 

@@ -15,6 +15,19 @@ Configuration (``config=``, else ``CARAFE_*`` environment variables):
 - ``JWT_SECRET`` (else ``SECRET_KEY``): signs the tokens; at least 32 bytes, else a
   ``ConfigurationError``. Without either, a development key is used and a warning says
   so: tokens are then forgeable by anyone who reads this.
+- ``REDIS_URL``: a Redis every worker shares (``redis://host:6379/0``) for the sign-in
+  limit (10 tries a minute per client), the ``GET /api/tags`` cache (30 s) and the
+  comment stream (``GET /api/articles/{slug}/comments/events``); see
+  ``examples.conduit.sharing``. Without it each process keeps them in its own memory.
+- ``CACHE_TAGS``: ``false`` answers every ``GET /api/tags`` from the database (the
+  tests that count tags right after writing them); cached by default.
+- ``SESSION_REDIS_URL``: where the pages keep their sessions (see ``pages``); in
+  memory without it. On several workers or hosts set both, and one ``SECRET_KEY``.
+
+On several hosts behind a load balancer (tests/test_conduit_cluster.py runs it so,
+behind HAProxy), every host needs the same ``DATABASE_URL`` (PostgreSQL),
+``REDIS_URL``, ``SESSION_REDIS_URL`` and ``SECRET_KEY``, and ``--trusted-proxy`` naming
+the balancer, so that the sign-in limit counts each client, not the balancer.
 
 NOTE: SQLite, the default, takes one writer at a time: carafe.db begins the transaction
 of each POST, PUT and DELETE with ``BEGIN IMMEDIATE``, so concurrent writers wait their
@@ -33,6 +46,7 @@ from carafe.middleware import CORSMiddleware
 from examples.conduit.api import install
 from examples.conduit.models import Base
 from examples.conduit.pages import install_pages
+from examples.conduit.sharing import share
 
 __all__ = ["DEFAULT_DATABASE_URL", "app", "create_app", "db"]
 
@@ -78,6 +92,7 @@ def create_app(config: dict[str, Any] | None = None) -> Carafe:
     app.config.update(config or {})
     app.config.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     app.config["JWT_SECRET"] = _jwt_secret(app)
+    share(app)  # sign-in limit, tags cache, comment feed: in Redis with REDIS_URL
     origins = app.config.get("CORS_ORIGINS") or []
     if isinstance(origins, str):
         origins = [origin.strip() for origin in origins.split(",") if origin.strip()]

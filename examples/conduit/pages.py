@@ -11,7 +11,10 @@ One ``Router`` (route names ``pages.*``) beside the JSON API, over the same quer
 - flash messages after a change, the form shown again with its errors and the input
   kept when a value is refused, a 404 page for a missing article or profile, a 403
   page for someone else's article or a refused CSRF token, and a sign-in page (then
-  back) for a visitor who is not signed in.
+  back) for a visitor who is not signed in;
+- sign-in tries counted against the API login's budget (``sharing.SIGN_IN``): over it,
+  the form again with a 429 and ``Retry-After``; a comment posted here reaches the
+  article's event stream (``GET /api/articles/{slug}/comments/events``) as well.
 
 Article bodies are Markdown (CommonMark, with markdown-it-py); HTML typed into them
 is shown as text and ``javascript:`` links are not made.
@@ -35,6 +38,7 @@ from msgspec import UNSET, Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carafe import Carafe, Depends, HTTPError, Request, Router
+from carafe.ratelimit import RateLimits
 from carafe.responses import RedirectResponse, Response
 from carafe.web.csrf import CSRFProtect
 from carafe.web.flash import flash
@@ -55,6 +59,7 @@ from examples.conduit.api import (
     Username,
 )
 from examples.conduit.models import TAG_MAX, User
+from examples.conduit.sharing import CommentFeed, sign_in_budget
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -428,7 +433,35 @@ async def sign_in_page(request: Request, me: MaybeUser, next: str = "") -> Respo
     return await _page(request, "login.html", me, form=blank_form(), next=next)
 
 
-@_post("/login")
+class TooManyTries(Exception):
+    """Raised by ``sign_in_tries`` over the sign-in budget; carries ``Retry-After``."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__("too many sign-in tries")
+        self.headers = headers
+
+
+async def sign_in_tries(request: Request, limits: RateLimits) -> None:
+    """Count a try against the budget the API's login shares (``sharing.SIGN_IN``)."""
+    try:
+        await sign_in_budget(request, limits)
+    except HTTPError as error:
+        if error.status_code != 429:
+            raise  # 503: Redis is away
+        raise TooManyTries(dict(error.headers)) from None
+
+
+async def _too_many_tries(request: Request, exc: Exception) -> Response:
+    """The sign-in form again, 429, saying when to try next."""
+    assert isinstance(exc, TooManyTries)
+    form = blank_form()
+    form.errors[""] = f"Too many tries. Try again in {exc.headers.get('Retry-After', '60')} s."
+    return await templates.render(
+        request, "login.html", me=None, form=form, next="", status_code=429, headers=exc.headers
+    )
+
+
+@pages.post("/login", include_in_schema=False, dependencies=[Depends(sign_in_tries)])
 async def sign_in(request: Request, session: Session, db: AsyncSession) -> Response:
     """Check the email and password, sign in, and go on."""
     submitted = await request.form()
@@ -628,14 +661,20 @@ async def unfavorite(request: Request, slug: str, db: AsyncSession, me: SignedIn
 
 @_post("/article/{slug}/comments")
 async def add_comment(
-    request: Request, slug: str, session: Session, db: AsyncSession, me: SignedIn
+    request: Request,
+    slug: str,
+    session: Session,
+    db: AsyncSession,
+    me: SignedIn,
+    feed: CommentFeed,
 ) -> Response:
-    """Post a comment; a refused one comes back in the form."""
+    """Post a comment (to the article's event stream too); a refused one comes back."""
     form = _bind(CommentForm, await request.form())
     if form.value is None:
         return await _article_page(request, db, me, slug, form, 422)
     with _refusals(me):
-        await services.add_comment(db, me, slug, form.value.body)
+        added = await services.add_comment(db, me, slug, form.value.body)
+    await feed.publish(slug, added)  # Redis down: a 503, and the comment is not kept
     flash(session, "Your comment is posted.", "success")
     return _see(request.url_for("pages.article_page", slug=slug) + "#comments")
 
@@ -737,4 +776,5 @@ def install_pages(app: Carafe) -> None:
     app.static("/static", str(HERE / "static"))
     app.exception_handler(PageError)(_error_page)
     app.exception_handler(SignInRequired)(_to_sign_in)
+    app.exception_handler(TooManyTries)(_too_many_tries)
     app.include(pages)
