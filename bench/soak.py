@@ -13,7 +13,9 @@ it samples the RSS of every serving process. At the end it prints, per worker, t
 at the start and the end and the mean of the first and the last minute, and says whether
 memory is flat: the last minute's mean within ``--tolerance`` MiB of the first's.
 
-``--app module:app --path /a --path /b`` soaks another app with plain GETs instead.
+``--app module:app --path /a --path /b`` soaks another app with plain GETs instead;
+``--conduit`` soaks the Conduit example (its PostgreSQL on the bridge, as
+tests/test_conduit_cluster.py runs it) with the mix of bench/soak_conduit.py.
 Needs root, ``ip``, ``haproxy`` and ``redis-server`` (``scripts/system-deps``). Not part
 of the test suite: it takes as long as it is told to.
 """
@@ -34,7 +36,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import soak_conduit
 from tests.cluster import Cluster, missing, rss_kib
+
+CONDUIT = "examples.conduit.app:app"
 
 MIB = 1024.0
 
@@ -53,12 +58,14 @@ class Tally:
     def requests(self) -> int:
         return sum(self.answers.values()) + sum(self.errors.values())
 
-    def unexpected(self) -> int:
-        """Answers that are failures: not 200, except a 429 from the rate-limited page."""
+    def unexpected(self, expected: dict[str, set[int]] | None = None) -> int:
+        """Answers that are failures: not 200 (or not one of ``expected[kind]``), except
+        a 429 from the rate-limited page."""
         return sum(
             count
             for (kind, status), count in self.answers.items()
-            if status != 200 and not (kind == "limited" and status == 429)
+            if status not in (expected or {}).get(kind, {200})
+            and not (kind == "limited" and status == 429)
         )
 
 
@@ -187,7 +194,16 @@ async def soak(args: argparse.Namespace, cluster: Cluster) -> dict[str, Any]:
     started = time.monotonic()
     until = started + args.duration
     pace = args.visitors / args.rate
-    if args.path:
+    expected = None
+    if args.conduit:
+        slugs: list[str] = []
+        expected = soak_conduit.EXPECTED
+        load = [
+            soak_conduit.visitor(n, cluster.url, pace, until, tally, slugs)
+            for n in range(args.visitors)
+        ]
+        load += [soak_conduit.subscriber(cluster.url, until, tally, slugs) for _ in range(2)]
+    elif args.path:
         load = [getter(args.path, cluster.url, pace, until, tally) for _ in range(args.visitors)]
     else:
         load = [visitor(n, cluster.url, pace, until, tally) for n in range(args.visitors)]
@@ -196,13 +212,13 @@ async def soak(args: argparse.Namespace, cluster: Cluster) -> dict[str, Any]:
     elapsed = time.monotonic() - started
     memory = memory_report(samples, elapsed, args.tolerance)
     return {
-        "app": args.app,
+        "app": CONDUIT if args.conduit else args.app,
         "duration_s": round(elapsed, 1),
         "target_rate": args.rate,
         "requests": tally.requests,
         "rate": round(tally.requests / elapsed, 1),
         "answers": {f"{k} {s}": n for (k, s), n in sorted(tally.answers.items())},
-        "unexpected_answers": tally.unexpected(),
+        "unexpected_answers": tally.unexpected(expected),
         "errors": dict(tally.errors),
         "wrong_user": len(tally.wrong),
         "published": tally.published,
@@ -249,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--path", action="append", help="GET these paths (another app) instead of the mix"
     )
+    parser.add_argument(
+        "--conduit",
+        action="store_true",
+        help="soak Conduit (PostgreSQL on the bridge) with its mix (bench/soak_conduit.py)",
+    )
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
     lacks = missing()
@@ -256,7 +277,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("; ".join(lacks))
     if args.app != "tests.apps.cluster_app:app" and not args.path:
         parser.error("another --app needs --path: the built-in mix is the cluster app's")
-    with Cluster(args.app, health=args.health) as cluster:
+    if args.conduit:
+        from tests.test_conduit_cluster import ConduitCluster
+
+        serving: Cluster = ConduitCluster()
+    else:
+        serving = Cluster(args.app, health=args.health)
+    with serving as cluster:
         result = asyncio.run(soak(args, cluster))
     print(show(result))
     if args.json:
