@@ -294,6 +294,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 SECTION = "## Conduit on PostgreSQL: the article reads"
 
 
+def _ratios(
+    apps: dict[str, Any],
+    keys: list[str],
+    ours: list[str],
+    field: str,
+    label: str,
+    *,
+    less_is_more: bool = False,
+) -> list[str]:
+    """One line per (one of ours, peer): ours over the peer by ``field`` on each key
+    (the peer's over ours for a cost, ``less_is_more``)."""
+    lines = []
+    for mine in ours:
+        for peer in (p for p in apps if p not in ours):
+            pairs = [(apps[mine][k][field], apps[peer][k][field]) for k in keys]
+            ratios = ", ".join(
+                f"{k} {(b / a if less_is_more else a / b):.2f}x"
+                for k, (a, b) in zip(keys, pairs, strict=True)
+            )
+            lines.append(label.format(mine=mine, peer=peer) + ratios)
+    return lines
+
+
 def report(results: dict[str, Any]) -> str:
     apps = results["apps"]
     keys = list(next(iter(apps.values())))
@@ -311,13 +334,7 @@ def report(results: dict[str, Any]) -> str:
     ours = [name for name in apps if name.startswith("carafe") or name == "floor"]
     if ours:
         lines.append("")
-    for mine in ours:
-        for peer in (p for p in apps if p not in ours):
-            ratios = ", ".join(
-                f"{k} {apps[mine][k]['requests_per_s'] / apps[peer][k]['requests_per_s']:.2f}x"
-                for k in keys
-            )
-            lines.append(f"- {mine} / {peer}: {ratios}")
+    lines += _ratios(apps, keys, ours, "requests_per_s", "- {mine} / {peer}: ")
     if all("cpu_ms_median" in figures[k] for figures in apps.values() for k in keys):
         lines += ["", "| app | " + " | ".join(f"{k} server CPU ms" for k in keys) + " |"]
         lines.append("|---|" + "---|" * len(keys))
@@ -325,13 +342,8 @@ def report(results: dict[str, Any]) -> str:
             cells = " | ".join(f"{figures[k]['cpu_ms_median']:.3f}" for k in keys)
             lines.append(f"| {name} | {cells} |")
         lines.append("")
-        for mine in ours:
-            for peer in (p for p in apps if p not in ours):
-                ratios = ", ".join(
-                    f"{k} {apps[peer][k]['cpu_ms_median'] / apps[mine][k]['cpu_ms_median']:.2f}x"
-                    for k in keys
-                )
-                lines.append(f"- by server CPU per request, {mine} / {peer}: {ratios}")
+        label = "- by server CPU per request, {mine} / {peer}: "
+        lines += _ratios(apps, keys, ours, "cpu_ms_median", label, less_is_more=True)
     for key, by_app in results.get("in_process_cpu_ms", {}).items():
         ratio = by_app["fastapi"] / by_app["carafe"]
         floor = by_app.get("floor")

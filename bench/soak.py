@@ -125,14 +125,17 @@ async def getter(paths: list[str], url: str, pace: float, until: float, tally: T
             await asyncio.sleep(max(0.0, pace - (time.monotonic() - started)))
 
 
-async def subscriber(url: str, until: float, tally: Tally) -> None:
-    """Reads the room's event stream until the end; reconnects if it is cut."""
+async def subscriber(
+    url: str, until: float, tally: Tally, path: str = "/rooms/soak/events", event: str = "message"
+) -> None:
+    """Reads an event stream until the end, counting its ``event`` events; reconnects if
+    it is cut."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as web:
         while time.monotonic() < until:
             try:
-                async with web.stream("GET", "/rooms/soak/events") as stream:
+                async with web.stream("GET", path) as stream:
                     async for line in stream.aiter_lines():
-                        if line.startswith("event: message"):
+                        if line.startswith(f"event: {event}"):
                             tally.received += 1
                         if time.monotonic() >= until:
                             return
@@ -202,7 +205,9 @@ async def soak(args: argparse.Namespace, cluster: Cluster) -> dict[str, Any]:
             soak_conduit.visitor(n, cluster.url, pace, until, tally, slugs)
             for n in range(args.visitors)
         ]
-        load += [soak_conduit.subscriber(cluster.url, until, tally, slugs) for _ in range(2)]
+        load += [
+            soak_conduit.subscriber(cluster.url, until, tally, slugs, subscriber) for _ in range(2)
+        ]
     elif args.path:
         load = [getter(args.path, cluster.url, pace, until, tally) for _ in range(args.visitors)]
     else:
