@@ -17,6 +17,7 @@ whose attributes are snake_case (``article.tag_list``) and whose JSON is camelCa
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import functools
@@ -217,13 +218,24 @@ async def _flush_user(session: AsyncSession) -> None:
         raise Invalid(field, "has already been taken") from None
 
 
+# Password hashing has threads of its own, two: scrypt takes 16 MiB and some 50 ms a
+# hash, and on asyncio's default executor each of its threads (cores + 4) kept its
+# 16 MiB (bench/soak.py --conduit showed the steps); two threads also bound the CPU that
+# a burst of sign-ins can take from the rest of the process.
+_HASHING = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="conduit-scrypt")
+
+
+async def _hashing(fn: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, fn, *args)
+
+
 async def register(session: AsyncSession, username: str, email: str, password: str) -> User:
     """A new account; ``Invalid`` if the username or the email is taken."""
     await _check_free(session, username=username, email=email, besides=None)
     user = User(
         username=username,
         email=email,
-        password_hash=await asyncio.to_thread(hash_password, password),
+        password_hash=await _hashing(hash_password, password),
     )
     session.add(user)
     await _flush_user(session)
@@ -234,9 +246,9 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     """The user with this email and password, or None."""
     user = await session.scalar(select(User).where(User.email == email))
     if user is None:
-        await asyncio.to_thread(hash_password, password)  # as slow as a wrong password
+        await _hashing(hash_password, password)  # as slow as a wrong password
         return None
-    if not await asyncio.to_thread(verify_password, password, user.password_hash):
+    if not await _hashing(verify_password, password, user.password_hash):
         return None
     return user
 
@@ -263,7 +275,7 @@ async def update_user(
     if not isinstance(username, UnsetType):
         user.username = username
     if not isinstance(password, UnsetType):
-        user.password_hash = await asyncio.to_thread(hash_password, password)
+        user.password_hash = await _hashing(hash_password, password)
     if not isinstance(bio, UnsetType):
         user.bio = bio
     if not isinstance(image, UnsetType):
