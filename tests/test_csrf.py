@@ -12,7 +12,7 @@ from jinja2 import DictLoader
 from carafe import Carafe, Request
 from carafe.exceptions import ConfigurationError
 from carafe.forms import Form
-from carafe.responses import PlainTextResponse
+from carafe.responses import HTMLResponse, PlainTextResponse
 from carafe.testing import TestClient
 from carafe.web.csrf import CSRFProtect, mask, unmask
 from carafe.web.sessions import MemoryStore, Session, Sessions
@@ -112,6 +112,25 @@ def test_missing_or_wrong_tokens_get_403(client: TestClient) -> None:
         assert response.status_code == 403
         assert response.headers["content-type"] == "application/problem+json"
         assert word in response.json()["detail"]
+
+
+def test_a_refusal_is_answered_by_the_apps_own_403_handler() -> None:
+    app = make_app(Carafe(secret_key="csrf-secret", csrf=True))
+
+    @app.exception_handler(403)
+    async def forbidden(request: Request, exc: Exception) -> HTMLResponse:
+        return HTMLResponse(f"<h1>Not from here</h1><p>{exc}</p>", status_code=403)
+
+    with TestClient(app) as client:
+        token_from(client)  # a visitor of the site, with its cookie
+        response = client.post("/notes", data={"text": "x"})
+        assert response.status_code == 403
+        assert response.headers["content-type"].startswith("text/html")
+        assert "<h1>Not from here</h1>" in response.text
+        assert "missing" in response.text
+        # The app keeps serving, and a good token still passes.
+        response = client.post("/notes", data={"text": "y", "csrf_token": token_from(client)})
+        assert response.json() == {"saved": "y"}
 
 
 def test_tokens_are_masked_differently_each_time_and_all_verify(client: TestClient) -> None:

@@ -310,6 +310,20 @@ class Carafe(Router):
 
         return decorate
 
+    async def send_error(self, exc: BaseException, request: Request, send: Send) -> None:
+        """Answer ``exc`` as a handler's error would be: by the app's exception handlers,
+        else a problem response (a 500 for an unexpected error). For middleware that
+        refuses a request before it reaches a route (CSRF), so that an app's own 403
+        page applies there too."""
+        await self._errors.send(exc, request, send)
+
+    async def send_error(self, exc: BaseException, request: Request, send: Send) -> None:
+        """Answer ``exc`` as a handler's error would be: by the app's exception handlers,
+        else a problem response (a 500 for an unexpected error). For middleware that
+        refuses a request before it reaches a route (CSRF), so that an app's own 403
+        page applies there too."""
+        await self._errors.send(exc, request, send)
+
     def add_middleware(self, middleware: Callable[..., ASGIApp], **options: Any) -> None:
         """Wrap the app in ``middleware(app, **options)``; the last added runs first."""
         self._middleware.append((middleware, options))

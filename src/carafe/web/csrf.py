@@ -8,7 +8,9 @@ token, either as the form field ``csrf_token``::
       <input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
 
 or in the ``X-CSRF-Token`` header (for ``fetch`` and other JSON clients that rely on
-cookies). A missing or wrong token is a 403 problem response and the handler never runs.
+cookies). A missing or wrong token is a 403 ``HTTPError``, answered by the app's exception
+handlers (``@app.exception_handler(403)`` for a page of your own) and otherwise as a
+problem response; the handler never runs.
 Routes for token-authenticated APIs opt out with ``@csrf.exempt`` (``csrf =
 CSRFProtect(app)``); mounted apps are left to protect themselves.
 
@@ -48,7 +50,6 @@ from carafe.context import Slot, context_of
 from carafe.exceptions import HTTPError
 from carafe.limits import DEFAULT_LIMITS, Limits
 from carafe.requests import Request
-from carafe.responses import ProblemResponse
 from carafe.web.sessions import CSRF_SESSION_KEY, get_session
 
 if TYPE_CHECKING:
@@ -302,10 +303,13 @@ class CSRFMiddleware:
         if limits is None:
             await self.app(scope, receive, send)
             return
+        request = Request(scope, receive, send, limits=limits)
         try:
-            await self.protect.check(Request(scope, receive, send, limits=limits))
+            await self.protect.check(request)
         except HTTPError as exc:
-            await ProblemResponse.from_error(exc)(scope, receive, send)
+            # The app's handlers answer it (an HTML 403 page for a site), as they
+            # would an error raised by a handler; a problem response without one.
+            await scope["app"].send_error(exc, request, send)
             await _clean_up(scope)
             return
         try:
