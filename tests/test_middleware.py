@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from carafe import Carafe, HTTPError, Response, StreamingResponse, WebSocket
+from carafe.context import context_of
 from carafe.exceptions import WebSocketDisconnect
 from carafe.middleware import (
     CORSMiddleware,
@@ -90,6 +91,57 @@ def test_last_added_middleware_runs_first() -> None:
     # The inner middleware tags the head first; the outer one appends after it.
     assert response.headers.get_list("x-order") == ["first", "second"]
     assert app._entry != app._dispatch
+
+
+def rewriting(app: ASGIApp, *, to: str) -> ASGIApp:
+    """Middleware that serves every request from another path."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "path": to}
+        await app(scope, receive, send)
+
+    return middleware
+
+
+def route_reader(app: ASGIApp, *, seen: list[str | None]) -> ASGIApp:
+    """Middleware that records the route it was told the request will reach."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = context_of(scope).route
+            seen.append(None if route is None else route.path)
+        await app(scope, receive, send)
+
+    return middleware
+
+
+@pytest.mark.parametrize("to", ["/big", "/missing"])
+def test_a_path_rewritten_by_middleware_is_routed_anew(to: str) -> None:
+    seen: list[str | None] = []
+    app = make_app()
+    app.add_middleware(rewriting, to=to)
+    app.add_middleware(route_reader, seen=seen)  # outermost: sees the request as sent
+    with TestClient(app) as client:
+        response = client.get("/")
+        # Middleware knew the route of the path as sent; the handler that runs is the
+        # one for the path as rewritten, however the route was found before.
+        assert seen == ["/"]
+        if to == "/big":
+            assert response.text == BIG
+        else:
+            assert response.status_code == 404
+
+
+def test_middleware_sees_the_route_and_the_route_answers_once() -> None:
+    seen: list[str | None] = []
+    app = make_app()
+    app.add_middleware(route_reader, seen=seen)
+    with TestClient(app) as client:
+        assert client.get("/").json() == {"hello": "world"}
+        assert client.post("/").status_code == 405  # the path's table, another method
+        assert client.get("/nowhere").status_code == 404
+    assert seen == ["/", None, None]
 
 
 def test_adding_middleware_after_the_first_request_rebuilds_the_chain() -> None:

@@ -69,10 +69,13 @@ class RequestContext:
             (uploaded files closed), newest first.
     """
 
-    __slots__ = ("_values", "body", "cleanups", "response_hooks", "route")
+    __slots__ = ("_values", "body", "cleanups", "matched", "response_hooks", "route")
 
     def __init__(self) -> None:
         self.route: CompiledRoute | None = None
+        # The route table's answer for (path, its match) found with ``route``, so that
+        # routing after the middleware does not walk the table again for that path.
+        self.matched: tuple[str, Any] | None = None
         self.body: bytes | None = None
         self.response_hooks: list[ResponseHook] | None = None
         self.cleanups: list[Cleanup] | None = None

@@ -6,9 +6,10 @@ first), else 404; a path that matches with or without a trailing slash is redire
 a known path with another method is 405 with ``Allow`` (or 204 for ``OPTIONS``).
 
 ``match`` tells which route a request will reach without running it: the app calls
-it before its middleware when it has any, and puts the answer in the request's
-``RequestContext.route``, so middleware (CSRF, tracing) knows the route's template and
-name before the handler runs.
+it (``prematch``) before its middleware when it has any, and puts the answer in the
+request's ``RequestContext.route``, so middleware (CSRF, tracing) knows the route's
+template and name before the handler runs; behind the middleware,
+``http_after_middleware`` serves the route found then, unless the path was rewritten.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from carafe.context import CONTEXT_KEY, RequestContext
 from carafe.exceptions import ConfigurationError, HTTPError, URLBuildError, elide
 from carafe.requests import Request
 from carafe.responses import RedirectResponse, Response
@@ -119,6 +121,40 @@ class Dispatcher:
         endpoint = found[0].get("WEBSOCKET" if scope["type"] == "websocket" else scope["method"])
         return None if endpoint is None else self._routes.get(id(endpoint))
 
+    def prematch(self, scope: Scope, context: RequestContext) -> None:
+        """``match`` for an app with middleware, before it runs: the route goes into
+        ``context.route``, and the table's answer is kept for ``http_after_middleware``."""
+        if scope["type"] == "websocket":
+            context.route = self.match(scope)
+            return
+        path = route_path(scope)
+        found = self.table.match(path)
+        context.matched = (path, found)
+        if found is not None:
+            endpoint = found[0].get(scope["method"])
+            if endpoint is not None:
+                context.route = self._routes.get(id(endpoint))
+
+    async def http_after_middleware(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``http`` behind the app's middleware: the table is walked again only when a
+        middleware changed the path (a rewrite) since ``prematch``."""
+        context: RequestContext | None = scope.get(CONTEXT_KEY)
+        matched = None if context is None else context.matched
+        path = route_path(scope)
+        if matched is None or matched[0] != path:
+            await self.http(scope, receive, send)
+            return
+        found = matched[1]
+        if found is not None:
+            table, values = found
+            endpoint = table.get(scope["method"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send, values)
+                return
+            await self._no_method(table, scope, receive, send)
+            return
+        await self._unrouted(path, scope, receive, send)
+
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if scope.get("root_path"):
@@ -132,6 +168,10 @@ class Dispatcher:
                 return
             await self._no_method(table, scope, receive, send)
             return
+        await self._unrouted(path, scope, receive, send)
+
+    async def _unrouted(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """No route has the path: a mounted app's, else a redirect or a 404."""
         mount = self.mount_for(path, websocket=False)
         if mount is not None:
             await mount.app(self.mount_scope(scope, mount), receive, send)
@@ -167,8 +207,6 @@ class Dispatcher:
     def mount_scope(self, scope: Scope, mount: Mount) -> Scope:
         """The scope a mounted app sees: the prefix moved into ``root_path``, the state
         its own lifespan set up laid over the app's, and a request context of its own."""
-        from carafe.context import CONTEXT_KEY, RequestContext
-
         child = dict(scope)
         child["root_path"] = scope.get("root_path", "") + mount.prefix
         own_state = self.mount_states.get(id(mount.app))
