@@ -3,6 +3,7 @@ database is away; on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import subprocess
@@ -12,11 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from carafe.db import Database, database_urls, mask_url
+from carafe import Carafe
+from carafe.db import DEFAULT_POOL, Database, database_urls, mask_url
 from carafe.exceptions import ConfigurationError
 from carafe.lifespan import LifespanError
-from carafe.testing import TestClient
+from carafe.testing import AsyncTestClient, TestClient
 from tests.apps.notes_db import create_app, db
 from tests.conftest import free_port
 from tests.postgres import PostgresServer
@@ -73,6 +77,40 @@ def test_the_url_comes_from_the_config_with_a_driver_filled_in(tmp_path: Path) -
     assert mask_url("postgresql://app:s3cret@db/shop") == "postgresql://app:***@db/shop"
     with pytest.raises(ConfigurationError, match="No default drivers for 'oracle'"):
         database_urls("oracle://a@h/d")
+
+
+def _backends(server: PostgresServer, database: str) -> set[str]:
+    """The process ids of the connections open to ``database``."""
+    rows = server.psql(f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}'")
+    return set(rows.split())
+
+
+@pytest.mark.parametrize("options", [{}, {"pool_size": 5, "max_overflow": 10}])
+def test_a_servers_pool_keeps_what_it_opens(
+    postgres_server: PostgresServer, options: dict[str, int]
+) -> None:
+    url = postgres_server.create_database(f"pool_{len(options)}")
+    app = Carafe(extensions=[Database(url=url, engine_options=options)], docs=None)
+
+    @app.get("/slow")
+    async def slow(session: AsyncSession) -> int:  # holds its connection for 50 ms
+        return int((await session.execute(text("SELECT 1 FROM pg_sleep(0.05)"))).scalar_one())
+
+    async def two_bursts() -> list[set[str]]:
+        open_after: list[set[str]] = []
+        async with AsyncTestClient(app) as client:
+            for _ in range(2):
+                answers = await asyncio.gather(*(client.get("/slow") for _ in range(30)))
+                assert [a.status_code for a in answers] == [200] * 30
+                open_after.append(_backends(postgres_server, f"pool_{len(options)}"))
+        return open_after
+
+    first, second = asyncio.run(two_bursts())
+    if not options:  # DEFAULT_POOL: the first burst opens 15, and the same 15 serve the next
+        assert len(first) == DEFAULT_POOL["pool_size"]
+        assert second == first
+    else:  # SQLAlchemy's own sizing: 5 kept, the other 10 closed as they come back
+        assert len(first) == len(second) == 5
 
 
 def test_a_database_that_is_down_at_startup_is_one_clear_error() -> None:

@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from carafe.db import database_urls
+from carafe.db import database_urls, engine_options
 
-engine = create_async_engine(database_urls(os.environ["CONDUIT_DATABASE_URL"])[0])
+URL = database_urls(os.environ["CONDUIT_DATABASE_URL"])[0]
+engine = create_async_engine(URL, **engine_options(URL, {}))  # carafe.db's pool, as Carafe's
 sessions = async_sessionmaker(engine, expire_on_commit=False)
 
 

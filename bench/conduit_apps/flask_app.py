@@ -10,10 +10,12 @@ from examples.conduit import services
 from flask import Flask, abort, request
 from flask_sqlalchemy import SQLAlchemy
 
-from carafe.db import database_urls
+from carafe.db import database_urls, engine_options
 
 app = Flask(__name__)
-app.config["SQLALCHEMY_DATABASE_URI"] = database_urls(os.environ["CONDUIT_DATABASE_URL"])[1]
+URL = database_urls(os.environ["CONDUIT_DATABASE_URL"])[1]
+app.config["SQLALCHEMY_DATABASE_URI"] = URL
+app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(URL, {})  # the pool Carafe's has
 db = SQLAlchemy(app)
 
 

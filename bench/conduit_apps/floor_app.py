@@ -16,9 +16,10 @@ import msgspec
 from examples.conduit import services
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from carafe.db import database_urls
+from carafe.db import database_urls, engine_options
 
-engine = create_async_engine(database_urls(os.environ["CONDUIT_DATABASE_URL"])[0])
+URL = database_urls(os.environ["CONDUIT_DATABASE_URL"])[0]
+engine = create_async_engine(URL, **engine_options(URL, {}))  # carafe.db's pool, as Carafe's
 encode = msgspec.json.Encoder().encode
 PREFIX = "/api/articles"
 JSON = [(b"content-type", b"application/json")]

@@ -20,6 +20,6 @@ Needs the ``db`` extra (``pip install carafe[db]``; ``carafe[postgres]`` adds as
 and psycopg). See docs/database.md and docs/migrations.md.
 """
 
-from carafe.db._database import Database, database_urls, mask_url
+from carafe.db._database import DEFAULT_POOL, Database, database_urls, engine_options, mask_url
 
-__all__ = ["Database", "database_urls", "mask_url"]
+__all__ = ["DEFAULT_POOL", "Database", "database_urls", "engine_options", "mask_url"]
