@@ -165,8 +165,25 @@ const TRICKY =
   "event: empty\nid\n\ndata:\n\n" +
   "data: the stream ends before a blank line: never dispatched\n";
 
+/** A fetch that hands the body on one byte a chunk, however the socket delivered it. */
+const byteByByte: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent < bytes.length) {
+        controller.enqueue(bytes.slice(sent, ++sent));
+      } else {
+        controller.close();
+      }
+    },
+  });
+  return new Response(body, { status: response.status, headers: response.headers });
+};
+
 async function parsedEvents(baseUrl: string): Promise<void> {
-  const client = new edges.Client({ baseUrl });
+  const client = new edges.Client({ baseUrl, fetch: byteByByte });
   const events: edges.ServerSentEvent[] = [];
   for await (const event of client.replay({ body: { text: TRICKY } })) {
     events.push(event);
