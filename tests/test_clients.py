@@ -129,7 +129,12 @@ def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 @pytest.mark.slow
 def test_python_clients_pass_ruff_and_mypy_strict(tmp_path: Path) -> None:
     (tmp_path / "shapes.py").write_text(generate(SHAPES, "python"), encoding="utf-8")
-    files = [str(tmp_path / "shapes.py")]
+    # docs/clients.md's event-stream example, over the Conduit client it imports.
+    (tmp_path / "conduit_client.py").write_text(source_for(CONDUIT), encoding="utf-8")
+    example = (ROOT / "docs" / "examples" / "clients_events.py").read_text()
+    (tmp_path / "clients_events.py").write_text(example, encoding="utf-8")
+    names = ("shapes", "conduit_client", "clients_events")
+    files = [str(tmp_path / f"{name}.py") for name in names]
     for target in (API, INVENTORY, EDGES, CONDUIT):
         path = tmp_path / (target.split(":")[0].replace(".", "_") + ".py")
         path.write_text(source_for(target), encoding="utf-8")
@@ -468,7 +473,9 @@ def test_python_client_reads_a_live_event_stream(
 ) -> None:
     conduit = load(CONDUIT)
     example = _events_example(monkeypatch, conduit)
-    with conduit.Client(conduit_server.url) as client:
+    # Two connections at most: a stream left holding one would starve what comes after.
+    http = httpx.Client(base_url=conduit_server.url, limits=httpx.Limits(max_connections=2))
+    with http, conduit.Client(http=http) as client:
         slug = _write_article(conduit, client, "dee")
         seen = example.comment_and_watch(client, slug, "First!")  # docs/clients.md's
         assert isinstance(seen, conduit.CommentView)
@@ -498,7 +505,9 @@ async def test_async_client_reads_a_live_event_stream(
     with conduit.Client(conduit_server.url) as setup:
         slug = _write_article(conduit, setup, "eve")
         token = setup.headers["Authorization"]
-    async with conduit.AsyncClient(conduit_server.url, headers={"Authorization": token}) as client:
+    limits = httpx.Limits(max_connections=2)  # as above: a stream left open would starve us
+    http = httpx.AsyncClient(base_url=conduit_server.url, limits=limits)
+    async with http, conduit.AsyncClient(http=http, headers={"Authorization": token}) as client:
         seen = await example.comment_and_watch_async(client, slug, "Async!")
         assert isinstance(seen, conduit.CommentView) and seen.body == "Async!"
         assert [c.body for c in (await client.comments(slug)).comments] == ["Async!"]
