@@ -273,9 +273,10 @@ class _Builder:
     def method(self, *, asynchronous: bool) -> str:
         """The client method; for an event stream a plain ``def`` returning the stream."""
         events = self.op.result.kind == "events"
-        prefix = "async " if asynchronous and not events else ""
-        returns = self.result
-        if events:
+        prefix, returns = ("async " if asynchronous else ""), self.result
+        send = "await self._send" if asynchronous else "self._send"
+        if events:  # a plain def: what it returns is entered, not awaited
+            prefix, send = "", "self._stream"
             returns = "AsyncEventStream" if asynchronous else "EventStream"
         lines = ["", *self._def(prefix, self.method_name, ["self"], returns)]
         doc = "\n\n".join(t for t in (self.op.summary, self.op.description) if t)
@@ -286,8 +287,6 @@ class _Builder:
             doc += f"\n\nAnswers server-sent events as they come: see ``{returns}``."
         lines.extend(_docstring(doc, 8))
         names = [*(i for i, _ in self.args), *([self.body] if self.body else [])]
-        send = "await self._send" if asynchronous else "self._send"
-        send = "self._stream" if events else send
         arguments = [f"{name}={name}" for name in names]
         line = f"        return {send}({self.function_name}({', '.join(arguments)}))"
         if len(line) <= _WIDTH:
