@@ -1,10 +1,13 @@
-// Run by tests/test_clients.py: node round_trip.js API_URL INVENTORY_URL CONDUIT_URL.
+// Run by tests/test_clients.py: node round_trip.js API_URL INVENTORY_URL CONDUIT_URL EDGES_URL.
 // The generated clients against real servers: every operation of examples/api.py,
 // the inventory guide's, the Conduit example's (its envelopes, its Token scheme), the
-// errors, and docs/clients.md's example (docs/examples/clients_first_steps.ts).
+// errors, docs/clients.md's examples (docs/examples/clients_first_steps.ts and
+// clients_events.ts), and event streams: Conduit's live one, and a hand-written one.
 import * as api from "./api";
 import * as conduit from "./conduit";
+import * as edges from "./edges";
 import * as inventory from "./inventory";
+import { nextComments } from "./events";
 import { firstSteps } from "./first_steps";
 
 // Node's own names, declared here rather than installing @types/node.
@@ -120,10 +123,91 @@ async function conduitExample(baseUrl: string): Promise<void> {
   console.log("conduit: ok");
 }
 
+/** A fetch that says when a response's head has come (the stream is open from then). */
+function watchedFetch(): { fetch: typeof fetch; opened: Promise<void> } {
+  let open = (): void => undefined;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const watched: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    open();
+    return response;
+  };
+  return { fetch: watched, opened };
+}
+
+async function conduitEvents(baseUrl: string): Promise<void> {
+  const client = new conduit.Client({ baseUrl });
+  const user = { username: "dee", email: "dee@example.org", password: "dee-password" };
+  const { token } = (await client.register({ body: { user } })).user;
+  client.headers["Authorization"] = `Token ${token}`;
+  const draft = { title: "Matcha", description: "d", body: "b" };
+  const { slug } = (await client.createArticle({ body: { article: draft } })).article;
+  const head = watchedFetch();
+  const reading = nextComments(new conduit.Client({ baseUrl, fetch: head.fetch }), slug, 2);
+  await head.opened; // why posting now does not race the stream: see test_clients.py's NOTE
+  const one = (await client.addComment({ slug, body: { comment: { body: "One" } } })).comment;
+  const two = (await client.addComment({ slug, body: { comment: { body: "Two" } } })).comment;
+  const seen = await reading; // docs/clients.md's example: it breaks out after two
+  check(seen.map((c) => `${c.id} ${c.body}`).join() === `${one.id} One,${two.id} Two`, "events");
+  check((await client.comments({ slug })).comments.length === 2, "served on after the break");
+  const missing = await rejects(client.commentEvents({ slug: "no-such-tea" }).next());
+  check(missing.status === 404 && "errors" in (missing.problem as object), "a missing article");
+  console.log("events: ok");
+}
+
+// tests/test_clients.py's TRICKY: every rule of the WHATWG parser, sent one byte a chunk.
+const TRICKY =
+  "\ufeff: a byte order mark, then a comment: both ignored\r\n" +
+  "event: note\r\ndata: first\r\ndata:  indented\r\ndata\r\nid: 7\r\nretry: 1500\r\n\r\n" +
+  "data: é \u2028 中\rretry: soon\rid: 8\0\rcolour: blue\r\r" +
+  "event: empty\nid\n\ndata:\n\n" +
+  "data: the stream ends before a blank line: never dispatched\n";
+
+/** A fetch that hands the body on one byte a chunk, however the socket delivered it. */
+const byteByByte: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent < bytes.length) {
+        controller.enqueue(bytes.slice(sent, ++sent));
+      } else {
+        controller.close();
+      }
+    },
+  });
+  return new Response(body, { status: response.status, headers: response.headers });
+};
+
+async function parsedEvents(baseUrl: string): Promise<void> {
+  const client = new edges.Client({ baseUrl, fetch: byteByByte });
+  const events: edges.ServerSentEvent[] = [];
+  for await (const event of client.replay({ body: { text: TRICKY } })) {
+    events.push(event);
+  }
+  const expected = [
+    { event: "note", data: "first\n indented\n", id: "7", retry: 1500 },
+    { event: "message", data: "é \u2028 中", id: "7", retry: 1500 },
+    { event: "message", data: "", id: "", retry: 1500 },
+  ];
+  check(JSON.stringify(events) === JSON.stringify(expected), `parsed: ${JSON.stringify(events)}`);
+  const last: edges.ServerSentEvent[] = [];
+  for await (const event of client.replay({ body: { text: "data: last\n\r" } })) {
+    last.push(event);
+  }
+  check(JSON.stringify(last) === '[{"event":"message","data":"last","id":""}]', "a last CR");
+  console.log("parsed: ok");
+}
+
 async function main(): Promise<void> {
   await exampleApi(process.argv[2]);
   await inventoryGuide(process.argv[3]);
   await conduitExample(process.argv[4]);
+  await conduitEvents(process.argv[4]);
+  await parsedEvents(process.argv[5]);
   const seen = await firstSteps(process.argv[2]); // docs/clients.md's example
   check(seen.join("|") === "kettle|cup|404: No item has the id 999.", `first steps: ${seen}`);
   console.log("docs: ok");

@@ -7,6 +7,11 @@ envelopes and its ``Token`` auth scheme) on a real ``carafe run`` server, sync a
 and its errors carry the problem document. The TypeScript file passes ``tsc --strict``
 and, run with node, round-trips the same servers (slow; skipped locally without node and
 npm, failed under CI).
+
+Event streams: both clients read Conduit's comment stream while it is open (a comment
+posted through the same client arrives on it), leave it early with the server serving
+on, raise the typed 404 for a missing article, and parse ``TRICKY`` (below), sent one
+byte a chunk, as the WHATWG rules say.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from click.testing import CliRunner
 
 from carafe.cli import main
 from carafe.clients import ClientError, generate
-from carafe.clients._operations import read_document
-from carafe.testing import TestClient
+from carafe.clients._operations import Result, read_document
+from carafe.openapi.schema import build_openapi
+from carafe.testing import AsyncTestClient, TestClient
 from tests.apps import clients_app
 from tests.conftest import IN_CI, ROOT, LiveServer, need_binary
 
@@ -123,7 +129,12 @@ def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 @pytest.mark.slow
 def test_python_clients_pass_ruff_and_mypy_strict(tmp_path: Path) -> None:
     (tmp_path / "shapes.py").write_text(generate(SHAPES, "python"), encoding="utf-8")
-    files = [str(tmp_path / "shapes.py")]
+    # docs/clients.md's event-stream example, over the Conduit client it imports.
+    (tmp_path / "conduit_client.py").write_text(source_for(CONDUIT), encoding="utf-8")
+    example = (ROOT / "docs" / "examples" / "clients_events.py").read_text()
+    (tmp_path / "clients_events.py").write_text(example, encoding="utf-8")
+    names = ("shapes", "conduit_client", "clients_events")
+    files = [str(tmp_path / f"{name}.py") for name in names]
     for target in (API, INVENTORY, EDGES, CONDUIT):
         path = tmp_path / (target.split(":")[0].replace(".", "_") + ".py")
         path.write_text(source_for(target), encoding="utf-8")
@@ -132,8 +143,9 @@ def test_python_clients_pass_ruff_and_mypy_strict(tmp_path: Path) -> None:
         modules = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         modules += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
         assert sorted({m.split(".")[0] for m in modules}) == [
-            "__future__", "collections", "dataclasses", "datetime", "httpx", "msgspec",
-            "typing", "urllib", *(["uuid"] if target == EDGES else []),
+            "__future__", "collections", *(["contextlib"] if target in (EDGES, CONDUIT) else []),
+            "dataclasses", "datetime", "httpx", "msgspec", "typing", "urllib",
+            *(["uuid"] if target == EDGES else []),
         ]  # fmt: skip
     bin_dir = Path(sys.executable).parent
     for config in (["--isolated"], ["--config", str(ROOT / "pyproject.toml")]):
@@ -351,6 +363,167 @@ async def test_async_client_round_trips_the_conduit_example(
         assert refused.value.problem == expected
 
 
+# --- Event streams --------------------------------------------------------------------
+
+# An event stream with every rule of WHATWG HTML's "Server-sent events" parser in it.
+TRICKY = (
+    "\ufeff: a byte order mark, then a comment: both ignored\r\n"
+    "event: note\r\n"
+    "data: first\r\n"
+    "data:  indented\r\n"  # one space after the colon is dropped, not two
+    "data\r\n"  # no colon: a field with an empty value, so an empty data line
+    "id: 7\r\n"
+    "retry: 1500\r\n"
+    "\r\n"  # dispatches the event
+    "data: é \u2028 中\r"  # CR ends lines too; U+2028 does not
+    "retry: soon\r"  # not digits: ignored
+    "id: 8\0\r"  # a NUL: ignored
+    "colour: blue\r"  # an unknown field: ignored
+    "\r"
+    "event: empty\n"
+    "id\n"  # the id is reset to ""
+    "\n"  # no data: nothing is dispatched, and the event type is forgotten
+    "data:\n"
+    "\n"
+    "data: the stream ends before a blank line: never dispatched\n"
+)
+
+
+def tricky_events(api: ModuleType) -> list[Any]:
+    event = api.ServerSentEvent
+    return [
+        event(event="note", data="first\n indented\n", id="7", retry=1500),
+        event(event="message", data="é \u2028 中", id="7", retry=1500),
+        event(data="", id="", retry=1500),
+    ]
+
+
+def test_the_reader_marks_event_streams() -> None:
+    document = {"openapi": "3.1.0", "paths": {"/a": {"get": {"responses": {"200": {
+        "description": "OK", "content": {"text/event-stream; charset=utf-8": {
+            "schema": {"type": "string"}}}}}}}}}  # fmt: skip
+    api = read_document(document)
+    assert api.operations[0].result == Result(200, "events") and api.streams
+    assert not read_document(SHAPES).streams
+    edges = read_document(build_openapi(clients_app.app))
+    kinds = {op.name: op.result.kind for op in edges.operations}
+    assert (kinds["replay"], kinds["list"], kinds["pair"]) == ("events", "text", "json")
+    assert "ServerSentEvent" not in generate(SHAPES, "python")  # no stream, no reader
+    assert "EventParser" not in generate(SHAPES, "typescript")
+    source = source_for(CONDUIT)
+    assert "    def comment_events(self, slug: str) -> EventStream:" in source
+    assert "    def comment_events(self, slug: str) -> AsyncEventStream:" in source
+    typescript = source_for(CONDUIT, "typescript")
+    assert (
+        "  async *commentEvents(args: { slug: string; }):"
+        " AsyncGenerator<ServerSentEvent, void, undefined> {"
+    ) in typescript
+
+
+def test_python_client_parses_event_streams_by_the_rules(load: Any) -> None:
+    edges = load(EDGES)
+    with TestClient(clients_app.app) as http:
+        client = edges.Client(http=http)
+        with client.replay(edges.ReplayBody(text=TRICKY)) as events:
+            assert list(events) == tricky_events(edges)
+        # A CR as the stream's last byte still ends the line: a blank one, so a dispatch.
+        with client.replay(edges.ReplayBody(text="data: last\n\r")) as events:
+            assert list(events) == [edges.ServerSentEvent(data="last")]
+        with pytest.raises(edges.APIError) as invalid, client.replay({"text": 1}):
+            raise AssertionError("not reached")
+        assert invalid.value.status == 422
+        assert isinstance(invalid.value.problem, edges.ValidationProblem)
+
+
+@pytest.mark.anyio
+async def test_async_client_parses_event_streams_by_the_rules(load: Any) -> None:
+    edges = load(EDGES)
+    async with AsyncTestClient(clients_app.app) as http:
+        client = edges.AsyncClient(http=http)
+        async with client.replay(edges.ReplayBody(text=TRICKY)) as events:
+            assert [event async for event in events] == tricky_events(edges)
+
+
+def _write_article(conduit: ModuleType, client: Any, name: str) -> str:
+    """Register ``name`` (the client then sends its token) and write an article: its slug."""
+    new = conduit.NewUser(username=name, email=f"{name}@example.org", password=f"{name}-pass")
+    token = client.register(conduit.RegisterBody(user=new)).user.token
+    client.headers["Authorization"] = f"Token {token}"
+    draft = conduit.NewArticle(title=f"{name}'s tea", description="d", body="b")
+    return str(client.create_article(conduit.CreateArticleBody(article=draft)).article.slug)
+
+
+def _events_example(monkeypatch: pytest.MonkeyPatch, conduit: ModuleType) -> ModuleType:
+    """docs/examples/clients_events.py, importing ``conduit`` as ``conduit_client``."""
+    monkeypatch.setitem(sys.modules, "conduit_client", conduit)
+    monkeypatch.setitem(sys.modules, "docs.examples.clients_events", None)
+    monkeypatch.delitem(sys.modules, "docs.examples.clients_events")
+    return importlib.import_module("docs.examples.clients_events")
+
+
+# NOTE: posting right after the stream opened does not race the server's subscription:
+# the example's comment feed (no REDIS_URL, so the in-memory broker) subscribes in the
+# event loop's step right after the one that sent the stream's head, before the server
+# can have read the POST, which the client sends only once it has that head.
+
+
+@pytest.mark.slow
+def test_python_client_reads_a_live_event_stream(
+    conduit_server: LiveServer, load: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conduit = load(CONDUIT)
+    example = _events_example(monkeypatch, conduit)
+    # Two connections at most: a stream left holding one would starve what comes after.
+    http = httpx.Client(base_url=conduit_server.url, limits=httpx.Limits(max_connections=2))
+    with http, conduit.Client(http=http) as client:
+        slug = _write_article(conduit, client, "dee")
+        seen = example.comment_and_watch(client, slug, "First!")  # docs/clients.md's
+        assert isinstance(seen, conduit.CommentView)
+        assert (seen.body, seen.author.username) == ("First!", "dee")
+        # It left the stream after one event: the server serves on, streams included.
+        assert [comment.body for comment in client.comments(slug).comments] == ["First!"]
+        with client.comment_events(slug) as events:
+            said = conduit.AddCommentBody(comment=conduit.NewComment(body="Second"))
+            comment = client.add_comment(slug, said).comment
+            event = next(events)
+        assert (event.event, event.id, event.retry) == ("comment", "", None)
+        assert event.decode(conduit.CommentView) == comment
+        with pytest.raises(conduit.APIError) as missing, client.comment_events("no-such-tea"):
+            raise AssertionError("not reached")
+        assert missing.value.status == 404
+        assert isinstance(missing.value.problem, conduit.ConduitErrors)
+        assert client.get_article(slug).article.slug == slug
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_async_client_reads_a_live_event_stream(
+    conduit_server: LiveServer, load: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conduit = load(CONDUIT)
+    example = _events_example(monkeypatch, conduit)
+    with conduit.Client(conduit_server.url) as setup:
+        slug = _write_article(conduit, setup, "eve")
+        token = setup.headers["Authorization"]
+    limits = httpx.Limits(max_connections=2)  # as above: a stream left open would starve us
+    http = httpx.AsyncClient(base_url=conduit_server.url, limits=limits)
+    async with http, conduit.AsyncClient(http=http, headers={"Authorization": token}) as client:
+        seen = await example.comment_and_watch_async(client, slug, "Async!")
+        assert isinstance(seen, conduit.CommentView) and seen.body == "Async!"
+        assert [c.body for c in (await client.comments(slug)).comments] == ["Async!"]
+        async with client.comment_events(slug) as events:
+            said = conduit.AddCommentBody(comment=conduit.NewComment(body="Again"))
+            comment = (await client.add_comment(slug, said)).comment
+            event = await anext(events)
+        assert event.decode(conduit.CommentView) == comment
+        with pytest.raises(conduit.APIError) as missing:
+            async with client.comment_events("no-such-tea"):
+                raise AssertionError("not reached")
+        assert missing.value.status == 404
+        assert isinstance(missing.value.problem, conduit.ConduitErrors)
+        assert (await client.get_article(slug)).article.slug == slug
+
+
 # --- What the generator must spell carefully -----------------------------------------
 
 
@@ -521,15 +694,18 @@ def test_typescript_client_type_checks_and_round_trips_with_node(
         (tmp_path / f"{name}.ts").write_text(source_for(target, "typescript"), encoding="utf-8")
     script = ROOT / "tests" / "clients_round_trip.ts"
     (tmp_path / "round_trip.ts").write_text(script.read_text(), encoding="utf-8")
-    example = ROOT / "docs" / "examples" / "clients_first_steps.ts"  # docs/clients.md shows it
-    (tmp_path / "first_steps.ts").write_text(example.read_text(), encoding="utf-8")
+    examples = {"first_steps": "clients_first_steps.ts", "events": "clients_events.ts"}
+    for name, example in examples.items():  # docs/clients.md shows them
+        text = (ROOT / "docs" / "examples" / example).read_text()
+        (tmp_path / f"{name}.ts").write_text(text, encoding="utf-8")
     options = ["--strict", "--target", "es2022", "--lib", "es2022,dom", "--module", "commonjs"]
-    files = [str(tmp_path / f"{name}.ts") for name in [*clients, "first_steps", "round_trip"]]
+    files = [str(tmp_path / f"{name}.ts") for name in [*clients, *examples, "round_trip"]]
     checked = run([tsc, *options, "--noEmit", *files])
     assert checked.returncode == 0, checked.stdout + checked.stderr
     built = run([tsc, *options, "--outDir", str(tmp_path / "js"), *files])
     assert built.returncode == 0, built.stdout + built.stderr
     urls = [live_server(API).url, live_server(INVENTORY).url, conduit_server.url]
+    urls.append(live_server(EDGES).url)
     node = run(
         [need_binary("node"), str(tmp_path / "js" / "round_trip.js"), *urls],
         timeout=60,
@@ -537,4 +713,7 @@ def test_typescript_client_type_checks_and_round_trips_with_node(
     )
     assert node.returncode == 0, node.stdout + node.stderr
     said = node.stdout.split()
-    assert said == ["api:", "ok", "inventory:", "ok", "conduit:", "ok", "docs:", "ok"]
+    assert said == [
+        "api:", "ok", "inventory:", "ok", "conduit:", "ok", "events:", "ok", "parsed:", "ok",
+        "docs:", "ok",
+    ]  # fmt: skip

@@ -3,7 +3,7 @@
 Wire names that are Python keywords, builtins or not identifiers at all, an enum, a
 nullable field, a dict, nested models, dates and UUIDs, header, cookie and list-valued
 query parameters, an optional body, a text answer, a file upload, an operation named
-like a builtin and a body of two parameters.
+like a builtin, a body of two parameters, and an event stream written by hand.
 """
 
 from __future__ import annotations
@@ -11,12 +11,23 @@ from __future__ import annotations
 import datetime
 import enum
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import msgspec
 from pydantic import BaseModel
 
-from carafe import Body, Carafe, Cookie, Form, Header, HTTPError, Query, UploadFile
+from carafe import (
+    Body,
+    Carafe,
+    Cookie,
+    Form,
+    Header,
+    HTTPError,
+    Query,
+    StreamingResponse,
+    UploadFile,
+)
 
 
 class Color(enum.Enum):
@@ -101,3 +112,22 @@ async def upload(photo: UploadFile, caption: Annotated[str, Form()] = "") -> dic
 async def pair(point: Point, weight: Annotated[int, Body()]) -> dict[str, int]:
     """Two body parameters: the document has one inline object, the client a model."""
     return {"sum": point.x + point.y, "weight": weight}
+
+
+_EVENT_STREAM = {
+    200: {
+        "description": "`text/event-stream`: the text, as it was sent",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@app.post("/replay", responses=_EVENT_STREAM)
+async def replay(text: Annotated[str, Body(embed=True)]) -> StreamingResponse:
+    """Sends ``text`` back as an event stream, one byte a chunk: any line end, any split."""
+
+    async def one_by_one() -> AsyncIterator[bytes]:
+        for byte in text.encode():
+            yield bytes([byte])
+
+    return StreamingResponse(one_by_one(), media_type="text/event-stream")

@@ -9,6 +9,12 @@ The generators work from the document, not from the app's Python objects: a clie
 then says exactly what ``/openapi.json`` and the docs pages say, and the same reader
 serves any language. Only what Carafe documents is read: JSON, urlencoded and
 multipart bodies, ``$ref`` to ``#/components/schemas``, and the first 2xx response.
+
+An answer of ``text/event-stream`` (an ``EventSourceResponse``) is a ``Result`` of kind
+``"events"``: the writers give it a method that hands out the server-sent events as
+they come instead of waiting for the body to end, which a live stream never does. The
+document says nothing of an event's data (OpenAPI 3.1 describes the stream as one
+``string``), so the clients give it as text, for the caller to decode.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ REF_PREFIX = "#/components/schemas/"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _SOURCES = ("path", "query", "header", "cookie")
 _JSON = re.compile(r"^application/(.+\+)?json$")
+_EVENTS = "text/event-stream"
 
 Schema = Mapping[str, Any]
 
@@ -68,10 +75,10 @@ class Body:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Result:
-    """What a 2xx answer holds: JSON of ``schema``, text, or nothing."""
+    """What a 2xx answer holds: JSON of ``schema``, text, server-sent events, or nothing."""
 
     status: int
-    kind: Literal["json", "text", "none"]
+    kind: Literal["json", "text", "events", "none"]
     schema: Schema = dataclasses.field(default_factory=dict)
 
 
@@ -99,6 +106,11 @@ class API:
     version: str
     schemas: Mapping[str, Schema]
     operations: tuple[Operation, ...]
+
+    @property
+    def streams(self) -> bool:
+        """Whether an operation answers server-sent events (the clients then need a reader)."""
+        return any(op.result.kind == "events" for op in self.operations)
 
 
 def snake_case(name: str) -> str:
@@ -279,6 +291,8 @@ def _result(responses: Mapping[str, Any]) -> Result:
     for media, entry in content.items():
         if _JSON.match(media):
             return Result(status, "json", entry.get("schema", {}))
+    if any(media.split(";")[0].strip().lower() == _EVENTS for media in content):
+        return Result(status, "events")
     if content:
         return Result(status, "text")
     return Result(status, "none")

@@ -10,6 +10,11 @@ request builder per operation, and ``Client`` / ``AsyncClient`` whose methods ar
 line each over the shared builders (the sync and async twins differ by ``await`` only).
 Names that are not Python identifiers, keywords, and the module's own names get a safe
 spelling; the name on the wire is kept with ``msgspec.field(name=...)``.
+
+An operation answering server-sent events gets a method returning ``EventStream``
+(``AsyncEventStream``), a context manager over the events as they come, and the module
+gets the reader; why that shape, and why its own parser, is told in
+``carafe.clients._runtime_py``.
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ from carafe.clients._pytypes import (
     ANNOTATION_NAMES,
     ARGUMENT_NAMES,
     RESERVED,
+    STREAM_NAMES,
     Types,
     identifier,
     union,
     unique,
 )
-from carafe.clients._runtime_py import HEADER, RUNTIME
+from carafe.clients._runtime_py import ASYNC_STREAM, EVENTS, HEADER, RUNTIME, STREAM
 
 __all__ = ["python_client"]
 
@@ -39,7 +45,8 @@ _SIMPLE_DEFAULT = (str, int, float, bool)
 
 def python_client(api: API) -> str:
     """The source of one module holding the models and both clients for ``api``."""
-    names = _class_names(api.schemas)
+    reserved = RESERVED | STREAM_NAMES if api.streams else RESERVED
+    names = _class_names(api.schemas, reserved)
     types = Types(names)
     fields_reserved = ANNOTATION_NAMES | set(names.values())
     models = [
@@ -50,24 +57,30 @@ def python_client(api: API) -> str:
     builders, methods, async_methods = [], [], []
     taken = set(names.values())
     for operation in api.operations:
-        method = unique(identifier(operation.name, RESERVED), taken)
+        method = unique(identifier(operation.name, reserved), taken)
         build = _Builder(operation, types, method)
         builders.append(build.function())
         methods.append(build.method(asynchronous=False))
         async_methods.append(build.method(asynchronous=True))
-    exports = sorted(["APIError", "AsyncClient", "Client", "File", *names.values()])
-    modules = sorted(types.modules - {"datetime", "Literal"})
-    imports = "".join(f"import {module}\n" for module in modules)
+    streamed = ["AsyncEventStream", "EventStream", "ServerSentEvent"] if api.streams else []
+    exports = sorted(["APIError", "AsyncClient", "Client", "File", *streamed, *names.values()])
+    modules = {"dataclasses", "datetime", *types.modules} - {"Literal"}
+    modules |= {"contextlib"} if api.streams else set()
+    imports = "".join(f"import {module}\n" for module in sorted(modules))
+    abc = "AsyncGenerator, AsyncIterator, Generator, Iterator, " if api.streams else ""
     literal = "Literal, " if "Literal" in types.modules else ""
+    runtime = RUNTIME.replace("{events}", EVENTS if api.streams else "")
+    runtime = runtime.replace("{client_stream}", STREAM if api.streams else "")
+    runtime = runtime.replace("{async_stream}", ASYNC_STREAM if api.streams else "")
     parts = [
         f'"""A typed client for {_clean(api.title)} {_clean(api.version)}'.rstrip()
         + ", written by ``carafe client``.\n\nGenerated from the API's OpenAPI document:"
         ' generate it again when the API changes,\nrather than editing it.\n"""\n\n',
-        HEADER.format(imports=imports, literal=literal),
+        HEADER.format(imports=imports, abc=abc + "Mapping", literal=literal),
         "__all__ = [\n" + "".join(f'    "{name}",\n' for name in exports) + "]\n\n",
         *[f"\n{model}" for model in models if model],
         "\n" + "\n".join(aliases) + "\n" if aliases else "",
-        RUNTIME.replace("{client}", "".join(methods)).replace(
+        runtime.replace("{client}", "".join(methods)).replace(
             "{async_client}", "".join(async_methods)
         ),
         "\n\n# --- One request builder per operation -------------------------------------\n",
@@ -85,10 +98,10 @@ def is_struct(schema: Schema) -> bool:
     return "properties" in schema and schema.get("type", "object") == "object"
 
 
-def _class_names(schemas: Mapping[str, Schema]) -> dict[str, str]:
+def _class_names(schemas: Mapping[str, Schema], reserved: frozenset[str]) -> dict[str, str]:
     taken: set[str] = set()
     return {
-        name: unique(identifier(name, RESERVED, snake=False), taken)
+        name: unique(identifier(name, reserved, snake=False), taken)
         for name in schemas  # the document's spelling when it is an identifier
     }
 
@@ -214,9 +227,12 @@ class _Builder:
         self.result = self._result_type()
 
     def _result_type(self) -> str:
+        """What the request builder's ``_Call`` reads: for an event stream, each event."""
         kind = self.op.result.kind
         if kind == "none":
             return "None"
+        if kind == "events":
+            return "ServerSentEvent"
         return "str" if kind == "text" else self.types.of(self.op.result.schema)
 
     def signature(self) -> list[str]:
@@ -255,15 +271,22 @@ class _Builder:
         ]
 
     def method(self, *, asynchronous: bool) -> str:
-        prefix = "async " if asynchronous else ""
-        lines = ["", *self._def(prefix, self.method_name, ["self"], self.result)]
+        """The client method; for an event stream a plain ``def`` returning the stream."""
+        events = self.op.result.kind == "events"
+        prefix, returns = ("async " if asynchronous else ""), self.result
+        send = "await self._send" if asynchronous else "self._send"
+        if events:  # a plain def: what it returns is entered, not awaited
+            prefix, send = "", "self._stream"
+            returns = "AsyncEventStream" if asynchronous else "EventStream"
+        lines = ["", *self._def(prefix, self.method_name, ["self"], returns)]
         doc = "\n\n".join(t for t in (self.op.summary, self.op.description) if t)
         doc = (doc or f"{self.op.method} {self.op.path}") + (
             "\n\nDeprecated by the API." if self.op.deprecated else ""
         )
+        if events:
+            doc += f"\n\nAnswers server-sent events as they come: see ``{returns}``."
         lines.extend(_docstring(doc, 8))
         names = [*(i for i, _ in self.args), *([self.body] if self.body else [])]
-        send = "await self._send" if asynchronous else "self._send"
         arguments = [f"{name}={name}" for name in names]
         line = f"        return {send}({self.function_name}({', '.join(arguments)}))"
         if len(line) <= _WIDTH:

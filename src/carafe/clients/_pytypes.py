@@ -20,6 +20,7 @@ __all__ = [
     "ANNOTATION_NAMES",
     "ARGUMENT_NAMES",
     "RESERVED",
+    "STREAM_NAMES",
     "Types",
     "identifier",
     "union",
@@ -49,6 +50,19 @@ RESERVED = frozenset(
         "http",
         "headers",
         *(name for name in dir(builtins) if not name.startswith("_")),
+    }
+)
+# What a client for an API with event streams defines or imports besides.
+STREAM_NAMES = frozenset(
+    {
+        "contextlib",
+        "AsyncGenerator",
+        "AsyncIterator",
+        "Generator",
+        "Iterator",
+        "ServerSentEvent",
+        "EventStream",
+        "AsyncEventStream",
     }
 )
 # What a Struct's annotations may name: no field takes one (nor a class's name).

@@ -2,18 +2,33 @@
 
 It is kept as a string, not imported, because the generated module must stand alone:
 it imports httpx and msgspec, never carafe.
+
+A client whose API answers ``text/event-stream`` also gets ``EVENTS`` (the event type
+and its reader) and the ``_stream`` methods (``STREAM``, ``ASYNC_STREAM``); the others
+are left without them. Two decisions there:
+
+- A stream method returns a context manager, not a bare iterator:
+  ``with api.comment_events(slug) as events: for event in events: ...``. The request
+  is sent on entering, so an error status raises ``APIError`` there, like any other
+  method's, and the caller knows the stream is open; leaving the block closes the
+  connection however early. An async generator broken out of is only closed when the
+  garbage collector gets to it, so a bare async iterator would hold its connection
+  until then (PEP 533's gap); the sync method is the same shape, so the two read alike.
+- The parser is ours (``_EventParser``, some forty lines) rather than ``httpx-sse``:
+  the generated module keeps needing httpx and msgspec only. httpx has no SSE reader,
+  and its ``iter_lines`` splits where ``str.splitlines`` does (form feed, U+2028...),
+  while an event stream's lines end at CR, LF or CRLF only; so the parser splits the
+  bytes itself and decodes each line as UTF-8, as the standard says.
 """
 
 from __future__ import annotations
 
-__all__ = ["HEADER", "RUNTIME"]
+__all__ = ["ASYNC_STREAM", "EVENTS", "HEADER", "RUNTIME", "STREAM"]
 
 HEADER = """\
 from __future__ import annotations
 
-import dataclasses
-import datetime
-{imports}from collections.abc import Mapping
+{imports}from collections.abc import {abc}
 from typing import Any, Generic, {literal}Self, TypeVar
 from urllib.parse import quote
 
@@ -57,7 +72,7 @@ class _Call(Generic[_T]):
 
     method: str
     url: str
-    kind: str  # "json", "text" or "none"
+    kind: str  # "json", "text", "events" or "none"
     result: Any = None
     errors: Mapping[int, Any] = dataclasses.field(default_factory=dict)
     params: list[tuple[str, str]] = dataclasses.field(default_factory=list)
@@ -80,9 +95,12 @@ class _Call(Generic[_T]):
             arguments["files"] = self.files
         return arguments
 
-    def read(self, response: httpx.Response) -> _T:
+    def check(self, response: httpx.Response) -> None:
         if not response.is_success:
             raise APIError(response, _problem(response, self.errors.get(response.status_code)))
+
+    def read(self, response: httpx.Response) -> _T:
+        self.check(response)
         value: Any = None
         if self.kind == "text":
             value = response.text
@@ -148,7 +166,7 @@ def _file(files: list[tuple[str, File]], name: str, value: File | list[File] | N
         files.extend((name, item) for item in value)
     elif value is not None:
         files.append((name, value))
-
+{events}
 
 class Client:
     """A synchronous client: ``Client("http://127.0.0.1:8000")``.
@@ -185,7 +203,7 @@ class Client:
     def _send(self, call: _Call[_T]) -> _T:
         response = self.http.request(call.method, call.url, **call.arguments(self.headers))
         return call.read(response)
-{client}
+{client_stream}{client}
 
 class AsyncClient:
     """An asynchronous client: ``async with AsyncClient("http://127.0.0.1:8000") as api:``.
@@ -222,4 +240,147 @@ class AsyncClient:
     async def _send(self, call: _Call[_T]) -> _T:
         response = await self.http.request(call.method, call.url, **call.arguments(self.headers))
         return call.read(response)
-{async_client}'''
+{async_stream}{async_client}'''
+
+
+EVENTS = '''
+
+# --- Server-sent events (text/event-stream) ----------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One event of a ``text/event-stream`` answer, read as the WHATWG HTML standard says.
+
+    Attributes:
+        event: The event type: the ``event:`` field, else ``"message"``.
+        data: The ``data:`` lines, joined with newlines; ``decode`` reads it as JSON.
+        id: The last ``id:`` the stream has sent, with this event or before, else ``""``.
+        retry: The last reconnection time the stream asked for, in milliseconds, else None.
+    """
+
+    event: str = "message"
+    data: str = ""
+    id: str = ""
+    retry: int | None = None
+
+    def decode(self, model: type[_T]) -> _T:
+        """``data`` as JSON, decoded into ``model`` (a model of this module, ``dict``...)."""
+        return msgspec.json.decode(self.data, type=model)
+
+
+EventStream = contextlib.AbstractContextManager[Iterator[ServerSentEvent]]
+"""What a ``Client`` method answering server-sent events returns.
+
+``with api.some_events(...) as events:`` sends the request (an error status raises
+``APIError`` there), ``for event in events:`` reads the events as they come, and leaving
+the block closes the connection, whether the stream has ended or not.
+"""
+
+AsyncEventStream = contextlib.AbstractAsyncContextManager[AsyncIterator[ServerSentEvent]]
+"""The same for ``AsyncClient``: ``async with ... as events: async for event in events:``."""
+
+
+class _EventParser:
+    """The bytes of an event stream in, its events out (WHATWG HTML, "Server-sent events").
+
+    Lines end at CRLF, LF or CR, nowhere else; a line starting with ``:`` is a comment;
+    ``name: value`` sets a field (one space after the colon is dropped), a line with no
+    colon is a field with an empty value; a blank line dispatches the event, if it has
+    data. An event the stream ends in the middle of is dropped.
+    """
+
+    def __init__(self) -> None:
+        self._rest = b""  # the unfinished line
+        self._first = True  # the stream may start with a byte order mark
+        self._data: list[str] = []
+        self._event = ""
+        self._id = ""
+        self._retry: int | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """The events ``chunk`` completes."""
+        buffer = self._rest + chunk
+        end = len(buffer) - 1 if buffer.endswith(b"\\r") else len(buffer)  # maybe a CRLF
+        lines = buffer[:end].replace(b"\\r\\n", b"\\n").replace(b"\\r", b"\\n").split(b"\\n")
+        self._rest = lines.pop() + buffer[end:]
+        events = [self._line(line) for line in lines]
+        return [event for event in events if event is not None]
+
+    def end(self) -> list[ServerSentEvent]:
+        """The event a last CR completes, once the stream is over."""
+        return self.feed(b"\\n") if self._rest.endswith(b"\\r") else []
+
+    def _line(self, raw: bytes) -> ServerSentEvent | None:
+        line = raw.decode("utf-8", "replace")
+        if self._first:
+            line, self._first = line.removeprefix("\\ufeff"), False
+        if not line:
+            return self._dispatch()
+        name, _, value = line.partition(":")  # a comment's name is ""
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\\0" not in value:
+            self._id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)
+        return None
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        data, event = self._data, self._event or "message"
+        self._data, self._event = [], ""
+        if not data:
+            return None
+        return ServerSentEvent(event, "\\n".join(data), self._id, self._retry)
+
+
+def _events(response: httpx.Response) -> Generator[ServerSentEvent, None, None]:
+    parser = _EventParser()
+    for chunk in response.iter_bytes():
+        yield from parser.feed(chunk)
+    yield from parser.end()
+
+
+async def _aevents(response: httpx.Response) -> AsyncGenerator[ServerSentEvent, None]:
+    parser = _EventParser()
+    async for chunk in response.aiter_bytes():
+        for event in parser.feed(chunk):
+            yield event
+    for event in parser.end():
+        yield event
+'''
+
+STREAM = """
+    @contextlib.contextmanager
+    def _stream(self, call: _Call[ServerSentEvent]) -> Iterator[Iterator[ServerSentEvent]]:
+        arguments = call.arguments({"accept": "text/event-stream", **self.headers})
+        with self.http.stream(call.method, call.url, **arguments) as response:
+            if not response.is_success:
+                response.read()  # the problem document, for APIError
+            call.check(response)
+            events = _events(response)
+            try:
+                yield events
+            finally:
+                events.close()
+"""
+
+ASYNC_STREAM = """
+    @contextlib.asynccontextmanager
+    async def _stream(
+        self, call: _Call[ServerSentEvent]
+    ) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
+        arguments = call.arguments({"accept": "text/event-stream", **self.headers})
+        async with self.http.stream(call.method, call.url, **arguments) as response:
+            if not response.is_success:
+                await response.aread()  # the problem document, for APIError
+            call.check(response)
+            events = _aevents(response)
+            try:
+                yield events
+            finally:
+                await events.aclose()  # now, not when the garbage collector gets to it
+"""

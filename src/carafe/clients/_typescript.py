@@ -11,6 +11,13 @@ parameters under their names on the wire (``{ item_id: 1, "x-editor": "ann" }``)
 the request body as ``body``; it resolves to the 2xx body and rejects with ``APIError``
 otherwise. Answers are typed, not validated at run time: the server already checked
 them against the same schemas.
+
+An operation answering ``text/event-stream`` gets an ``async *`` method instead: an
+async generator of ``ServerSentEvent``s read from the response's ``ReadableStream`` as
+they come (``for await (const event of api.commentEvents({ slug }))``). The request is
+sent when the loop starts, an error status throws ``APIError`` from it, and leaving
+the loop (``break``, ``return``, a throw) cancels the stream, which ends the request.
+The file then holds the parser (``EventParser``, the rules of the Python client's).
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ _RESERVED = frozenset(
 )
 _SIMPLE = {"integer": "number", "number": "number", "boolean": "boolean", "null": "null"}
 _METHOD_TAKEN = {"send", "constructor", "headers", "baseUrl", "fetchImpl"}
+# The types a client with event streams declares or uses besides: no schema's type takes one.
+_STREAM_NAMES = frozenset({"ServerSentEvent", "EventParser", "TextDecoder", "AsyncGenerator"})
 
 _RUNTIME = """\
 /** The server answered with a status outside 2xx. */
@@ -71,7 +80,7 @@ export interface ClientOptions {
 interface Call {
   method: string;
   path: string;
-  kind: "json" | "text" | "none";
+  kind: "json" | "text" | "none"{events_kind};
   query: Array<[string, string]>;
   headers: Record<string, string>;
   body?: BodyInit;
@@ -153,7 +162,7 @@ export class Client {
         }
       }
       throw new APIError(response, problem);
-    }
+    }{events_send}
     if (call.kind === "none") {
       return undefined;
     }
@@ -162,9 +171,123 @@ export class Client {
 """
 
 
+_EVENTS_SEND = """
+    if (call.kind === "events") {
+      return response; // its body is read as it comes: readEvents
+    }"""
+
+_EVENTS = """
+/** One server-sent event, read as the WHATWG HTML standard says. */
+export interface ServerSentEvent {
+  /** The event type: the `event:` field, else "message". */
+  event: string;
+  /** The `data:` lines, joined with newlines (`JSON.parse` it when the API sends JSON). */
+  data: string;
+  /** The last `id:` the stream has sent, with this event or before, else "". */
+  id: string;
+  /** The last reconnection time the stream asked for, in milliseconds. */
+  retry?: number;
+}
+
+/**
+ * The text of an event stream in, its events out. Lines end at CRLF, LF or CR; a line
+ * starting with ":" is a comment; "name: value" sets a field (one space after the colon
+ * is dropped), a line with no colon is a field with an empty value; a blank line
+ * dispatches the event, if it has data. An event the stream ends in the middle of is dropped.
+ */
+class EventParser {
+  private rest = ""; // the unfinished line
+  private data: string[] = [];
+  private type = "";
+  private id = "";
+  private retry: number | undefined;
+
+  /** The events `text` completes. */
+  feed(text: string): ServerSentEvent[] {
+    const buffer = this.rest + text;
+    const end = buffer.endsWith("\\r") ? buffer.length - 1 : buffer.length; // maybe a CRLF
+    const lines = buffer.slice(0, end).split(/\\r\\n|\\r|\\n/);
+    this.rest = (lines.pop() ?? "") + buffer.slice(end);
+    const events: ServerSentEvent[] = [];
+    for (const line of lines) {
+      const event = this.line(line);
+      if (event !== undefined) {
+        events.push(event);
+      }
+    }
+    return events;
+  }
+
+  /** The event a last CR completes, once the stream is over. */
+  end(): ServerSentEvent[] {
+    return this.rest.endsWith("\\r") ? this.feed("\\n") : [];
+  }
+
+  private line(line: string): ServerSentEvent | undefined {
+    if (line === "") {
+      return this.dispatch();
+    }
+    const colon = line.indexOf(":"); // at 0: a comment, whose name is ""
+    const name = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) {
+      value = value.slice(1);
+    }
+    if (name === "data") {
+      this.data.push(value);
+    } else if (name === "event") {
+      this.type = value;
+    } else if (name === "id" && !value.includes("\\0")) {
+      this.id = value;
+    } else if (name === "retry" && /^[0-9]+$/.test(value)) {
+      this.retry = Number(value);
+    }
+    return undefined;
+  }
+
+  private dispatch(): ServerSentEvent | undefined {
+    const { data, type, id, retry } = this;
+    this.data = [];
+    this.type = "";
+    if (data.length === 0) {
+      return undefined;
+    }
+    const event: ServerSentEvent = { event: type || "message", data: data.join("\\n"), id };
+    if (retry !== undefined) {
+      event.retry = retry;
+    }
+    return event;
+  }
+}
+
+/** The events of a `text/event-stream` response as they come; leaving early cancels it. */
+async function* readEvents(response: Response): AsyncGenerator<ServerSentEvent, void, undefined> {
+  if (response.body === null) {
+    return;
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder(); // UTF-8, and it drops a byte order mark
+  const parser = new EventParser();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        yield* parser.feed(decoder.decode());
+        yield* parser.end();
+        return;
+      }
+      yield* parser.feed(decoder.decode(value, { stream: true }));
+    }
+  } finally {
+    await reader.cancel(); // the loop was left early, or the stream is over: let go of it
+  }
+}
+"""
+
+
 def typescript_client(api: API) -> str:
     """The source of one ``.ts`` file holding the types and the client for ``api``."""
-    taken: set[str] = set()
+    taken: set[str] = set(_STREAM_NAMES) if api.streams else set()
     names = {name: unique(_type_name(name), taken) for name in api.schemas}
     types = _Types(names)
     declarations = [_declaration(names[n], s, types) for n, s in api.schemas.items()]
@@ -176,7 +299,10 @@ def typescript_client(api: API) -> str:
         "// Generated from the API's OpenAPI document: generate it again when the API"
         " changes,\n// rather than editing it.\n\n"
     )
-    return head + "\n".join(declarations) + "\n" + _RUNTIME + "".join(methods) + "}\n"
+    runtime = _RUNTIME.replace("{events_kind}", ' | "events"' if api.streams else "")
+    runtime = runtime.replace("{events_send}", _EVENTS_SEND if api.streams else "")
+    events = _EVENTS if api.streams else ""
+    return head + "\n".join(declarations) + events + "\n" + runtime + "".join(methods) + "}\n"
 
 
 def _comment(text: str) -> str:
@@ -291,14 +417,21 @@ def _method(op: Operation, name: str, types: _Types) -> str:
     kind = op.result.kind
     result = {"none": "void", "text": "string"}.get(kind) or types.of(op.result.schema)
     doc = "\n\n".join(t for t in (op.summary, op.description) if t) or f"{op.method} {op.path}"
+    if kind == "events":
+        doc += "\n\nServer-sent events as they come, until the loop reading them is left."
     lines = ["", *_doc(doc + ("\n\n@deprecated" if op.deprecated else ""), "  ")]
-    lines.append(f"  async {name}({signature}): Promise<{result}> {{")
+    if kind == "events":
+        returns = "AsyncGenerator<ServerSentEvent, void, undefined>"
+        lines.append(f"  async *{name}({signature}): {returns} {{")
+    else:
+        lines.append(f"  async {name}({signature}): Promise<{result}> {{")
     path = re.sub(
         r"\{([^}]+)\}", lambda m: f"${{encodeURIComponent(text({_access(m[1])}))}}", op.path
     )
+    headers = '{ accept: "text/event-stream" }' if kind == "events" else "{}"
     lines.append(
         f"    const call: Call = {{ method: {json.dumps(op.method)}, path: `{path}`,"
-        f" kind: {json.dumps(kind)}, query: [], headers: {{}} }};"
+        f" kind: {json.dumps(kind)}, query: [], headers: {headers} }};"
     )
     for param in params:
         call = {"query": "add(call.query", "header": "header(call.headers"}.get(
@@ -307,7 +440,9 @@ def _method(op: Operation, name: str, types: _Types) -> str:
         if param.source != "path":
             lines.append(f"    {call}, {json.dumps(param.name)}, {_access(param.name)});")
     lines.extend(_body_lines(op))
-    if kind == "none":
+    if kind == "events":
+        lines.append("    yield* readEvents((await this.send(call)) as Response);")
+    elif kind == "none":
         lines.append("    await this.send(call);")
     else:
         lines.append(f"    return (await this.send(call)) as {result};")
