@@ -135,8 +135,14 @@ class Plan:
         calls = self.calls
         errors: list[ErrorDetail] | None = None
         prepared: list[dict[str, Any]] = []
+        # PERF: a call whose parameters are all read without awaiting (headers, the
+        # query, the request) is extracted without a coroutine, and an async dependency
+        # is awaited here rather than through _invoke (bench/inprocess.py, case deps).
         for call in calls:
-            kwargs, errors = await _extract(call, request, errors)
+            if call.async_params:
+                kwargs, errors = await _extract(call, request, errors)
+            else:
+                kwargs, errors = _extract_sync(call, request, errors)
             prepared.append(kwargs)
         if errors:
             raise RequestValidationError(errors)
@@ -148,7 +154,10 @@ class Plan:
                 kwargs[name] = values[source]
             if index == last:
                 return kwargs
-            values[index] = await _invoke(call, kwargs, exits, self.pool)
+            if call.kind == "async":
+                values[index] = await call.fn(**kwargs)
+            else:
+                values[index] = await _invoke(call, kwargs, exits, self.pool)
         raise AssertionError("unreachable")  # pragma: no cover
 
 
