@@ -16,7 +16,8 @@ One run, side by side, on one PostgreSQL (bench/pg.py, pinned with wrk to core 1
 - on request (``--apps``): ``carafe-granian`` and ``fastapi-granian``.
 
 Every app runs the same SQLAlchemy statements (``examples.conduit.services`` builds
-them) on the same data: the schema made by ``carafe db upgrade`` (the example's
+them) through the same connection pool (``carafe.db.DEFAULT_POOL``: 15 connections a
+process, all kept; the peers take it from ``carafe.db.engine_options``) on the same data: the schema made by ``carafe db upgrade`` (the example's
 migrations), 40 users, 400 articles with tags, favourites and follows written through
 the example's services. Each server is one process pinned to core 0. Before timing,
 every app's answers to both endpoints are compared with Carafe's: a different answer is
@@ -127,7 +128,9 @@ def prepare_database(cluster: Cluster, users: int, articles: int) -> str:
     seed(url, users, articles)
     # The planner's statistics, as autovacuum would gather them on a live database:
     # without them PostgreSQL guesses at row counts for the freshly written tables.
-    cluster.psql("ANALYZE", db="conduit")
+    cluster.psql("VACUUM (ANALYZE)", db="conduit")
+    # The seeding's dirty pages written now, not by a checkpoint during the first runs.
+    cluster.psql("CHECKPOINT", db="conduit")
     return url
 
 
@@ -317,6 +320,22 @@ def _ratios(
     return lines
 
 
+def _round_ratios(apps: dict[str, Any], keys: list[str], ours: list[str]) -> list[str]:
+    """Ours over each peer round by round (the two runs minutes apart at most), the
+    median and the range: a load that came and went moves both sides of a round."""
+    lines = []
+    for mine in ours:
+        for peer in (p for p in apps if p not in ours):
+            cells = []
+            for k in keys:
+                pairs = zip(apps[mine][k]["rounds_rps"], apps[peer][k]["rounds_rps"], strict=True)
+                ratios = sorted(a / b for a, b in pairs)
+                median = ratios[len(ratios) // 2]
+                cells.append(f"{k} {median:.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})")
+            lines.append(f"- round by round, {mine} / {peer}, median (range): " + ", ".join(cells))
+    return lines
+
+
 def report(results: dict[str, Any]) -> str:
     apps = results["apps"]
     keys = list(next(iter(apps.values())))
@@ -335,6 +354,7 @@ def report(results: dict[str, Any]) -> str:
     if ours:
         lines.append("")
     lines += _ratios(apps, keys, ours, "requests_per_s", "- {mine} / {peer}: ")
+    lines += _round_ratios(apps, keys, ours)
     if all("cpu_ms_median" in figures[k] for figures in apps.values() for k in keys):
         lines += ["", "| app | " + " | ".join(f"{k} server CPU ms" for k in keys) + " |"]
         lines.append("|---|" + "---|" * len(keys))
@@ -368,7 +388,8 @@ def section(results: dict[str, Any]) -> str:
         f"wrk on core 1; {s['connections']} connections, {s['rounds']} rounds of "
         f"{s['duration']:g} s alternating between the apps, {s['users']} users and "
         f"{s['articles']} articles. Every app runs the same statements "
-        "(`examples/conduit/services.py`) and gave the same answers before timing.",
+        "(`examples/conduit/services.py`) through the same pool (`carafe.db.DEFAULT_POOL`: "
+        "15 connections, all kept) and gave the same answers before timing.",
         "",
         "Paths: " + ", ".join(f"{k} `{v}`" for k, v in paths.items()) + ".",
         "Each cell of the first table: the median round's requests/s (every round in "
