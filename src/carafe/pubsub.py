@@ -279,7 +279,7 @@ class _RedisBackend:
         try:
             await pubsub.subscribe(_CONTROL)
         except BaseException:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis 8.2
             raise
         # No await between publishing the pubsub and reading the hub: a subscriber
         # added after this point subscribes itself, one added before is included here.
@@ -325,7 +325,7 @@ class _RedisBackend:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             with contextlib.suppress(*self._errors):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis 8.2
 
     async def close(self) -> None:
         reader, self._reader = self._reader, None
