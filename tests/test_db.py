@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.pool import NullPool
 
 from carafe import Carafe
-from carafe.db import DEFAULT_POOL, Database, database_urls, mask_url
+from carafe.db import DEFAULT_POOL, Database, database_urls, engine_options, mask_url
 from carafe.exceptions import ConfigurationError
 from carafe.lifespan import LifespanError
 from carafe.testing import AsyncTestClient, TestClient
@@ -77,6 +78,14 @@ def test_the_url_comes_from_the_config_with_a_driver_filled_in(tmp_path: Path) -
     assert mask_url("postgresql://app:s3cret@db/shop") == "postgresql://app:***@db/shop"
     with pytest.raises(ConfigurationError, match="No default drivers for 'oracle'"):
         database_urls("oracle://a@h/d")
+
+
+def test_the_pool_is_ours_until_the_options_size_it() -> None:
+    pg, lite = database_urls("postgresql://a@h/d")[0], database_urls("sqlite:///x.db")[0]
+    assert engine_options(pg, {"echo": True}) == {**DEFAULT_POOL, "echo": True}
+    assert engine_options(pg, {"pool_size": 20}) == {"pool_size": 20}  # SQLAlchemy's overflow
+    assert engine_options(pg, {"poolclass": NullPool}) == {"poolclass": NullPool}
+    assert engine_options(lite, {}) == {}  # SQLite keeps SQLAlchemy's choice
 
 
 def _backends(server: PostgresServer, database: str) -> set[str]:

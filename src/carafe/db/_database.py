@@ -76,10 +76,15 @@ def mask_url(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+_POOL_KEYS = frozenset({"pool_size", "max_overflow", "poolclass", "pool"})
+
+
 def engine_options(url: URL, given: Mapping[str, Any]) -> dict[str, Any]:
-    """``given`` with ``DEFAULT_POOL`` under it, for a server database whose pool
-    ``given`` leaves to us (no ``poolclass``, no ``pool``)."""
-    if url.get_backend_name() == "sqlite" or "poolclass" in given or "pool" in given:
+    """The engine's options: ``given``, plus ``DEFAULT_POOL`` for a server database
+    whose pool ``given`` leaves alone. Naming any of ``pool_size``, ``max_overflow``,
+    ``poolclass`` or ``pool`` takes the pool over, with SQLAlchemy's defaults for the
+    rest."""
+    if url.get_backend_name() == "sqlite" or _POOL_KEYS & given.keys():
         return dict(given)
     return {**DEFAULT_POOL, **given}
 
