@@ -192,6 +192,20 @@ def live_server() -> Iterator[type[LiveServer]]:
         server.stop()
 
 
+@pytest.fixture
+def example_api_state() -> Iterator[None]:
+    """examples/api.py keeps its items and tokens in module dicts: a test that changes
+    them (a fuzzer's random items) gets them put back as they were."""
+    from examples import api
+
+    items, tokens = dict(api.ITEMS), dict(api.TOKENS)
+    yield
+    api.ITEMS.clear()
+    api.ITEMS.update(items)
+    api.TOKENS.clear()
+    api.TOKENS.update(tokens)
+
+
 TWICE = (
     "from carafe import Carafe\n"
     "app = Carafe()\n"

@@ -430,14 +430,10 @@ def test_security_leaves_plain_dependencies_shared() -> None:
 
 
 @pytest.fixture
-def example_app() -> Iterator[Carafe]:
+def example_app(example_api_state: None) -> Carafe:
     from examples import api
 
-    saved = dict(api.ITEMS)
-    yield api.app
-    api.ITEMS.clear()
-    api.ITEMS.update(saved)
-    api.TOKENS.clear()
+    return api.app
 
 
 def test_the_example_apps_oauth2_flow(example_app: Carafe) -> None:
