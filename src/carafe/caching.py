@@ -126,17 +126,9 @@ class RedisCache:
 
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            from redis.asyncio import Redis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-            from redis.exceptions import ConnectionError
+            from carafe._redis import redis_client
 
-            # One immediate retry on a broken connection, as RedisStore does: after a
-            # Redis restart each pooled connection fails once.
-            client = Redis.from_url(
-                self.url, retry=Retry(NoBackoff(), 1), retry_on_error=[ConnectionError]
-            )
-            self._client, self._loop = client, loop
+            self._client, self._loop = redis_client(self.url), loop
         return self._client
 
     async def get(self, key: str) -> bytes | None:

@@ -486,11 +486,9 @@ class Jobs:
     async def _connected(self, app: Carafe) -> AsyncIterator[None]:
         """The app's lifespan: open the queue's connection pool (Redis is dialled on the
         first enqueue, so the app starts while Redis is down), close it at shutdown."""
-        from redis import asyncio as aioredis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-        from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import RedisError
+
+        from carafe._redis import redis_client
 
         if self._queue is not None and self._queue.app is not app:
             raise ConfigurationError("one Jobs serves one app: give each app a Jobs() of its own")
@@ -500,15 +498,9 @@ class Jobs:
                 "Jobs needs Redis: Jobs('redis://...') or app.config['REDIS_URL']"
             )
         name = self.queue_name or app.config.get("JOBS_QUEUE") or DEFAULT_QUEUE
-        # One immediate retry on a broken connection, as carafe's other Redis clients do:
-        # after a Redis restart each pooled connection fails once, and a job taken or
-        # finished on one would be lost (its run or its status).
-        client = aioredis.from_url(
-            url,
-            socket_connect_timeout=5,
-            retry=Retry(NoBackoff(), 1),
-            retry_on_error=[RedisConnectionError],
-        )
+        # The retry of carafe._redis: without it a job taken or finished on a connection
+        # that Redis's restart broke would be lost (its run or its status).
+        client = redis_client(url, socket_connect_timeout=5)
         backend = _queue_class()(client, name=name)
         await backend.connect()
         self._queue = Queue(self, app, backend)

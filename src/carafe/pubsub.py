@@ -226,16 +226,14 @@ class _RedisBackend:
 
     def _redis(self) -> Redis:
         if self._client is None:
-            import redis.asyncio
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
+            import redis
+
+            from carafe._redis import redis_client
 
             self._errors = (redis.RedisError, OSError)
             # One quick retry (a stale pooled connection), then a clear error: a
             # publisher must learn at once that Redis is down, not after backoffs.
-            self._client = redis.asyncio.Redis.from_url(
-                self.url, retry=Retry(NoBackoff(), 1), socket_connect_timeout=2.0
-            )
+            self._client = redis_client(self.url, socket_connect_timeout=2.0)
         return self._client
 
     async def publish(self, channel: str, payload: bytes) -> None:

@@ -260,17 +260,11 @@ class RedisStore:
 
         loop = asyncio.get_running_loop()
         if self.url is not None and (self._client is None or self._loop is not loop):
-            from redis.asyncio import Redis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-            from redis.exceptions import ConnectionError
+            from carafe._redis import redis_client
 
-            # One immediate retry on a broken connection: after Redis restarts, each
-            # pooled connection fails once ("Connection closed by server"), and without
-            # it the first request on each of them would be a 503 (tests/test_scaleout.py).
-            self._client = Redis.from_url(
-                self.url, retry=Retry(NoBackoff(), 1), retry_on_error=[ConnectionError]
-            )
+            # Its retry keeps a Redis restart from failing the first request on each
+            # pooled connection with a 503 (tests/test_scaleout.py).
+            self._client = redis_client(self.url)
             self._loop = loop
         assert self._client is not None
         return self._client
