@@ -13,23 +13,18 @@ from typing import Any
 
 import msgspec
 import pytest
-from examples.conduit.app import create_app, db
 
 from carafe.testing import TestClient
 from tests.conftest import free_port
 from tests.test_conduit_api import SECRET, sign_up, write
+from tests.test_conduit_api import conduit as conduit_app
 from tests.test_conduit_pages import post
 
 
 def conduit(tmp_path: Path, **config: Any) -> Any:
+    """test_conduit_api's app on SQLite, with the tags cache on and a SECRET_KEY (pages)."""
     url = f"sqlite:///{tmp_path / 'conduit.db'}"
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, **config})
-
-    @app.on_startup
-    async def tables() -> None:
-        await db.create_all(app)
-
-    return app
+    return conduit_app(url, SECRET_KEY=SECRET, CACHE_TAGS=True, **config)
 
 
 @pytest.fixture
